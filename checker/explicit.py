@@ -1,0 +1,214 @@
+"""The explicit-state engine: breadth-first search over packed states.
+
+Breadth-first order makes the first counterexample to each property a shortest one. All
+properties of a model instance are checked in one exploration; each is decided the first
+time it can be, and the search goes on for the rest. Limits end in ``inconclusive`` for
+every property still open, never in ``holds``.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from array import array
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import networkx as nx
+
+from migcheck.models.ir import System
+
+from .codegen import Active, Packing, compile_search
+from .trace import Step, Trace
+from .verdict import ERROR, HOLDS, INCONCLUSIVE, VIOLATED, Stats, Verdict
+
+DEADLOCK = "deadlock"
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Exploration:
+    """The result of one exploration: a verdict per property, and the explored states."""
+
+    system: System
+    verdicts: dict[str, Verdict]
+    stats: Stats
+    packing: Packing
+    states: list[int] = field(repr=False)
+    parents: array = field(repr=False)
+    via: array = field(repr=False)
+    edges: list[tuple[int, int, int]] | None = field(default=None, repr=False)
+
+    def state(self, i: int) -> tuple[int, ...]:
+        return self.packing.unpack(self.states[i])
+
+    def graph(self) -> nx.DiGraph:
+        """The explored state graph; nodes are state indexes, edges carry the action label.
+
+        Only available when the search ran with ``graph=True`` (it records every transition).
+        """
+        if self.edges is None:
+            raise ValueError("the search ran without graph=True; no transitions were recorded")
+        g = nx.DiGraph()
+        g.add_nodes_from(range(len(self.states)))
+        for i, a, j in self.edges:
+            act = self.system.actions[a]
+            if g.has_edge(i, j):
+                g[i][j]["actions"].append(act.label)
+            else:
+                g.add_edge(i, j, action=act.label, actions=[act.label], owner=act.owner)
+        return g
+
+    def path(self, i: int, prop: str, extra: tuple[int, tuple[int, ...]] | None = None) -> Trace:
+        """The breadth-first path from an initial state to state ``i`` (plus one more step)."""
+        chain = []
+        while i >= 0:
+            chain.append(i)
+            i = self.parents[i]
+        chain.reverse()
+        steps = []
+        for n, idx in enumerate(chain):
+            if n == 0:
+                steps.append(Step(None, (), None, self.state(idx)))
+            else:
+                act = self.system.actions[self.via[idx]]
+                steps.append(Step(act.name, act.params, act.owner, self.state(idx)))
+        if extra is not None:
+            act = self.system.actions[extra[0]]
+            steps.append(Step(act.name, act.params, act.owner, extra[1]))
+        s = self.system
+        return Trace(s.model, s.variant, s.params, s.ir_hash, prop, tuple(steps))
+
+
+def explore(system: System, properties: list[str] | None = None, *, max_states: int | None = None,
+            timeout: float | None = None, graph: bool = False,
+            on_progress: ProgressFn | None = None) -> Exploration:
+    """Explore ``system`` breadth-first and decide ``properties`` (all of them by default).
+
+    The deadlock check runs when the model asks for it and ``properties`` is None or names
+    "deadlock". Time: linear in states × action instances; memory: one packed int, one parent
+    index and one action index per distinct state.
+    """
+    props = system.properties
+    wanted = [p.name for p in props] if properties is None else list(properties)
+    want_deadlock = system.check_deadlock and (properties is None or DEADLOCK in wanted)
+    index = {p.name: k for k, p in enumerate(props)}
+    open_inv = [index[n] for n in wanted if n in index and props[index[n]].kind == "invariant"]
+    open_wit = [index[n] for n in wanted if n in index and props[index[n]].kind == "reachable"]
+    open_act = [index[n] for n in wanted if n in index and props[index[n]].kind == "action"]
+
+    packing = Packing.of(system.layout)
+    states: list[int] = []
+    seen: Any = {} if graph else set()
+    for init in system.initial:
+        x = packing.pack(init)
+        if x not in seen:
+            if graph:
+                seen[x] = len(states)
+            else:
+                seen.add(x)
+            states.append(x)
+    parents = array("q", [-1] * len(states))
+    via = array("I", [0] * len(states))
+    edges: list[tuple[int, int, int]] | None = [] if graph else None
+
+    started = time.perf_counter()
+    last_report = [started]
+    stop_reason: list[str] = []
+
+    def tick(i: int) -> bool:
+        now = time.perf_counter()
+        if on_progress is not None and now - last_report[0] >= 0.5:
+            last_report[0] = now
+            on_progress({"states": len(states), "expanded": i, "seconds": now - started,
+                         "depth": _depth(parents, i - 1)})
+        if max_states is not None and len(states) >= max_states:
+            stop_reason.append(f"state limit reached ({len(states)} states, --max-states {max_states})")
+            return True
+        if timeout is not None and now - started >= timeout:
+            stop_reason.append(f"time limit reached ({timeout:g} s, --timeout)")
+            return True
+        return False
+
+    found: dict[str, tuple[str, Any]] = {}  # property -> (kind of event, data)
+    i = 0
+    transitions = 0
+    domain_error: tuple[int, int, int, int] | None = None
+    while True:
+        active = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
+                        want_deadlock and DEADLOCK not in found, graph)
+        search = compile_search(system, packing, active)
+        event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges)
+        transitions += t
+        if edges is not None and event not in ("done", "limit"):
+            while edges and edges[-1][0] == i:
+                edges.pop()  # state i is expanded again on resumption
+        if event == "invariant":
+            found[props[k].name] = ("state", i)
+            open_inv.remove(k)
+        elif event == "witness":
+            found[props[k].name] = ("state", i)
+            open_wit.remove(k)
+        elif event == "action":
+            a_i = rest[0]
+            found[props[k].name] = ("step", (i, a_i))
+            open_act.remove(k)
+        elif event == "deadlock":
+            found[DEADLOCK] = ("state", i)
+        elif event == "domain":
+            domain_error = (i, rest[0], rest[1], rest[2])
+            break
+        else:
+            break  # done or limit
+
+    elapsed = time.perf_counter() - started
+    stats = Stats(states=len(states), transitions=transitions, depth=_depth(parents, len(states) - 1),
+                  seconds=elapsed, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result = Exploration(system, {}, stats, packing, states, parents, via, edges)
+    complete = event == "done"
+
+    kinds = {p.name: p.kind for p in props}
+    order = [n for n in wanted if n in kinds] + ([DEADLOCK] if want_deadlock else [])
+    for name in order:
+        kind = kinds.get(name, DEADLOCK)
+        if domain_error is not None and name not in found:
+            i, a_i, slot, value = domain_error
+            act = system.actions[a_i]
+            d = system.layout.slots[slot].domain
+            reason = (f"action {act.label} sets {system.layout.slots[slot].name} to {value}, outside "
+                      f"{d.describe()}; add a guard with require(...) or widen the domain")
+            result.verdicts[name] = Verdict(name, kind, ERROR, "explicit", False, stats, reason=reason,
+                                            trace=result.path(i, name))
+            continue
+        if name in found:
+            how, data = found[name]
+            trace = result.path(data, name) if how == "state" else _step_trace(result, name, *data)
+            if kind == "reachable":
+                result.verdicts[name] = Verdict(name, kind, HOLDS, "explicit", True, stats, witness=trace)
+            else:
+                result.verdicts[name] = Verdict(name, kind, VIOLATED, "explicit", True, stats, trace=trace)
+        elif complete:
+            if kind == "reachable":
+                result.verdicts[name] = Verdict(name, kind, VIOLATED, "explicit", True, stats,
+                                                reason="not witnessed: no reachable state satisfies it")
+            else:
+                result.verdicts[name] = Verdict(name, kind, HOLDS, "explicit", True, stats)
+        else:
+            result.verdicts[name] = Verdict(name, kind, INCONCLUSIVE, "explicit", False, stats,
+                                            reason=stop_reason[0] if stop_reason else "stopped")
+    return result
+
+
+def _step_trace(result: Exploration, name: str, i: int, a_i: int) -> Trace:
+    from .interpret import successor
+
+    after = successor(result.system, a_i, result.state(i))
+    return result.path(i, name, extra=(a_i, after))
+
+
+def _depth(parents: array, i: int) -> int:
+    d = 0
+    while i >= 0 and parents[i] >= 0:
+        i = parents[i]
+        d += 1
+    return d

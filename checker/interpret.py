@@ -1,0 +1,78 @@
+"""A direct interpreter of the IR over unpacked states, independent of the compiled engine.
+
+It is the model's own transition function: traces are validated against it, and tests
+compare it with the compiled search.
+"""
+
+from __future__ import annotations
+
+from migcheck.models.errors import TraceMismatch
+from migcheck.models.expr import Const, Node, Op, Slot
+from migcheck.models.ir import System
+
+from .trace import Trace
+
+_OPS = {
+    "eq": lambda a, b: int(a == b), "ne": lambda a, b: int(a != b),
+    "lt": lambda a, b: int(a < b), "le": lambda a, b: int(a <= b),
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+}
+
+
+def evaluate(node: Node, state: tuple[int, ...]) -> int:
+    """The value of ``node`` in ``state`` (booleans as 0/1)."""
+    if isinstance(node, Const):
+        return node.value
+    if isinstance(node, Slot):
+        return state[node.index]
+    assert isinstance(node, Op)
+    if node.op == "not":
+        return int(not evaluate(node.args[0], state))
+    if node.op == "and":
+        return int(all(evaluate(a, state) for a in node.args))
+    if node.op == "or":
+        return int(any(evaluate(a, state) for a in node.args))
+    if node.op == "ite":
+        c, a, b = node.args
+        return evaluate(a, state) if evaluate(c, state) else evaluate(b, state)
+    return _OPS[node.op](evaluate(node.args[0], state), evaluate(node.args[1], state))
+
+
+def enabled(system: System, a_i: int, state: tuple[int, ...]) -> bool:
+    return bool(evaluate(system.actions[a_i].guard, state))
+
+
+def successor(system: System, a_i: int, state: tuple[int, ...]) -> tuple[int, ...]:
+    """The state after action instance ``a_i`` (its guard is not checked here)."""
+    new = list(state)
+    for slot, node in system.actions[a_i].updates:
+        new[slot] = evaluate(node, state)
+    return tuple(new)
+
+
+def successors(system: System, state: tuple[int, ...]) -> list[tuple[int, tuple[int, ...]]]:
+    """Every enabled action instance and the state it leads to, in declaration order."""
+    return [(a, successor(system, a, state)) for a in range(len(system.actions)) if enabled(system, a, state)]
+
+
+def find_action(system: System, name: str | None, params: tuple[tuple[str, int], ...]) -> int:
+    for a_i, act in enumerate(system.actions):
+        if act.name == name and dict(act.params) == dict(params):
+            return a_i
+    raise TraceMismatch(f"no action {name}{dict(params)} in {system.model} [{system.variant}]")
+
+
+def validate(system: System, trace: Trace) -> None:
+    """Replay ``trace`` through the model; raise `TraceMismatch` at the first step it does not allow."""
+    if trace.steps[0].state not in system.initial:
+        raise TraceMismatch("trace: step 0 is not an initial state of the model")
+    for n in range(1, len(trace.steps)):
+        before, step = trace.steps[n - 1].state, trace.steps[n]
+        a_i = find_action(system, step.action, step.params)
+        if not enabled(system, a_i, before):
+            raise TraceMismatch(f"trace: step {n} {step.label} is not enabled in the state before it")
+        after = successor(system, a_i, before)
+        if after != step.state:
+            diff = [system.layout.slots[i].name for i in range(len(after)) if after[i] != step.state[i]]
+            raise TraceMismatch(f"trace: step {n} {step.label} leads to another state "
+                                f"(differs in {', '.join(diff)})")

@@ -1,0 +1,59 @@
+"""Verdicts and the statistics that come with them.
+
+A verdict always says how complete it is: ``holds`` from an exhaustive search is complete;
+a bounded search's ``holds`` carries its bound; a limit gives ``inconclusive`` with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .trace import Trace
+
+HOLDS, VIOLATED, INCONCLUSIVE, ERROR = "holds", "violated", "inconclusive", "error"
+
+
+@dataclass(frozen=True)
+class Stats:
+    states: int
+    transitions: int
+    depth: int
+    seconds: float
+    peak_rss_mib: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"states": self.states, "transitions": self.transitions, "depth": self.depth,
+                "seconds": round(self.seconds, 4), "peak_rss_mib": round(self.peak_rss_mib, 1)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one property of one model instance.
+
+    ``complete`` is True only for an exhaustive search or a re-checked proof; ``bound`` is
+    the depth a bounded search covered; ``reason`` explains inconclusive and error results.
+    """
+
+    property: str
+    kind: str
+    verdict: str
+    engine: str
+    complete: bool
+    stats: Stats
+    bound: int | None = None
+    reason: str = ""
+    trace: Trace | None = None
+    witness: Trace | None = None  # for reachable properties: a path to the witness state
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def completeness(self) -> str:
+        """How far the verdict can be trusted, in words."""
+        if self.verdict == VIOLATED:
+            return "counterexample"
+        if self.verdict == HOLDS:
+            if self.complete:
+                return "exhaustive" if self.engine == "explicit" else "proved"
+            return f"bounded at depth {self.bound}"
+        return self.reason or self.verdict

@@ -1,0 +1,21 @@
+"""The modelling language: declare a protocol once as a Python class, trace it into IR.
+
+>>> from migcheck.models import Model, Index, Bool, Int, Enum, Array, action, require
+"""
+
+from .domains import Array, Bool, Enum, Index, Int, Param
+from .errors import (DomainViolation, MigcheckError, ModelDefinitionError, ModelNotFound,
+                     ParameterError, SolverUnknown, TraceError, TraceMismatch)
+from .expr import all_, any_, count, implies, ite
+from .ir import ActionIR, Layout, PropertyIR, System
+from .model import Model, action, build, final, variant
+from .tracing import require
+
+__all__ = [
+    "Array", "Bool", "Enum", "Index", "Int", "Param",
+    "DomainViolation", "MigcheckError", "ModelDefinitionError", "ModelNotFound", "ParameterError",
+    "SolverUnknown", "TraceError", "TraceMismatch",
+    "all_", "any_", "count", "implies", "ite", "require",
+    "ActionIR", "Layout", "PropertyIR", "System",
+    "Model", "action", "build", "final", "variant",
+]

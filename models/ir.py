@@ -1,0 +1,181 @@
+"""The intermediate representation every backend reads: a flattened state layout, traced
+action instances (guard + assignments) and traced properties, with a stable hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from .domains import Domain
+from .expr import Const, Node, Op, Slot
+
+
+@dataclass(frozen=True)
+class SlotInfo:
+    """One flattened state slot: a scalar variable, or one element of an array."""
+
+    name: str  # "bme" or "src[1]"
+    var: str  # "bme" or "src"
+    element: int | None
+    domain: Domain
+
+
+@dataclass(frozen=True)
+class VarInfo:
+    name: str
+    base: int  # first slot
+    length: int | None  # None for a scalar
+    index_label: str | None
+    domain: Domain
+    doc: str = ""
+
+    def slots(self) -> range:
+        return range(self.base, self.base + (self.length or 1))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The state schema after parameters are resolved; a state is a tuple of slot values."""
+
+    slots: tuple[SlotInfo, ...]
+    vars: tuple[VarInfo, ...]
+
+    def var(self, name: str) -> VarInfo | None:
+        for v in self.vars:
+            if v.name == name:
+                return v
+        return None
+
+    def render(self, state: tuple[int, ...]) -> dict[str, Any]:
+        """A state as a person (and JSON) reads it: arrays as lists, enums as labels."""
+        out: dict[str, Any] = {}
+        for v in self.vars:
+            vals = [v.domain.render(state[i]) for i in v.slots()]
+            out[v.name] = vals if v.length is not None else vals[0]
+        return out
+
+    def parse(self, shown: dict[str, Any]) -> tuple[int, ...]:
+        """The inverse of :meth:`render`; raises ValueError naming the bad variable."""
+        state: list[int] = []
+        if set(shown) != {v.name for v in self.vars}:
+            missing = {v.name for v in self.vars} ^ set(shown)
+            raise ValueError(f"state variables differ from the model's: {', '.join(sorted(missing))}")
+        for v in self.vars:
+            vals = shown[v.name]
+            if v.length is None:
+                vals = [vals]
+            elif not isinstance(vals, list) or len(vals) != v.length:
+                raise ValueError(f"'{v.name}' must be a list of {v.length} values")
+            for i, val in enumerate(vals):
+                try:
+                    state.append(v.domain.parse(val))
+                except ValueError as exc:
+                    raise ValueError(f"'{v.name}': {exc}") from None
+        return tuple(state)
+
+
+@dataclass(frozen=True)
+class ActionIR:
+    """One traced action instance: enabled when ``guard`` holds, then ``updates`` apply at once.
+
+    ``checks`` lists the updates whose value may fall outside the slot's domain at run time.
+    """
+
+    name: str
+    params: tuple[tuple[str, int], ...]
+    owner: str
+    guard: Node
+    updates: tuple[tuple[int, Node], ...]
+    checks: tuple[int, ...] = ()
+
+    @property
+    def label(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.name}({args})" if args else self.name
+
+
+@dataclass(frozen=True)
+class PropertyIR:
+    """A traced property. ``kind`` is invariant, action or reachable.
+
+    State properties have ``pred``; action properties have one predicate per action
+    instance in ``per_action`` (after-values already substituted by the action's updates).
+    """
+
+    name: str
+    kind: str
+    doc: str
+    pred: Node | None = None
+    per_action: tuple[Node, ...] = ()
+
+
+@dataclass(frozen=True)
+class System:
+    """A model instance: one variant at one set of parameter values, fully traced."""
+
+    model: str
+    variant: str
+    params: tuple[tuple[str, int], ...]
+    layout: Layout
+    initial: tuple[tuple[int, ...], ...]
+    actions: tuple[ActionIR, ...]
+    properties: tuple[PropertyIR, ...]
+    final: Node | None  # states where having no successor is not a deadlock
+    check_deadlock: bool
+    expect: tuple[tuple[str, str], ...] = ()
+    owners: tuple[str, ...] = field(default=())
+
+    @property
+    def ir_hash(self) -> str:
+        text = repr((self.model, self.variant, self.params, self.layout, self.initial,
+                     self.actions, self.properties, self.final, self.check_deadlock))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def property(self, name: str) -> PropertyIR | None:
+        for p in self.properties:
+            if p.name == name:
+                return p
+        return None
+
+    def expected(self, prop: str) -> str:
+        return dict(self.expect).get(prop, "holds")
+
+
+def show(node: Node, layout: Layout) -> str:
+    """A readable rendering of a node, for messages and exports."""
+    if isinstance(node, Const):
+        return ("TRUE" if node.value else "FALSE") if node.is_bool else str(node.value)
+    if isinstance(node, Slot):
+        return layout.slots[node.index].name
+    args = [show(a, layout) for a in node.args]
+    infix = {"and": " & ", "or": " | ", "eq": " = ", "ne": " != ", "lt": " < ", "le": " <= ",
+             "add": " + ", "sub": " - ", "mul": " * "}
+    if node.op == "not":
+        return f"~{args[0]}"
+    if node.op == "ite":
+        return f"ite({args[0]}, {args[1]}, {args[2]})"
+    return "(" + infix[node.op].join(args) + ")"
+
+
+def interval(node: Node, layout: Layout) -> tuple[int, int]:
+    """A sound over-approximation of the values a node can take, for domain checks."""
+    if isinstance(node, Const):
+        return node.value, node.value
+    if isinstance(node, Slot):
+        d = layout.slots[node.index].domain
+        return d.lo, d.hi
+    assert isinstance(node, Op)
+    if node.op in ("not", "and", "or", "eq", "ne", "lt", "le"):
+        return 0, 1
+    if node.op == "ite":
+        (a, b), (c, d) = interval(node.args[1], layout), interval(node.args[2], layout)
+        return min(a, c), max(b, d)
+    (a, b), (c, d) = interval(node.args[0], layout), interval(node.args[1], layout)
+    if node.op == "add":
+        return a + c, b + d
+    if node.op == "sub":
+        return a - d, b - c
+    prods = (a * c, a * d, b * c, b * d)
+    return min(prods), max(prods)

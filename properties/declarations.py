@@ -1,0 +1,73 @@
+"""Property declarations: decorated functions traced into the same IR as the actions.
+
+- ``@invariant``: a state predicate that must hold in every reachable state (``always``).
+- ``@action_property``: a predicate over a step ``(before, act, after)`` that every
+  transition must satisfy; ``act`` is the concrete action instance (its name, owner and
+  parameters are plain Python values, so ``if act.name == ...`` is allowed).
+- ``@reachable``: a witness (``sometimes``): some reachable state must satisfy it, or the
+  property is reported as not witnessed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from migcheck.models.expr import Slot
+from migcheck.models.ir import ActionIR, PropertyIR
+from migcheck.models.model import PropertyMember, TraceContext, _as_bool_node, kebab
+from migcheck.models.tracing import StateView, Tracer
+
+KINDS = ("invariant", "action", "reachable")
+
+
+class PropertyDecl(PropertyMember):
+    def __init__(self, fn: Callable[..., Any], kind: str, name: str | None):
+        self.fn = fn
+        self.kind = kind
+        self.prop_name = name or kebab(fn.__name__)
+        self.doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
+
+    def trace(self, ctx: TraceContext) -> PropertyIR:
+        if self.kind != "action":
+            pred = ctx.state_predicate(self.fn, f"{self.kind} {self.prop_name}")
+            return PropertyIR(self.prop_name, self.kind, self.doc, pred=pred)
+        per_action = tuple(self._trace_step(ctx, a) for a in ctx.actions)
+        return PropertyIR(self.prop_name, self.kind, self.doc, per_action=per_action)
+
+    def _trace_step(self, ctx: TraceContext, act: ActionIR) -> Any:
+        updates = dict(act.updates)
+        context = f"{ctx.prefix}: action property {self.prop_name} on {act.label}"
+        before = Tracer(ctx.layout, context, writable=False)
+        after = Tracer(ctx.layout, context, base=lambda i: updates.get(i, Slot(i)), writable=False)
+        step = Step(act.name, act.owner, dict(act.params))
+        result = before.run(self.fn, StateView(before, ctx.constants), step,
+                            StateView(after, ctx.constants))
+        return _as_bool_node(result, before)
+
+
+@dataclass(frozen=True)
+class Step:
+    """The action instance of a step, as an action property sees it."""
+
+    name: str
+    owner: str
+    params: dict[str, int]
+
+
+def _decorator(kind: str) -> Callable[..., Any]:
+    def decorate(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+        if fn is not None:
+            return PropertyDecl(fn, kind, name)
+        return lambda f: PropertyDecl(f, kind, name)
+
+    decorate.__name__ = kind
+    return decorate
+
+
+invariant = _decorator("invariant")
+action_property = _decorator("action")
+reachable = _decorator("reachable")
+
+__all__ = ["invariant", "action_property", "reachable", "Step"]
