@@ -1,0 +1,231 @@
+"""The `migcheck` command: list models, check them, and (later) replay and report.
+
+Exit status: 0 every verdict as expected; 1 a property violated unexpectedly (or an expected
+violation not found); 2 bad input, an inconclusive result or an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from migcheck.checker.trace import write_json_atomic
+from migcheck.models.errors import MigcheckError, ParameterError
+from migcheck.models.library import BUNDLED, DEFAULT_MODEL, bundled, resolve
+from migcheck.models.model import Model, build
+
+from . import __version__, render
+from .runner import ENGINES, exit_status, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except MigcheckError as exc:
+        print(f"migcheck: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("migcheck: interrupted", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a traceback is a bug: say so in one line, keep it for debugging
+        if os.environ.get("MIGCHECK_DEBUG"):
+            raise
+        print(f"migcheck: internal error: {type(exc).__name__}: {exc} "
+              "(a bug in migcheck; set MIGCHECK_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="migcheck", description="Verify device live-migration protocols.")
+    p.add_argument("--version", action="version", version=f"migcheck {__version__}")
+    sub = p.add_subparsers(dest="command")
+
+    ls = sub.add_parser("list", help="models, variants, properties and parameters")
+    ls.add_argument("model", nargs="?", help="a bundled model's name or a model file (default: all bundled)")
+    ls.add_argument("--json", action="store_true", help="print one JSON object")
+    ls.set_defaults(func=cmd_list)
+
+    ck = sub.add_parser("check", help="check a model's variants and properties")
+    ck.add_argument("model", nargs="?", default=DEFAULT_MODEL,
+                    help=f"a bundled model's name or a path to a .py file (default: {DEFAULT_MODEL})")
+    ck.add_argument("--variant", action="append", metavar="V", help="check only this variant (repeatable)")
+    ck.add_argument("--property", action="append", metavar="P", help="check only this property (repeatable)")
+    ck.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                    help="set a model parameter (repeatable)")
+    ck.add_argument("--engine", default="explicit", choices=ENGINES, help="the engine (default: explicit)")
+    ck.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
+    ck.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
+    ck.add_argument("--json", action="store_true", help="print one JSON object")
+    ck.add_argument("--trace-out", metavar="FILE", help="write the first counterexample as JSON")
+    ck.set_defaults(func=cmd_check)
+    return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+def parse_sets(items: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ParameterError(f"--set '{item}': write NAME=VALUE, for example --set pages=2")
+        params[name.strip()] = value.strip()
+    return params
+
+
+# ---------------------------------------------------------------- list
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    models = [resolve(args.model)] if args.model else [bundled(n) for n in BUNDLED]
+    described = [describe(m) for m in models]
+    if args.json:
+        print(json.dumps({"migcheck": __version__, "models": described}, indent=2))
+        return 0
+    for d in described:
+        default = "  (default)" if d["name"] == DEFAULT_MODEL else ""
+        print(f"{d['name']}{default}: {d['doc']}")
+        print("  parameters:")
+        for p in d["parameters"]:
+            print(f"    {p['name']} = {p['default']}  (allowed {p['allowed']})  {p['doc']}")
+        print("  properties:")
+        for p in d["properties"]:
+            print(f"    {p['name']} [{p['kind']}]  {p['doc']}")
+        print("  variants:")
+        for v in d["variants"]:
+            exp = ", ".join(f"{k}: {val}" for k, val in v["expect"].items() if val != "holds")
+            print(f"    {v['name']}: {v['doc']}" + (f"  (expected: {exp})" if exp else ""))
+        print()
+    return 0
+
+
+def describe(model: type[Model]) -> dict[str, Any]:
+    """A model's parameters, properties and variants, as data."""
+    system = build(model)
+    props = [{"name": p.name, "kind": p.kind, "doc": p.doc} for p in system.properties]
+    if system.check_deadlock:
+        props.append({"name": "deadlock", "kind": "deadlock", "doc": "no reachable state without a "
+                      "successor, except final states"})
+    return {
+        "name": model.name,
+        "doc": model.doc(),
+        "parameters": [{"name": k, "default": p.default, "allowed": p.describe_allowed(), "doc": p.doc}
+                       for k, p in model.parameters().items()],
+        "properties": props,
+        "variants": [{"name": n, "doc": v.doc(), "expect": dict(v.expect)}
+                     for n, v in model.variants().items()],
+    }
+
+
+# ---------------------------------------------------------------- check
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    model = resolve(args.model)
+    params = parse_sets(args.set)
+    if args.trace_out:
+        _check_writable(args.trace_out)
+    progress = _Progress() if sys.stderr.isatty() and not args.json else None
+    try:
+        results = run(model, variants=args.variant, properties=args.property, params=params,
+                      engine=args.engine, max_states=args.max_states, timeout=args.timeout,
+                      on_progress=progress)
+    finally:
+        if progress:
+            progress.clear()
+    written = None
+    if args.trace_out:
+        written = _write_first_trace(args.trace_out, results)
+    if args.json:
+        print(json.dumps(render.results_json(results), indent=2))
+        return exit_status(results)
+    if results:
+        print(render.header(results[0].system))
+        print(render.table(results))
+    narrow = bool(args.variant) or bool(args.property)
+    for r in results:
+        if r.verdict.trace is not None and (r.unexpected_violation or narrow):
+            doc = next((p.doc for p in r.system.properties if p.name == r.verdict.property), "")
+            print()
+            print(render.trace_text(r.verdict.trace, r.system, doc))
+        elif r.verdict.verdict == "error" and r.verdict.reason:
+            print(f"\n{r.system.variant}: {r.verdict.property}: {r.verdict.reason}")
+    if args.trace_out:
+        print(f"\ntrace written to {args.trace_out}" if written else
+              "\nno counterexample: nothing written to --trace-out")
+    status = exit_status(results)
+    bad = sum(not r.as_expected for r in results)
+    print(f"\n{len(results) - bad} of {len(results)} verdicts as expected" +
+          ("" if status == 0 else f"; exit status {status}"))
+    return status
+
+
+def _check_writable(path: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise MigcheckError(f"--trace-out '{path}': cannot write there; give a file path in an "
+                            "existing, writable folder")
+
+
+def _write_first_trace(path: str, results: list) -> bool:
+    for r in results:
+        if r.verdict.trace is not None and r.verdict.verdict == "violated":
+            payload = r.verdict.trace.to_json(r.system)
+            payload["migcheck"] = __version__
+            write_json_atomic(path, payload)
+            return True
+    return False
+
+
+class _Progress:
+    """A live line on stderr for searches that run longer than a second."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.shown = False
+
+    def __call__(self, variant: str, info: dict[str, Any]) -> None:
+        if time.perf_counter() - self.started < 1.0:
+            return
+        rate = info["states"] / info["seconds"] if info["seconds"] > 0 else 0
+        line = (f"{variant}: {info['states']:,} states  depth {info['depth']}  "
+                f"{rate:,.0f} states/s  {info['seconds']:.0f} s")
+        sys.stderr.write("\r" + line[:100].ljust(100))
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 100 + "\r")
+            sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

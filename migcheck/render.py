@@ -1,0 +1,120 @@
+"""Text and JSON renderings of results and traces, for people and for machines.
+
+Traces print the way TLC prints them: numbered states, the initial state in full, then for
+each step its actor, its action and only the variables it changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from migcheck.checker.trace import Trace
+from migcheck.models.ir import System
+
+from . import __version__
+from .runner import Result
+
+
+def verdict_text(r: Result) -> str:
+    v = r.verdict
+    if v.verdict == "violated" and v.trace is not None:
+        text = f"violated ({len(v.trace)} steps)"
+    elif v.verdict == "violated":
+        text = f"violated ({v.reason})" if v.reason else "violated"
+    elif v.verdict == "holds":
+        text = f"holds ({v.completeness})"
+    else:
+        text = f"{v.verdict}: {v.reason}"
+    if not r.as_expected:
+        text += f"  UNEXPECTED (expected {r.expected})"
+    return text
+
+
+def table(results: list[Result]) -> str:
+    """The variant × property table: verdict, distinct states, seconds."""
+    rows = [("variant", "property", "verdict", "states", "seconds")]
+    for r in results:
+        s = r.verdict.stats
+        rows.append((r.system.variant, r.verdict.property, verdict_text(r), f"{s.states:,}",
+                     f"{s.seconds:.2f}"))
+    widths = [max(len(row[c]) for row in rows) for c in range(4)]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [row[c].ljust(widths[c]) if c != 3 else row[c].rjust(widths[c]) for c in range(4)]
+        lines.append("  ".join(cells) + "  " + row[4].rjust(7))
+        if n == 0:
+            lines.append("-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def header(system: System) -> str:
+    params = " ".join(f"{k}={v}" for k, v in system.params)
+    return f"{system.model}  {params}  (IR {system.ir_hash})"
+
+
+def trace_text(trace: Trace, system: System, doc: str = "") -> str:
+    """Numbered states; the first in full, then only what each step changed."""
+    layout = system.layout
+    out = []
+    what = f"{trace.property} violated" if trace.property else "trace"
+    out.append(f"{what} in {system.model} [{system.variant}] after {len(trace)} steps "
+               "(breadth-first: no shorter counterexample exists)" if trace.property else what)
+    if doc:
+        out.append(f"  property: {doc}")
+    prev = None
+    for n, step in enumerate(trace.steps, start=1):
+        if trace.loop is not None and n - 1 == trace.loop:
+            out.append("  -- the loop starts here --")
+        if prev is None:
+            out.append(f"State {n}: initial state")
+            for key, val in layout.render(step.state).items():
+                out.append(f"    {key} = {_show(val)}")
+        else:
+            actor = step.owner or "?"
+            out.append(f"State {n}: [{actor}] {step.label}")
+            changed = [i for i in range(len(step.state)) if step.state[i] != prev[i]]
+            if not changed:
+                out.append("    (nothing changed)")
+            for i in changed:
+                slot = layout.slots[i]
+                out.append(f"    {slot.name} = {_show(slot.domain.render(step.state[i]))}"
+                           f"   (was {_show(slot.domain.render(prev[i]))})")
+        prev = step.state
+    if trace.loop is not None:
+        out.append(f"Back to state {trace.loop + 1}")
+    return "\n".join(out)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+def result_json(r: Result) -> dict[str, Any]:
+    v = r.verdict
+    s = r.system
+    trace = v.trace
+    return {
+        "model": s.model,
+        "variant": s.variant,
+        "params": dict(s.params),
+        "ir_hash": s.ir_hash,
+        "property": v.property,
+        "kind": v.kind,
+        "verdict": v.verdict,
+        "expected": r.expected,
+        "as_expected": r.as_expected,
+        "engine": v.engine,
+        "complete": v.complete,
+        "completeness": v.completeness,
+        "bound": v.bound,
+        "reason": v.reason or None,
+        "stats": v.stats.to_json(),
+        "trace": None if trace is None else {k: val for k, val in trace.to_json(s).items()
+                                             if k in ("steps", "loop")},
+    }
+
+
+def results_json(results: list[Result]) -> dict[str, Any]:
+    return {"migcheck": __version__, "results": [result_json(r) for r in results]}

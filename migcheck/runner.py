@@ -1,0 +1,101 @@
+"""Running checks: a model's variants × properties through an engine, compared with the
+verdicts each variant expects. The CLI, reports and CI all go through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from migcheck.checker.explicit import DEADLOCK, explore
+from migcheck.checker.verdict import HOLDS, INCONCLUSIVE, VIOLATED, ERROR, Verdict
+from migcheck.models.errors import ModelNotFound
+from migcheck.models.ir import System
+from migcheck.models.model import Model, build
+
+ENGINES = ("explicit",)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One row: a property of one variant, its verdict and the verdict the variant expects."""
+
+    system: System
+    verdict: Verdict
+    expected: str
+
+    @property
+    def as_expected(self) -> bool:
+        return self.verdict.verdict == self.expected
+
+    @property
+    def unexpected_violation(self) -> bool:
+        return self.verdict.verdict == VIOLATED and self.expected != VIOLATED
+
+
+def select_variants(model: type[Model], names: list[str] | None) -> list[type[Model]]:
+    variants = model.variants()
+    if not names:
+        return list(variants.values())
+    chosen = []
+    for n in names:
+        if n not in variants:
+            raise ModelNotFound(f"model '{model.name}' has no variant '{n}' (variants: {', '.join(variants)})")
+        chosen.append(variants[n])
+    return chosen
+
+
+def property_names(system: System) -> list[str]:
+    names = [p.name for p in system.properties]
+    return names + [DEADLOCK] if system.check_deadlock else names
+
+
+def check_properties_exist(systems: list[System], wanted: list[str] | None) -> None:
+    if not wanted:
+        return
+    known: list[str] = []
+    for s in systems:
+        known += [n for n in property_names(s) if n not in known]
+    for w in wanted:
+        if w not in known:
+            raise ModelNotFound(f"model '{systems[0].model}' has no property '{w}' "
+                                f"(properties: {', '.join(known)})")
+
+
+def run(model: type[Model], *, variants: list[str] | None = None, properties: list[str] | None = None,
+        params: dict[str, Any] | None = None, engine: str = "explicit", max_states: int | None = None,
+        timeout: float | None = None,
+        on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> list[Result]:
+    """Check every selected variant; raise a `MigcheckError` for bad input before any search."""
+    if engine not in ENGINES:
+        raise ModelNotFound(f"unknown engine '{engine}' (engines: {', '.join(ENGINES)})")
+    systems = [build(v, params) for v in select_variants(model, variants)]
+    check_properties_exist(systems, properties)
+    results: list[Result] = []
+    for system in systems:
+        wanted = None
+        if properties:
+            wanted = [p for p in properties if p in property_names(system)]
+            if not wanted:
+                continue
+        progress = (lambda info, v=system.variant: on_progress(v, info)) if on_progress else None
+        exploration = explore(system, wanted, max_states=max_states, timeout=timeout,
+                              on_progress=progress)
+        for name, verdict in exploration.verdicts.items():
+            results.append(Result(system, verdict, system.expected(name)))
+    return results
+
+
+def exit_status(results: list[Result]) -> int:
+    """0 all as expected; 1 a property violated unexpectedly or an expected bug not found;
+    2 an inconclusive or error verdict (and nothing that earns 1)."""
+    if any(r.unexpected_violation for r in results):
+        return 1
+    if any(r.verdict.verdict in (INCONCLUSIVE, ERROR) for r in results):
+        return 2
+    if any(not r.as_expected for r in results):
+        return 1
+    return 0
+
+
+__all__ = ["ENGINES", "Result", "run", "exit_status", "HOLDS", "VIOLATED"]
