@@ -156,7 +156,7 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
         elif event == "deadlock":
             found[DEADLOCK] = ("state", i)
         elif event == "domain":
-            domain_error = (i, rest[0], rest[1], rest[2])
+            domain_error = (i, k, rest[0], rest[1])
             break
         else:
             break  # done or limit

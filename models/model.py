@@ -166,7 +166,7 @@ def _resolve_action_params(cls: type[Model], act: ActionDecl) -> None:
         if isinstance(ann, Index):
             found = next((k for k, m in indexes.items() if m is ann), None)
         elif isinstance(ann, str):
-            key = ann.rsplit(".", 1)[-1]
+            key = ann.strip("'\"").rsplit(".", 1)[-1]
             found = key if key in indexes else None
         if found is None:
             raise ModelDefinitionError(

@@ -183,8 +183,9 @@ class GuestAssisted(Model):
 
     @action(owner="driver")
     def handle_event(s):
-        """The migration event reaches the driver."""
-        require(s.guest_assist & s.opted_in & (s.drv == "up") & (s.phase == "notified"))
+        """The migration event reaches the driver (between RX polls: no touch is half done)."""
+        require(s.guest_assist & s.opted_in & (s.drv == "up") & (s.phase == "notified")
+                & all_(s.touch[p] == "none" for p in s.pages))
         s.drv = "handling"
         s.hstep = 0
 
