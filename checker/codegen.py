@@ -42,13 +42,13 @@ class Packing:
 
     def pack(self, state: tuple[int, ...]) -> int:
         x = 0
-        for v, o, lo in zip(state, self.offsets, self.lows):
+        for v, o, lo in zip(state, self.offsets, self.lows, strict=True):
             x |= (v - lo) << o
         return x
 
     def unpack(self, x: int) -> tuple[int, ...]:
         return tuple(((x >> o) & ((1 << w) - 1)) + lo
-                     for o, w, lo in zip(self.offsets, self.widths, self.lows))
+                     for o, w, lo in zip(self.offsets, self.widths, self.lows, strict=True))
 
 
 def py(node: Node) -> str:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import resource
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import networkx as nx
-
 from migcheck.models.ir import System
 
 from .codegen import Active, Packing, compile_search

@@ -78,7 +78,8 @@ def trace_from_json(data: Any, system_for: Any) -> tuple[Trace, System]:
     if system.ir_hash != data["ir_hash"]:
         raise TraceError(
             f"trace: written for another version of model '{data['model']}' (IR hash "
-            f"{data['ir_hash']}, the model now has {system.ir_hash}); check the model again to get a new trace")
+            f"{data['ir_hash']}, the model now has {system.ir_hash}); "
+            "check the model again to get a new trace")
     steps = []
     if not isinstance(data["steps"], list) or not data["steps"]:
         raise TraceError("trace: 'steps' must be a non-empty list")

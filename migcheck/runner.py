@@ -4,11 +4,12 @@ verdicts each variant expects. The CLI, reports and CI all go through here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from migcheck.checker.explicit import DEADLOCK, explore
-from migcheck.checker.verdict import HOLDS, INCONCLUSIVE, VIOLATED, ERROR, Verdict
+from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VIOLATED, Verdict
 from migcheck.models.errors import ModelNotFound
 from migcheck.models.ir import System
 from migcheck.models.model import Model, build
@@ -40,14 +41,15 @@ def select_variants(model: type[Model], names: list[str] | None) -> list[type[Mo
     chosen = []
     for n in names:
         if n not in variants:
-            raise ModelNotFound(f"model '{model.name}' has no variant '{n}' (variants: {', '.join(variants)})")
+            raise ModelNotFound(f"model '{model.name}' has no variant '{n}' "
+                                f"(variants: {', '.join(variants)})")
         chosen.append(variants[n])
     return chosen
 
 
 def property_names(system: System) -> list[str]:
     names = [p.name for p in system.properties]
-    return names + [DEADLOCK] if system.check_deadlock else names
+    return [*names, DEADLOCK] if system.check_deadlock else names
 
 
 def check_properties_exist(systems: list[System], wanted: list[str] | None) -> None:
@@ -98,4 +100,4 @@ def exit_status(results: list[Result]) -> int:
     return 0
 
 
-__all__ = ["ENGINES", "Result", "run", "exit_status", "HOLDS", "VIOLATED"]
+__all__ = ["ENGINES", "HOLDS", "VIOLATED", "Result", "exit_status", "run"]

@@ -4,18 +4,49 @@
 """
 
 from .domains import Array, Bool, Enum, Index, Int, Param
-from .errors import (DomainViolation, MigcheckError, ModelDefinitionError, ModelNotFound,
-                     ParameterError, SolverUnknown, TraceError, TraceMismatch)
+from .errors import (
+                     DomainViolation,
+                     MigcheckError,
+                     ModelDefinitionError,
+                     ModelNotFound,
+                     ParameterError,
+                     SolverUnknown,
+                     TraceError,
+                     TraceMismatch,
+)
 from .expr import all_, any_, count, implies, ite
 from .ir import ActionIR, Layout, PropertyIR, System
 from .model import Model, action, build, final, variant
 from .tracing import require
 
 __all__ = [
-    "Array", "Bool", "Enum", "Index", "Int", "Param",
-    "DomainViolation", "MigcheckError", "ModelDefinitionError", "ModelNotFound", "ParameterError",
-    "SolverUnknown", "TraceError", "TraceMismatch",
-    "all_", "any_", "count", "implies", "ite", "require",
-    "ActionIR", "Layout", "PropertyIR", "System",
-    "Model", "action", "build", "final", "variant",
+                     "ActionIR",
+                     "Array",
+                     "Bool",
+                     "DomainViolation",
+                     "Enum",
+                     "Index",
+                     "Int",
+                     "Layout",
+                     "MigcheckError",
+                     "Model",
+                     "ModelDefinitionError",
+                     "ModelNotFound",
+                     "Param",
+                     "ParameterError",
+                     "PropertyIR",
+                     "SolverUnknown",
+                     "System",
+                     "TraceError",
+                     "TraceMismatch",
+                     "action",
+                     "all_",
+                     "any_",
+                     "build",
+                     "count",
+                     "final",
+                     "implies",
+                     "ite",
+                     "require",
+                     "variant",
 ]

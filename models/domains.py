@@ -7,8 +7,9 @@ that a domain grows with the model's size.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import ModelDefinitionError, ParameterError
 

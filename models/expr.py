@@ -8,8 +8,9 @@ traced action cannot branch on state.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import ModelDefinitionError
 
@@ -123,7 +124,7 @@ class StateBranch(Exception):
 class Term:
     """A typed expression under construction. ``typ`` is "bool", "int" or a tuple of enum labels."""
 
-    __slots__ = ("node", "typ", "names")
+    __slots__ = ("names", "node", "typ")
 
     def __init__(self, node: Node, typ: Any, names: tuple[str, ...] = ()):
         self.node = node
@@ -158,11 +159,11 @@ class Term:
         return self != other
 
     # -- comparisons
-    def __eq__(self, other: Any) -> Term:  # type: ignore[override]
+    def __eq__(self, other: object) -> Term:  # type: ignore[override]
         a, b = _coerce_pair(self, other, "==")
         return Term(mk("eq", a.node, b.node), BOOL, a.names + b.names)
 
-    def __ne__(self, other: Any) -> Term:  # type: ignore[override]
+    def __ne__(self, other: object) -> Term:  # type: ignore[override]
         a, b = _coerce_pair(self, other, "!=")
         return Term(mk("ne", a.node, b.node), BOOL, a.names + b.names)
 

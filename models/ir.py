@@ -68,7 +68,7 @@ class Layout:
                 vals = [vals]
             elif not isinstance(vals, list) or len(vals) != v.length:
                 raise ValueError(f"'{v.name}' must be a list of {v.length} values")
-            for i, val in enumerate(vals):
+            for val in vals:
                 try:
                     state.append(v.domain.parse(val))
                 except ValueError as exc:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import inspect
 import itertools
 import re
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from .domains import Array, Index, Member, Param, VarType
-from .errors import ModelDefinitionError, ModelNotFound, ParameterError
+from .errors import ModelDefinitionError, ParameterError
 from .expr import BOOL, Const, Slot, Term, lift, mk
 from .ir import ActionIR, Layout, PropertyIR, SlotInfo, System, VarInfo, interval
 from .tracing import StateView, Tracer
@@ -167,7 +168,7 @@ def _resolve_action_params(cls: type[Model], act: ActionDecl) -> None:
             found = next((k for k, m in indexes.items() if m is ann), None)
         elif isinstance(ann, str):
             key = ann.strip("'\"").rsplit(".", 1)[-1]
-            found = key if key in indexes else None
+            found = key if key in indexes else _index_named_by(ann, act.fn, indexes)
         if found is None:
             raise ModelDefinitionError(
                 f"action {act.label}: parameter '{arg}' needs an index-set annotation, "
@@ -176,6 +177,15 @@ def _resolve_action_params(cls: type[Model], act: ActionDecl) -> None:
 
 
 # ---------------------------------------------------------------- building a System
+
+
+def _index_named_by(annotation: str, fn: Callable[..., Any], indexes: dict[str, Index]) -> str | None:
+    """The index a postponed annotation such as ``"PAGES"`` evaluates to, if any."""
+    try:
+        value = eval(annotation, getattr(fn, "__globals__", {}))  # the model author's own expression
+    except Exception:
+        return None
+    return next((k for k, m in indexes.items() if m is value), None)
 
 
 class TraceContext:
@@ -319,7 +329,7 @@ def _trace_actions(cls: type[Model], layout: Layout, constants: dict[str, Any],
     for act in cls.actions().values():
         ranges = [range(values[idx]) for idx in act.arg_indexes]
         for combo in itertools.product(*ranges):
-            params = tuple(zip(act.arg_names, combo))
+            params = tuple(zip(act.arg_names, combo, strict=True))
             label = f"{act.label}({', '.join(f'{k}={v}' for k, v in params)})"
             tracer = Tracer(layout, f"{prefix}: action {label}")
             result = tracer.run(act.fn, StateView(tracer, constants), *combo)

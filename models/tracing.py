@@ -7,7 +7,8 @@ reads top to bottom like ordinary Python); each slot may be assigned once.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import ModelDefinitionError
 from .expr import BOOL, INT, Const, Node, Slot, StateBranch, Term, ite, lift, mk

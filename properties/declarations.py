@@ -11,8 +11,9 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from migcheck.models.expr import Slot
 from migcheck.models.ir import ActionIR, PropertyIR
@@ -70,4 +71,4 @@ invariant = _decorator("invariant")
 action_property = _decorator("action")
 reachable = _decorator("reachable")
 
-__all__ = ["invariant", "action_property", "reachable", "Step"]
+__all__ = ["Step", "action_property", "invariant", "reachable"]

@@ -1,7 +1,6 @@
 """Shared fixtures: bundled models built once per session."""
 
 import pytest
-
 from migcheck.models.library import bundled
 
 

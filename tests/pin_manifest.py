@@ -18,7 +18,7 @@ def pin() -> dict:
     out = {}
     for name in BUNDLED:
         model = bundled(name)
-        configs = [{}] + EXTRA_PARAMS.get(name, [])
+        configs = [{}, *EXTRA_PARAMS.get(name, [])]
         entries = []
         for params in configs:
             variants = {}

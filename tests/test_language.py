@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import pytest
-
 from migcheck.checker.explicit import explore
-from migcheck.models import (Array, Bool, Enum, Index, Int, Model, ModelDefinitionError,
-                             ParameterError, action, build, ite, require, variant)
+from migcheck.models import (
+    Array,
+    Bool,
+    Enum,
+    Index,
+    Int,
+    Model,
+    ModelDefinitionError,
+    ParameterError,
+    action,
+    build,
+    ite,
+    require,
+    variant,
+)
 from migcheck.models.expr import Op
 from migcheck.properties import invariant
 
@@ -70,15 +82,18 @@ def test_parameter_out_of_range_names_the_range():
         build(Counter, {"page": 2})
 
 
+PAGES = Index("page", default=2, allowed=range(1, 4))
+
+
 def _model_with(action_fn, **extra) -> type[Model]:
-    pages = Index("page", default=2, allowed=range(1, 4))
+    pages = PAGES
     ns = {"name": "bad", "pages": pages, "bme": Bool(init=True),
           "ver": Array(pages, Int(0, 3), init=0), "act": action(action_fn, owner="driver"), **extra}
     return type("Bad", (Model,), ns)
 
 
 def test_python_if_on_state_is_refused_with_the_fix():
-    def act(s, p: "pages"):
+    def act(s, p: PAGES):
         if s.bme:
             s.ver[p] = 1
 
@@ -123,7 +138,7 @@ def test_unknown_variable_is_refused():
 
 
 def test_value_outside_domain_is_refused():
-    def act(s, p: "pages"):
+    def act(s, p: PAGES):
         s.ver[p] = 7
 
     with pytest.raises(ModelDefinitionError,

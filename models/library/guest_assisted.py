@@ -18,8 +18,23 @@ Abstractions (each exact for what the properties ask):
 
 from __future__ import annotations
 
-from migcheck.models import (Array, Bool, Enum, Index, Int, Model, Param, action, all_, any_,
-                             final, implies, ite, require, variant)
+from migcheck.models import (
+    Array,
+    Bool,
+    Enum,
+    Index,
+    Int,
+    Model,
+    Param,
+    action,
+    all_,
+    any_,
+    final,
+    implies,
+    ite,
+    require,
+    variant,
+)
 from migcheck.properties import action_property, invariant, reachable
 
 SLOT_STATES = ("free", "ready", "data_inflight", "data_landed", "wb_inflight", "done")
@@ -44,7 +59,7 @@ class GuestAssisted(Model):
     slots = Index("slot", default=2, allowed=range(1, 9), doc="RX descriptor ring slots")
     pages = Index("page", default=1, allowed=range(1, 9),
                   doc="RX buffer pages (slot i uses page i % pages)")
-    rounds = Param(default=1, allowed=range(0, 5), doc="pre-copy rounds after the first full copy")
+    rounds = Param(default=1, allowed=range(5), doc="pre-copy rounds after the first full copy")
     inflight = Param(default=1, allowed=range(1, 5), doc="posted DMA writes in flight at once")
 
     # What the variants change.

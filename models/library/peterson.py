@@ -66,13 +66,13 @@ class TurnFirst(Peterson):
     """Gives the turn away before raising the flag: both processes can enter."""
 
     @action(owner="process")
-    def raise_flag(s, i: procs):
+    def raise_flag(s, i: Peterson.procs):
         require(s.pc[i] == "set_flag")
         s.turn = 1 - i
         s.pc[i] = "set_turn"
 
     @action(owner="process")
-    def give_turn(s, i: procs):
+    def give_turn(s, i: Peterson.procs):
         require(s.pc[i] == "set_turn")
         s.flag[i] = True
         s.pc[i] = "wait"
