@@ -1,0 +1,74 @@
+"""What each kind of property asks of a symbolic engine, as z3 formulas over an `Encoding`.
+
+Every property is reduced to a *safe-state predicate* that the proof engines (k-induction,
+PDR) show to hold in every reachable state, and to the *target* a bounded search looks for:
+
+============  ===============================  =====================================
+kind          safe-state predicate              bounded search target
+============  ===============================  =====================================
+invariant     ``pred``                          a state where ``pred`` is false
+action        ``AND_a guard_a => per_action_a`` a step ``act@k == a`` with
+                                                ``not per_action_a`` (pre-state form)
+reachable     ``not pred`` ("never")            a state where ``pred`` is true
+============  ===============================  =====================================
+
+Proving "never" for a reachable property means it is *not witnessed* (verdict violated,
+as the explicit engine says); a path to the target is its witness (verdict holds). The
+proof engines always prove the predicate together with `Encoding.domain_safe`, so a proof
+also shows that no reachable step leaves a slot's domain.
+"""
+
+from __future__ import annotations
+
+import z3
+from migcheck.models.errors import ModelNotFound
+from migcheck.models.expr import Const, Node
+from migcheck.models.ir import PropertyIR, System
+
+from .encode import Encoding, conj, disj
+
+
+def safe_state(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
+    """The state predicate whose invariance is the property (for reachable: its absence)."""
+    if prop.kind == "invariant":
+        return enc.pred(prop.pred)
+    if prop.kind == "reachable":
+        return z3.Not(enc.pred(prop.pred))
+    if prop.kind == "action":
+        return conj([z3.Implies(enc.guards[a_i], enc.pred(p))
+                     for a_i, p in enumerate(prop.per_action) if not _trivial(enc, p)])
+    raise ValueError(f"property '{prop.name}': unknown kind '{prop.kind}'")
+
+
+def claim(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
+    """What an unbounded proof of ``prop`` must establish: the safe-state predicate and the
+    absence of out-of-domain updates."""
+    return conj([safe_state(enc, prop), enc.domain_safe])
+
+
+def violating_step(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
+    """A transition (over ``cur``, ``act``, ``nxt``) that violates an action property."""
+    return z3.And(enc.trans, disj([z3.And(enc.act == a_i, z3.Not(enc.pred(p)))
+                                   for a_i, p in enumerate(prop.per_action)
+                                   if not _trivial(enc, p)]))
+
+
+def _trivial(enc: Encoding, node: Node) -> bool:
+    return isinstance(node, Const) and bool(node.value)  # the property allows every such step
+
+
+def selected(system: System, names: list[str] | None) -> list[PropertyIR]:
+    """The properties named (all of them by default), in the order given.
+
+    Raises `ModelNotFound` naming an unknown property and listing the model's.
+    """
+    if names is None:
+        return list(system.properties)
+    chosen = []
+    for name in names:
+        prop = system.property(name)
+        if prop is None:
+            known = ", ".join(p.name for p in system.properties)
+            raise ModelNotFound(f"model '{system.model}' has no property '{name}' (properties: {known})")
+        chosen.append(prop)
+    return chosen
