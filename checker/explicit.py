@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
+
 from migcheck.models.ir import System
 
 from .codegen import Active, Packing, compile_search

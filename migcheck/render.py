@@ -71,7 +71,8 @@ def trace_text(trace: Trace, system: System, doc: str = "") -> str:
                 out.append(f"    {key} = {_show(val)}")
         else:
             actor = step.owner or "?"
-            out.append(f"State {n}: [{actor}] {step.label}")
+            doc = system.action_doc(step.action or "")
+            out.append(f"State {n}: [{actor}] {step.label}" + (f"  -- {doc}" if doc else ""))
             changed = [i for i in range(len(step.state)) if step.state[i] != prev[i]]
             if not changed:
                 out.append("    (nothing changed)")

@@ -126,6 +126,10 @@ class System:
     check_deadlock: bool
     expect: tuple[tuple[str, str], ...] = ()
     owners: tuple[str, ...] = field(default=())
+    action_docs: tuple[tuple[str, str], ...] = field(default=())  # not part of the IR hash
+
+    def action_doc(self, name: str) -> str:
+        return dict(self.action_docs).get(name, "")
 
     @property
     def ir_hash(self) -> str:

@@ -258,7 +258,9 @@ def build(cls: type[Model], params: dict[str, Any] | None = None) -> System:
         model=root.name, variant=cls.variant_name, params=tuple(sorted(values.items())),
         layout=layout, initial=(initial,), actions=actions, properties=props,
         final=mk("or", *finals) if finals else None, check_deadlock=cls.check_deadlock,
-        expect=tuple(sorted(cls.expect.items())), owners=owners)
+        expect=tuple(sorted(cls.expect.items())), owners=owners,
+        action_docs=tuple((a.label, a.doc.split("\n\n")[0].replace("\n", " "))
+                          for a in cls.actions().values()))
 
 
 def _constants(cls: type[Model], values: dict[str, int]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Shared fixtures: bundled models built once per session."""
 
 import pytest
+
 from migcheck.models.library import bundled
 
 

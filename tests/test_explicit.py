@@ -4,6 +4,7 @@ determinism, and the IR interpreter (an independent reading of the same IR)."""
 from __future__ import annotations
 
 import pytest
+
 from migcheck.checker import interpret
 from migcheck.checker.explicit import explore
 from migcheck.models import Bool, Int, Model, action, build, require

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from migcheck.checker.explicit import explore
 from migcheck.models import (
     Array,

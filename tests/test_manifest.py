@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from migcheck.checker.explicit import explore
 from migcheck.models.library import bundled
 from migcheck.models.model import build

@@ -1,0 +1,46 @@
+"""Distinct states and time of guest-assisted `disable-first` as the pages grow.
+
+Each RX slot gets a page of its own (slots = pages = n), so a step adds one page and one
+slot. Runs n = 1, 2, ... until a run takes longer than ``--limit`` seconds; a run is cut
+at four times the limit and then reported as inconclusive with the states reached.
+
+    python bench/guest_assisted_growth.py [--limit 60] [--variant disable-first]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+
+from migcheck.checker.explicit import explore
+from migcheck.models.library import bundled
+from migcheck.models.model import build
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--limit", type=float, default=60.0)
+    parser.add_argument("--variant", default="disable-first")
+    parser.add_argument("--max-pages", type=int, default=8)
+    args = parser.parse_args()
+    cls = bundled("guest-assisted").variants()[args.variant]
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}; variant {args.variant}")
+    print("| pages = slots | distinct states | transitions | depth | seconds | states/s | peak RSS MiB "
+          "| safety verdicts | witnesses not reached |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    for n in range(1, args.max_pages + 1):
+        result = explore(build(cls, {"pages": n, "slots": n}), timeout=4 * args.limit)
+        s = result.stats
+        safety = {v.verdict for v in result.verdicts.values() if v.kind != "reachable"}
+        unreached = [k for k, v in result.verdicts.items() if v.kind == "reachable" and v.verdict != "holds"]
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"| {n} | {s.states:,} | {s.transitions:,} | {s.depth} | {s.seconds:.2f} | "
+              f"{s.states / s.seconds:,.0f} | {rss:,.0f} | {', '.join(sorted(safety))} | "
+              f"{', '.join(unreached) or '-'} |", flush=True)
+        if s.seconds > args.limit:
+            break
+
+
+if __name__ == "__main__":
+    main()
