@@ -20,6 +20,7 @@ import networkx as nx
 from migcheck.models.ir import System
 
 from .codegen import Active, Packing, compile_search
+from .liveness import LIVENESS, check_liveness
 from .trace import Step, Trace
 from .verdict import ERROR, HOLDS, INCONCLUSIVE, VIOLATED, Stats, Verdict
 
@@ -42,6 +43,13 @@ class Exploration:
 
     def state(self, i: int) -> tuple[int, ...]:
         return self.packing.unpack(self.states[i])
+
+    def initial_indexes(self) -> list[int]:
+        """Initial states come first in breadth-first order, with no parent."""
+        n = 0
+        while n < len(self.states) and self.parents[n] < 0:
+            n += 1
+        return list(range(n))
 
     def graph(self) -> nx.DiGraph:
         """The explored state graph; nodes are state indexes, edges carry the action label.
@@ -97,6 +105,8 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     open_inv = [index[n] for n in wanted if n in index and props[index[n]].kind == "invariant"]
     open_wit = [index[n] for n in wanted if n in index and props[index[n]].kind == "reachable"]
     open_act = [index[n] for n in wanted if n in index and props[index[n]].kind == "action"]
+    live = [n for n in wanted if n in index and props[index[n]].kind in LIVENESS]
+    graph = graph or bool(live)  # liveness is decided on the recorded transitions
 
     packing = Packing.of(system.layout)
     states: list[int] = []
@@ -172,6 +182,10 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     order = [n for n in wanted if n in kinds] + ([DEADLOCK] if want_deadlock else [])
     for name in order:
         kind = kinds.get(name, DEADLOCK)
+        if kind in LIVENESS and domain_error is None:
+            result.verdicts[name] = _liveness_verdict(result, props[index[name]], complete, stats,
+                                                      stop_reason)
+            continue
         if domain_error is not None and name not in found:
             i, a_i, slot, value = domain_error
             act = system.actions[a_i]
@@ -198,6 +212,17 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
             result.verdicts[name] = Verdict(name, kind, INCONCLUSIVE, "explicit", False, stats,
                                             reason=stop_reason[0] if stop_reason else "stopped")
     return result
+
+
+def _liveness_verdict(result: Exploration, prop, complete: bool, stats: Stats,
+                      stop_reason: list[str]) -> Verdict:
+    if not complete:
+        return Verdict(prop.name, prop.kind, INCONCLUSIVE, "explicit", False, stats,
+                       reason=stop_reason[0] if stop_reason else "stopped")
+    lasso = check_liveness(result, prop)
+    if lasso is None:
+        return Verdict(prop.name, prop.kind, HOLDS, "explicit", True, stats)
+    return Verdict(prop.name, prop.kind, VIOLATED, "explicit", True, stats, trace=lasso)
 
 
 def _step_trace(result: Exploration, name: str, i: int, a_i: int) -> Trace:

@@ -76,3 +76,26 @@ def validate(system: System, trace: Trace) -> None:
             diff = [system.layout.slots[i].name for i in range(len(after)) if after[i] != step.state[i]]
             raise TraceMismatch(f"trace: step {n} {step.label} leads to another state "
                                 f"(differs in {', '.join(diff)})")
+    if trace.loop is not None:
+        validate_fair_loop(system, trace)
+
+
+def validate_fair_loop(system: System, trace: Trace) -> None:
+    """Check a lasso's loop: it closes, and it is fair to every fairly scheduled action.
+
+    The loop is ``steps[loop+1:]`` returning to ``steps[loop]``; when ``loop`` is the last
+    index the behaviour stutters there forever.
+    """
+    loop = trace.loop
+    assert loop is not None
+    if trace.steps[-1].state != trace.steps[loop].state:
+        raise TraceMismatch(f"trace: the last state is not state {loop} that the loop returns to")
+    states = [s.state for s in trace.steps[loop:-1]] or [trace.steps[loop].state]
+    taken = {find_action(system, s.action, s.params) for s in trace.steps[loop + 1:]}
+    for a_i, act in enumerate(system.actions):
+        if not act.fairness or a_i in taken:
+            continue
+        on = [enabled(system, a_i, s) for s in states]
+        if (act.fairness == "weak" and all(on)) or (act.fairness == "strong" and any(on)):
+            raise TraceMismatch(f"trace: the loop is unfair to {act.label} ({act.fairness} fairness): "
+                                "enabled but never taken")

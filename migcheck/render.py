@@ -57,14 +57,20 @@ def trace_text(trace: Trace, system: System, doc: str = "") -> str:
     layout = system.layout
     out = []
     what = f"{trace.property} violated" if trace.property else "trace"
-    out.append(f"{what} in {system.model} [{system.variant}] after {len(trace)} steps "
-               "(breadth-first: no shorter counterexample exists)" if trace.property else what)
+    if trace.loop is not None:
+        out.append(f"{what} in {system.model} [{system.variant}]: a fair behaviour that never gets "
+                   f"there, {trace.loop} steps to the loop, {len(trace) - trace.loop} in it")
+    elif trace.property:
+        out.append(f"{what} in {system.model} [{system.variant}] after {len(trace)} steps "
+                   "(breadth-first: no shorter counterexample exists)")
+    else:
+        out.append(what)
     if doc:
         out.append(f"  property: {doc}")
     prev = None
     for n, step in enumerate(trace.steps, start=1):
-        if trace.loop is not None and n - 1 == trace.loop:
-            out.append("  -- the loop starts here --")
+        if trace.loop is not None and n - 2 == trace.loop:
+            out.append(f"  -- the loop: the steps from here return to state {trace.loop + 1}, forever --")
         if prev is None:
             out.append(f"State {n}: initial state")
             for key, val in layout.render(step.state).items():
@@ -81,7 +87,9 @@ def trace_text(trace: Trace, system: System, doc: str = "") -> str:
                 out.append(f"    {slot.name} = {_show(slot.domain.render(step.state[i]))}"
                            f"   (was {_show(slot.domain.render(prev[i]))})")
         prev = step.state
-    if trace.loop is not None:
+    if trace.loop is not None and trace.loop == len(trace.steps) - 1:
+        out.append(f"State {trace.loop + 1} repeats forever: no fairly scheduled action is enabled there")
+    elif trace.loop is not None:
         out.append(f"Back to state {trace.loop + 1}")
     return "\n".join(out)
 

@@ -89,6 +89,7 @@ class ActionIR:
     guard: Node
     updates: tuple[tuple[int, Node], ...]
     checks: tuple[int, ...] = ()
+    fairness: str = ""  # "weak", "strong" or "" (not fairly scheduled)
 
     @property
     def label(self) -> str:
@@ -98,10 +99,12 @@ class ActionIR:
 
 @dataclass(frozen=True)
 class PropertyIR:
-    """A traced property. ``kind`` is invariant, action or reachable.
+    """A traced property. ``kind`` is invariant, action, reachable, eventually or leads_to.
 
     State properties have ``pred``; action properties have one predicate per action
     instance in ``per_action`` (after-values already substituted by the action's updates).
+    Liveness properties have a ``goal``: ``eventually`` from the initial states, ``leads_to``
+    from every state satisfying ``pred``.
     """
 
     name: str
@@ -109,6 +112,7 @@ class PropertyIR:
     doc: str
     pred: Node | None = None
     per_action: tuple[Node, ...] = ()
+    goal: Node | None = None
 
 
 @dataclass(frozen=True)

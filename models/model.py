@@ -88,6 +88,7 @@ class Model:
     variant_name: str = "base"
     expect: dict[str, str] = {}
     check_deadlock: bool = True
+    fairness: dict[str, str] = {}  # owner or action name -> "weak" | "strong" | "none"
     _members: dict[str, Member] = {}
     _variants: dict[str, type[Model]] = {}
     _root: type[Model] | None = None
@@ -177,6 +178,25 @@ def _resolve_action_params(cls: type[Model], act: ActionDecl) -> None:
 
 
 # ---------------------------------------------------------------- building a System
+
+
+FAIRNESS = ("weak", "strong", "none")
+
+
+def _fairness_of(cls: type[Model], act: ActionDecl, prefix: str) -> str:
+    """The fairness of an action: its own entry in ``fairness``, else its owner's.
+
+    Fairness applies to each parameter instance on its own (for all p: WF(dma_write(p))).
+    """
+    owners = {a.owner for a in cls.actions().values()}
+    for key, value in cls.fairness.items():
+        if key not in owners and key not in cls.actions():
+            raise ModelDefinitionError(f"{prefix}: fairness names '{key}', which is neither an owner "
+                                       f"({', '.join(sorted(owners))}) nor an action")
+        if value not in FAIRNESS:
+            raise ModelDefinitionError(f"{prefix}: fairness['{key}'] = {value!r}; use weak, strong or none")
+    value = cls.fairness.get(act.label, cls.fairness.get(act.owner, "none"))
+    return "" if value == "none" else value
 
 
 def _index_named_by(annotation: str, fn: Callable[..., Any], indexes: dict[str, Index]) -> str | None:
@@ -343,7 +363,8 @@ def _trace_actions(cls: type[Model], layout: Layout, constants: dict[str, Any],
                 continue  # never enabled for these parameter values (e.g. require(p != q))
             updates = tuple(sorted((i, n) for i, n in tracer.assigned.items() if n != Slot(i)))
             checks = tuple(i for i, n in updates if not _within(n, layout, i))
-            yield ActionIR(act.label, params, act.owner, guard, updates, checks)
+            yield ActionIR(act.label, params, act.owner, guard, updates, checks,
+                           _fairness_of(cls, act, prefix))
 
 
 def _within(node: Any, layout: Layout, index: int) -> bool:

@@ -3,6 +3,6 @@
 >>> from migcheck.properties import invariant, action_property, reachable
 """
 
-from .declarations import action_property, invariant, reachable
+from .declarations import action_property, eventually, invariant, leads_to, reachable
 
-__all__ = ["action_property", "invariant", "reachable"]
+__all__ = ["action_property", "eventually", "invariant", "leads_to", "reachable"]

@@ -6,6 +6,12 @@
   parameters are plain Python values, so ``if act.name == ...`` is allowed).
 - ``@reachable``: a witness (``sometimes``): some reachable state must satisfy it, or the
   property is reported as not witnessed.
+- ``@eventually``: every fair behaviour reaches a state satisfying the predicate.
+- ``@leads_to``: the function returns ``(p, q)``; every fair behaviour that reaches a
+  p-state later reaches a q-state (the p-state itself counts).
+
+Liveness is judged under the model's ``fairness`` declaration; a behaviour may stutter
+forever in a state where no fairly scheduled action is enabled.
 """
 
 from __future__ import annotations
@@ -15,12 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from migcheck.models.expr import Slot
+from migcheck.models.expr import Const, Slot
 from migcheck.models.ir import ActionIR, PropertyIR
 from migcheck.models.model import PropertyMember, TraceContext, _as_bool_node, kebab
 from migcheck.models.tracing import StateView, Tracer
 
-KINDS = ("invariant", "action", "reachable")
+KINDS = ("invariant", "action", "reachable", "eventually", "leads_to")
 
 
 class PropertyDecl(PropertyMember):
@@ -31,6 +37,14 @@ class PropertyDecl(PropertyMember):
         self.doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
 
     def trace(self, ctx: TraceContext) -> PropertyIR:
+        if self.kind == "eventually":
+            goal = ctx.state_predicate(self.fn, f"eventually {self.prop_name}")
+            return PropertyIR(self.prop_name, self.kind, self.doc, pred=Const(1, True), goal=goal)
+        if self.kind == "leads_to":
+            pair = self.fn
+            p = ctx.state_predicate(lambda s: _pair(pair(s), self.prop_name)[0], f"leads_to {self.prop_name}")
+            q = ctx.state_predicate(lambda s: _pair(pair(s), self.prop_name)[1], f"leads_to {self.prop_name}")
+            return PropertyIR(self.prop_name, self.kind, self.doc, pred=p, goal=q)
         if self.kind != "action":
             pred = ctx.state_predicate(self.fn, f"{self.kind} {self.prop_name}")
             return PropertyIR(self.prop_name, self.kind, self.doc, pred=pred)
@@ -46,6 +60,14 @@ class PropertyDecl(PropertyMember):
         result = before.run(self.fn, StateView(before, ctx.constants), step,
                             StateView(after, ctx.constants))
         return _as_bool_node(result, before)
+
+
+def _pair(value: Any, name: str) -> tuple[Any, Any]:
+    if not (isinstance(value, tuple) and len(value) == 2):
+        from migcheck.models.errors import ModelDefinitionError
+
+        raise ModelDefinitionError(f"leads_to {name}: return a pair (p, q) of conditions")
+    return value
 
 
 @dataclass(frozen=True)
@@ -70,5 +92,7 @@ def _decorator(kind: str) -> Callable[..., Any]:
 invariant = _decorator("invariant")
 action_property = _decorator("action")
 reachable = _decorator("reachable")
+eventually = _decorator("eventually")
+leads_to = _decorator("leads_to")
 
-__all__ = ["Step", "action_property", "invariant", "reachable"]
+__all__ = ["Step", "action_property", "eventually", "invariant", "leads_to", "reachable"]

@@ -16,6 +16,8 @@ BUNDLED: dict[str, tuple[str, str]] = {
     "guest-assisted": ("migcheck.models.library.guest_assisted", "GuestAssisted"),
     "two-phase-commit": ("migcheck.models.library.two_phase_commit", "TwoPhaseCommit"),
     "peterson": ("migcheck.models.library.peterson", "Peterson"),
+    "dining-philosophers": ("migcheck.models.library.dining_philosophers", "DiningPhilosophers"),
+    "spinlock": ("migcheck.models.library.spinlock", "SpinLock"),
 }
 DEFAULT_MODEL = "guest-assisted"
 

@@ -35,7 +35,7 @@ from migcheck.models import (
     require,
     variant,
 )
-from migcheck.properties import action_property, invariant, reachable
+from migcheck.properties import action_property, eventually, invariant, leads_to, reachable
 
 SLOT_STATES = ("free", "ready", "data_inflight", "data_landed", "wb_inflight", "done")
 INFLIGHT = ("data_inflight", "wb_inflight")
@@ -61,6 +61,12 @@ class GuestAssisted(Model):
                   doc="RX buffer pages (slot i uses page i % pages)")
     rounds = Param(default=1, allowed=range(5), doc="pre-copy rounds after the first full copy")
     inflight = Param(default=1, allowed=range(1, 5), doc="posted DMA writes in flight at once")
+
+    # Liveness is judged with the driver, the device and the hypervisor weakly fair, except
+    # for what nobody can promise: that a driver opts in, that a hung or busy guest ever
+    # handles the event, that an operator aborts. The environment's CPU writes are optional.
+    fairness = {"driver": "weak", "device": "weak", "hypervisor": "weak",
+                "opt_in_marking": "none", "handle_event": "none", "abort": "none"}
 
     # What the variants change.
     guest_assist = True  # the driver opts in, marks DMA pages and answers the migration event
@@ -418,6 +424,26 @@ class GuestAssisted(Model):
         """P7: the VF runs on the destination only after guest RAM is loaded there."""
         return implies(s.dest_device, s.phase == "switched")
 
+    # ------------------------------------------------------------ liveness
+
+    @eventually
+    def migration_ends(s):
+        """L1: the migration ends: switched over, aborted, or refused."""
+        return s.phase.isin("switched", "aborted", "blocked")
+
+    @leads_to
+    def network_recovers(s):
+        """L2: once the migration has ended, the guest's network works again (the VF runs at
+        the destination, or the driver is up with bus mastering on at the source)."""
+        ended = s.phase.isin("switched", "aborted", "blocked")
+        works = ite(s.phase == "switched", s.dest_device, (s.drv == "up") & s.bme)
+        return ended, works
+
+    @leads_to
+    def event_answered(s):
+        """L3: the migration event is acknowledged, or the wait for it times out."""
+        return s.phase == "notified", (s.drv == "acked") | (s.phase == "aborted")
+
     # ------------------------------------------------------------ witnesses (not vacuous)
 
     @reachable
@@ -514,15 +540,16 @@ class NoOptIn(GuestAssisted):
     check_opt_in = False
 
 
-@variant(GuestAssisted, expect={"recovery": "violated"})
+@variant(GuestAssisted, expect={"recovery": "violated", "network-recovers": "violated"})
 class NoRecovery(GuestAssisted):
     """After an abort the driver uses its VF without error recovery (BME stays clear)."""
 
     resets_on_abort = False
 
 
-@variant(GuestAssisted)
+@variant(GuestAssisted, expect={"migration-ends": "violated", "event-answered": "violated"})
 class NoAckTimeout(GuestAssisted):
-    """The hypervisor waits for the acknowledgement forever (a liveness bug; safety holds)."""
+    """The hypervisor waits for the acknowledgement forever: a guest that never answers
+    stalls the migration (a liveness bug; safety holds)."""
 
     ack_timeout = False

@@ -8,13 +8,15 @@ which lets both processes into the critical section.
 from __future__ import annotations
 
 from migcheck.models import Array, Bool, Enum, Index, Int, Model, action, require, variant
-from migcheck.properties import invariant, reachable
+from migcheck.properties import invariant, leads_to, reachable
 
 
 class Peterson(Model):
     """Peterson's algorithm for two processes."""
 
     name = "peterson"
+    # Wanting the critical section is optional; every step after that is weakly fair.
+    fairness = {"process": "weak", "request": "none"}
 
     procs = Index("proc", default=2, allowed=range(2, 3), doc="processes (the algorithm is for two)")
 
@@ -54,6 +56,12 @@ class Peterson(Model):
     def mutual_exclusion(s):
         """At most one process is in its critical section."""
         return ~((s.pc[0] == "critical") & (s.pc[1] == "critical"))
+
+    @leads_to
+    def starvation_free(s):
+        """A process 0 that has asked for the critical section eventually enters it (under weak
+        fairness: once the other process hands over the turn, entry stays enabled)."""
+        return s.pc[0].isin("set_flag", "set_turn", "wait"), s.pc[0] == "critical"
 
     @reachable
     def someone_enters(s):
