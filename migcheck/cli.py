@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--json", action="store_true", help="print one JSON object")
     ck.add_argument("--trace-out", metavar="FILE", help="write the first counterexample as JSON")
     ck.set_defaults(func=cmd_check)
+
+    rp = sub.add_parser("replay", help="replay a counterexample trace on the concrete VF emulator")
+    rp.add_argument("trace", metavar="TRACE.json", help="a trace written by check --trace-out")
+    rp.add_argument("--json", action="store_true", help="print one JSON object")
+    rp.set_defaults(func=cmd_replay)
     return p
 
 
@@ -202,6 +207,18 @@ def _write_first_trace(path: str, results: list) -> bool:
             write_json_atomic(path, payload)
             return True
     return False
+
+
+# ---------------------------------------------------------------- replay
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """0 the violation shows on the emulator; 1 it does not; 2 bad input or a diverging replay."""
+    from . import replay
+
+    report = replay.replay_file(args.trace)
+    print(json.dumps(replay.report_json(report), indent=2) if args.json else replay.report_text(report))
+    return report.exit_status
 
 
 class _Progress:

@@ -1,0 +1,227 @@
+"""The concrete damage at the end of a run, read off real bytes and the journal.
+
+- Pages: after a switchover, every page whose destination bytes differ from the source's:
+  the differing byte ranges, a short excerpt of both sides, and the writes (from the
+  journal) that changed those bytes after the page's last copy.
+- Packets: the fate of every packet the VF took from the wire, by sequence number:
+  ``delivered`` (the guest read it intact), ``pending`` (intact in the memory the VM runs
+  in, not read yet), ``dropped`` (the VF never completed it and nothing of it is missing),
+  ``lost`` (the guest's memory lacks what the VF wrote for it: stale at the destination,
+  destroyed by a stale write, or still posted when the source stopped) or ``corrupted``
+  (the guest read it and got other bytes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .descriptors import DESCRIPTOR_SIZE, RxDescriptor
+from .machine import Machine
+from .packets import FRAME_LEN, parse
+from .vf import Accepted
+
+EXCERPT = 16
+HARMFUL = ("lost", "corrupted")
+_WRITES = ("data_land", "writeback_land", "stale_write", "cpu_write", "refill")
+
+
+@dataclass(frozen=True)
+class PageDifference:
+    page: int
+    role: str
+    address: int
+    ranges: tuple[tuple[int, int], ...]  # [start, end) offsets whose bytes differ
+    source: bytes  # the source's bytes at the first range (an excerpt)
+    destination: bytes  # the destination's bytes there
+    causes: tuple[str, ...]  # the journal's writes to those bytes after the page's last copy
+
+    @property
+    def differing(self) -> int:
+        return sum(end - start for start, end in self.ranges)
+
+
+@dataclass(frozen=True)
+class PacketFate:
+    seq: int
+    slot: int
+    page: int
+    offset: int
+    fate: str  # delivered, pending, dropped, lost, corrupted
+    reason: str
+    expected: bytes = b""  # for lost and corrupted packets: the frame's first bytes
+    seen: bytes = b""  # and what the guest has there instead
+
+
+@dataclass(frozen=True)
+class StaleWrite:
+    """A plain touch's write-back that replaced bytes a DMA write had landed."""
+
+    page: int
+    role: str
+    offset: int
+    landed: bytes  # what the DMA write had put there
+    written_back: bytes  # the stale bytes the touch wrote over it
+
+    @property
+    def length(self) -> int:
+        return len(self.landed)
+
+
+@dataclass(frozen=True)
+class Damage:
+    switched_over: bool
+    pages: tuple[PageDifference, ...]
+    packets: tuple[PacketFate, ...]
+    stale_writes: tuple[StaleWrite, ...]
+
+    @property
+    def harmed(self) -> tuple[PacketFate, ...]:
+        return tuple(p for p in self.packets if p.fate in HARMFUL)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.pages or self.harmed or self.stale_writes)
+
+
+def assess(m: Machine) -> Damage:
+    """The damage in ``m`` now. Reads only; the machine is not changed."""
+    pages = tuple(page_differences(m)) if m.switched_over else ()
+    stale = tuple(StaleWrite(e.page or 0, m.layout.role(e.page or 0), e.offset, e.before, e.after)
+                  for e in m.journal.of_kind("stale_write"))
+    return Damage(m.switched_over, pages, tuple(packet_fates(m)), stale)
+
+
+def page_differences(m: Machine) -> list[PageDifference]:
+    out = []
+    for page in range(m.layout.pages):
+        src, dst = m.memory.ram.page(page), m.destination.page(page)
+        if src == dst:
+            continue
+        ranges = _ranges(src, dst)
+        start = ranges[0][0]
+        end = min(ranges[0][1], start + EXCERPT)
+        out.append(PageDifference(page, m.layout.role(page), m.layout.address(page), tuple(ranges),
+                                  src[start:end], dst[start:end], tuple(_causes(m, page, ranges))))
+    return out
+
+
+def _ranges(a: bytes, b: bytes) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+    for k in range(len(a)):
+        if a[k] != b[k]:
+            if ranges and ranges[-1][1] == k:
+                ranges[-1] = (ranges[-1][0], k + 1)
+            else:
+                ranges.append((k, k + 1))
+    return ranges
+
+
+def _causes(m: Machine, page: int, ranges: list[tuple[int, int]]) -> list[str]:
+    copies = [e.index for e in m.journal.of_kind("copy") if e.page == page]
+    after = copies[-1] if copies else -1
+    out = []
+    for e in m.journal.events[after + 1:]:
+        if e.kind in _WRITES and e.page == page and any(
+                e.offset < end and start < e.offset + max(e.length, 1) for start, end in ranges):
+            out.append(e.text)
+    return out
+
+
+def packet_fates(m: Machine) -> list[PacketFate]:
+    return [_fate(m, a) for a in m.vf.accepted]
+
+
+def _fate(m: Machine, accepted: Accepted) -> PacketFate:
+    seq, slot = accepted.packet.seq, accepted.slot
+    frame = accepted.packet.frame()
+    checksum = accepted.packet.checksum
+    where = m.layout.locate(accepted.buffer)
+    page, offset = where if where is not None else (-1, 0)
+    events = [e for e in m.journal.events if e.seq == seq]
+    kinds = {e.kind: e for e in events}
+    data_land, wb_land = kinds.get("data_land"), kinds.get("writeback_land")
+    memory, world = m.world()
+    role = m.layout.role(page) if page >= 0 else "outside guest RAM"
+    at = f"{role} +{offset:#05x}"
+
+    def fate(kind: str, reason: str, seen: bytes = b"") -> PacketFate:
+        excerpt = (frame[:EXCERPT], seen[:EXCERPT]) if kind in HARMFUL else (b"", b"")
+        return PacketFate(seq, slot, page, offset, kind, reason, *excerpt)
+
+    received = [r for r in m.stack.received if r.announced == checksum]
+    if received:
+        r = received[-1]
+        how = "read later from its page" if r.handed_up_with_page else "copied out at RX clean"
+        if r.seq == seq:
+            return fate("delivered", f"received intact ({how}, from the {r.where}'s memory)")
+        return fate("corrupted", f"the guest read descriptor {slot}'s buffer ({at}) expecting packet "
+                    f"{seq} ({how}, from the {r.where}'s memory) and found {_what(r.data)}", r.data)
+    if page < 0:
+        return fate("dropped", "its buffer address is outside guest RAM")
+    here = memory.read(page, offset, FRAME_LEN)
+    at_source = m.memory.ram.read(page, offset, FRAME_LEN)
+    if any(h.announced == checksum for h in m.stack.held):
+        if here == frame:
+            return fate("delivered", f"handed up with its page; intact in the {world}'s memory")
+        if world == "destination" and at_source == frame:
+            return fate("lost", f"handed up with its page (the skb holds {role}) before the switchover; "
+                        f"the destination's page is stale at +{offset:#05x}, so the guest's stack "
+                        f"reads {_what(here)} there", here)
+        return fate("lost", f"handed up with its page; its bytes at {at} were overwritten before the "
+                    f"stack read them: {_what(here)}", here)
+    if data_land is None:
+        if "dma_fault" in kinds:
+            return fate("dropped", "its data write faulted in the IOMMU (buffer not mapped)")
+        if m.vf.dma.halted:
+            return fate("lost", "the VF took it from the wire, but its data write was still posted "
+                        "when the source stopped: it never reached guest RAM")
+        return fate("pending", "its data write is posted, not landed yet")
+    if here != frame:
+        if world == "destination" and at_source == frame:
+            note = "" if "writeback_issue" in kinds else (
+                "; the VF had not written its descriptor back (bus mastering was cleared first)")
+            return fate("lost", f"its data landed at the source ({at}) after the page's last copy; "
+                        f"the destination holds stale bytes there{note}", here)
+        stale = [e for e in m.journal.of_kind("stale_write") if e.index > data_land.index
+                 and e.page == page and e.offset < offset + FRAME_LEN and offset < e.offset + e.length]
+        if stale:
+            return fate("lost", f"its bytes in the guest's buffer ({at}) were overwritten by a plain "
+                        f"touch's stale write-back before the guest read them; the buffer now holds "
+                        f"{_what(here)}", here)
+        later = [e for e in m.journal.of_kind("data_land") if e.index > data_land.index
+                 and e.page == page and e.offset == offset]
+        if later and wb_land is None:
+            return fate("dropped", "the VF never wrote its descriptor back, and the buffer was reused")
+        if later and m.journal.of_kind("flr"):
+            return fate("dropped", "written back, then discarded by the error recovery's ring reset; "
+                        "the buffer was reused")
+        return fate("lost", f"its bytes at {at} changed before the guest read them: {_what(here)}", here)
+    if wb_land is not None:
+        if world == "destination":
+            raw = m.destination.read(m.layout.ring_page, slot * DESCRIPTOR_SIZE, DESCRIPTOR_SIZE)
+            desc = RxDescriptor(raw)
+            if desc.dd and desc.rss == checksum:
+                return fate("pending", "written back; the guest on the destination will clean it")
+            return fate("lost", f"its descriptor write-back (DD) landed at the source after the ring "
+                        f"page's last copy; at the destination descriptor {slot} shows no DD, so the "
+                        "guest there never sees the packet", raw)
+        if any(e.kind == "flr" and e.index > wb_land.index for e in m.journal.events):
+            return fate("dropped", "written back, then discarded by the error recovery's ring reset")
+        return fate("pending", "written back; awaiting RX clean")
+    if "writeback_issue" in kinds:
+        if m.vf.dma.halted:
+            return fate("lost", "its descriptor write-back was still posted when the source stopped: "
+                        "the VF counted it delivered, the guest never sees it")
+        return fate("pending", "its descriptor write-back is posted, not landed yet")
+    rx = m.vf.in_progress.get(slot)
+    if rx is not None and rx.packet.seq == seq and m.vf.powered:
+        return fate("pending", "in the guest's buffer; the VF has not written its descriptor back yet")
+    return fate("dropped", "the VF never wrote its descriptor back (bus mastering cleared, reset or "
+                "source stopped); nothing of it is missing")
+
+
+def _what(data: bytes) -> str:
+    seq = parse(data)
+    if seq is not None:
+        return f"packet {seq}"
+    return "bytes that are no intact frame (" + data[:EXCERPT].hex(" ") + " ...)"

@@ -1,0 +1,92 @@
+"""The whole emulated system, assembled: the source's guest RAM with its dirty log, the
+IOMMU, the VF, the guest (vCPU, VF driver, network stack), the wire, the migrator with the
+destination's RAM, and the journal that stamps every event with the machine's context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .channel import MigrationChannel
+from .dma import PostedWrite
+from .driver import DriverConfig, GuestDriver
+from .errors import StepRefused, refuse
+from .iommu import Iommu
+from .journal import Context, Journal
+from .layout import GuestLayout
+from .memory import GuestMemory, Memory
+from .migrator import Migrator, MigratorConfig
+from .packets import Wire
+from .stack import GuestStack
+from .vcpu import Vcpu
+from .vf import VirtualFunction
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    slots: int = 2  # RX descriptors
+    buffer_pages: int = 1  # RX buffer pages
+    max_posted: int = 1  # posted DMA writes in flight at once
+    driver: DriverConfig = field(default_factory=DriverConfig)
+    migrator: MigratorConfig = field(default_factory=MigratorConfig)
+
+
+class Machine:
+    def __init__(self, config: MachineConfig | None = None):
+        self.config = config = config or MachineConfig()
+        self.layout = GuestLayout(config.slots, config.buffer_pages)
+        self.journal = Journal()
+        self.memory = GuestMemory(self.layout.pages)
+        self.iommu = Iommu(self.layout)
+        self.vf = VirtualFunction(self.layout, self.memory, self.iommu, self.journal, config.max_posted)
+        self.channel = MigrationChannel()
+        self.vcpu = Vcpu(self.memory, self.layout.cpu_page, self.journal)
+        self.stack = GuestStack()
+        self.driver = GuestDriver(config.driver, self.layout, self.memory, self.iommu, self.vf,
+                                  self.channel, self.vcpu, self.stack, self.journal)
+        self.migrator = Migrator(config.migrator, self.layout, self.memory, self.vf, self.channel,
+                                 self.vcpu, self.journal)
+        self.wire = Wire()
+        self.journal.attach(self.context)
+
+    def context(self) -> Context:
+        return Context(self.vf.config.bus_master, self.vcpu.running, self.migrator.phase,
+                       len(self.vf.dma.posted))
+
+    @property
+    def destination(self) -> Memory:
+        return self.migrator.destination
+
+    @property
+    def switched_over(self) -> bool:
+        return self.migrator.phase == "switched"
+
+    def world(self) -> tuple[Memory, str]:
+        """The memory the VM runs in now, and its name."""
+        if self.switched_over:
+            return self.destination, "destination"
+        return self.memory.ram, "source"
+
+    # ------------------------------------------------------------ operations on several parts
+
+    def packet_arrives(self) -> int:
+        """The wire delivers the next packet to the VF; returns the descriptor it used."""
+        refuse(self.vf.why_not_receive())
+        return self.vf.receive(self.wire.next_packet())
+
+    def why_not_land(self, slot: int, purpose: str) -> str | None:
+        if self.vf.dma.find(slot, purpose) is None:
+            return f"DMA engine: no posted {purpose} write for descriptor {slot}"
+        if self.vf.dma.halted:
+            return "DMA engine: the source machine is stopped; posted writes no longer land"
+        return None
+
+    def land(self, slot: int, purpose: str) -> PostedWrite:
+        """Land the posted write of ``purpose`` ("data" or "writeback") for descriptor ``slot``."""
+        refuse(self.why_not_land(slot, purpose))
+        index = self.vf.dma.find(slot, purpose)
+        assert index is not None
+        return self.vf.dma.land(index)
+
+
+__all__ = ["DriverConfig", "Machine", "MachineConfig", "MigratorConfig", "StepRefused"]
