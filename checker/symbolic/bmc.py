@@ -22,13 +22,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import z3
+
 from migcheck.models.errors import SolverUnknown, TraceMismatch
 from migcheck.models.ir import PropertyIR, System
 
 from ..verdict import Verdict
 from . import outcome
 from .encode import Encoding, Unroller
-from .goals import selected, violating_step
+from .goals import selected, supported, violating_step
 from .limits import Deadline
 
 ENGINE = "bmc"
@@ -55,6 +56,8 @@ def search(system: System, props: list[PropertyIR], depth: int | None, deadline:
     """The depth-by-depth search behind :func:`bmc`; ``depth=None`` searches until every
     property is decided or the deadline passes (for engines that know a counterexample exists)."""
     enc = enc or Encoding(system)
+    verdicts: dict[str, Verdict] = {p.name: outcome.unsupported(p, engine) for p in props if not supported(p)}
+    all_props, props = props, [p for p in props if supported(p)]
     unroll = Unroller(enc)
     solver = enc.solver()
     solver.add(unroll.at(enc.init, 0), unroll.at(enc.domain, 0))
@@ -62,7 +65,6 @@ def search(system: System, props: list[PropertyIR], depth: int | None, deadline:
                      for p in props if p.kind in ("invariant", "reachable")}
     step_targets = {p.name: violating_step(enc, p) for p in props if p.kind == "action"}
     open_props = list(props)
-    verdicts: dict[str, Verdict] = {}
 
     def query(target: z3.BoolRef, label: str, k: int) -> z3.ModelRef | None:
         lit = z3.Bool(f"{label}?@{k}")  # the selector literal of this one query
@@ -114,7 +116,7 @@ def search(system: System, props: list[PropertyIR], depth: int | None, deadline:
                                               bound=k - 1 if k > 0 else None))
     for prop in list(open_props):
         decide(prop, outcome.bounded(prop, engine, k - 1, outcome.stats(k - 1, deadline.elapsed())))
-    return {p.name: verdicts[p.name] for p in props}
+    return {p.name: verdicts[p.name] for p in all_props}
 
 
 def _domain_error(system: System, unroll: Unroller, model: z3.ModelRef, k: int,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import z3
+
 from migcheck.models.expr import Const, Node, Op, Slot
 from migcheck.models.ir import ActionIR, Layout, System
 
@@ -179,7 +180,7 @@ class Encoding:
         s = self.system
         nodes: list[Node] = [a.guard for a in s.actions] + [n for a in s.actions for _, n in a.updates]
         for p in s.properties:
-            nodes += [p.pred] if p.pred is not None else list(p.per_action)
+            nodes += [n for n in (p.pred, p.goal, *p.per_action) if n is not None]
         return nodes
 
     @property

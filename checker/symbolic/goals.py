@@ -21,6 +21,7 @@ also shows that no reachable step leaves a slot's domain.
 from __future__ import annotations
 
 import z3
+
 from migcheck.models.errors import ModelNotFound
 from migcheck.models.expr import Const, Node
 from migcheck.models.ir import PropertyIR, System
@@ -57,18 +58,34 @@ def _trivial(enc: Encoding, node: Node) -> bool:
     return isinstance(node, Const) and bool(node.value)  # the property allows every such step
 
 
-def selected(system: System, names: list[str] | None) -> list[PropertyIR]:
-    """The properties named (all of them by default), in the order given.
+SUPPORTED = ("invariant", "action", "reachable")
+DEADLOCK = "deadlock"
 
+
+def supported(prop: PropertyIR) -> bool:
+    """Whether the symbolic engines decide this kind of property (liveness and deadlock are
+    left to the explicit engine)."""
+    return prop.kind in SUPPORTED
+
+
+def selected(system: System, names: list[str] | None) -> list[PropertyIR]:
+    """The properties named, in the order given; by default every property of a kind the
+    symbolic engines decide (invariant, action, reachable).
+
+    A named liveness property, or "deadlock" when the model checks it, is returned too (the
+    engines answer it with an ``inconclusive`` verdict saying which engine decides it).
     Raises `ModelNotFound` naming an unknown property and listing the model's.
     """
     if names is None:
-        return list(system.properties)
+        return [p for p in system.properties if supported(p)]
     chosen = []
     for name in names:
         prop = system.property(name)
+        if prop is None and name == DEADLOCK and system.check_deadlock:
+            prop = PropertyIR(DEADLOCK, DEADLOCK, "a reachable state without successors")
         if prop is None:
-            known = ", ".join(p.name for p in system.properties)
-            raise ModelNotFound(f"model '{system.model}' has no property '{name}' (properties: {known})")
+            known = [p.name for p in system.properties] + ([DEADLOCK] if system.check_deadlock else [])
+            raise ModelNotFound(f"model '{system.model}' has no property '{name}' "
+                                f"(properties: {', '.join(known)})")
         chosen.append(prop)
     return chosen

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import z3
+
 from migcheck.models.errors import SolverUnknown
 
 

@@ -7,6 +7,7 @@ import resource
 from typing import Any
 
 import z3
+
 from migcheck.models.errors import TraceMismatch
 from migcheck.models.ir import PropertyIR, System
 
@@ -98,3 +99,10 @@ def inconclusive(prop: PropertyIR, engine: str, reason: str, st: Stats, bound: i
 def failed(prop: PropertyIR, engine: str, reason: str, st: Stats) -> Verdict:
     """The engine itself went wrong (a trace that does not replay): an error, never a verdict."""
     return Verdict(prop.name, prop.kind, ERROR, engine, False, st, reason=reason)
+
+
+def unsupported(prop: PropertyIR, engine: str) -> Verdict:
+    """Deadlock and liveness are decided by the explicit engine only."""
+    what = "deadlock" if prop.kind == "deadlock" else f"liveness ({prop.kind})"
+    return Verdict(prop.name, prop.kind, INCONCLUSIVE, engine, False, stats(0, 0.0),
+                   reason=f"{what} is not checked by the symbolic engines; use --engine explicit")

@@ -1,0 +1,216 @@
+"""Certificates of unbounded proofs, and the small, independent checker that re-verifies
+them on a fresh z3 solver before a proof may be reported as ``holds``.
+
+A certificate is a state formula ``inv`` over the slot constants (``bme``, ``src[1]``) and a
+depth ``k``. The checker derives from the system itself what must be shown (it trusts no
+formula of the engine but ``inv``): the *claim* of the property (`goals.claim`: the
+property's safe-state predicate and that no enabled action leaves a slot's domain), the
+initial states and the slot domains ``D``. Its first condition re-derives the transition
+relation: the slot-by-slot relation ``T`` the engines unroll must equal the relation written
+action by action (guard, updates, ``v' = v`` for the rest: ``Encoding.trans_by_action``);
+the other conditions then use ``T``. Each of these must be unsat:
+
+- relation: ``D(x0) & D(x1) & ~(T(x0, a, x1) <=> T_by_action(x0, a, x1))``
+- property: ``D(x0) & inv(x0) & ~claim(x0)``
+
+and, for ``k = 1`` (PDR, and k-induction when it closes at 1: an inductive invariant):
+
+- initiation: ``init(x0) & ~inv(x0)``
+- consecution: ``D(x0) & inv(x0) & T(x0, x1) & D(x1) & ~inv(x1)``
+
+or, for ``k > 1`` (k-induction), the k-step form, not converted to a 1-inductive invariant:
+
+- base ``j`` for each ``j < k``: ``init(x0) & T(x0..xj) & D(x0..xj) & ~inv(xj)``
+- step: ``inv(x0..x_{k-1}) & T(x0..xk) & D(x0..xk) & x0..xk pairwise distinct & ~inv(xk)``
+
+Together these show that every reachable state satisfies ``inv`` (for ``k > 1``: a shortest
+path to a first violating state is simple, and its last ``k`` states before the violation
+satisfy ``inv``), hence the claim. The domain part of the claim makes the ``D(x1)``
+hypothesis harmless: from a state where no enabled action escapes its domain, every
+successor is in the domains.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import z3
+
+from migcheck.models.ir import System
+
+from .encode import Encoding, Unroller, conj
+from .goals import claim
+
+FORMAT = "migcheck-certificate-1"
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The evidence of an unbounded proof of ``property``: ``invariant`` is ``k``-inductive."""
+
+    model: str
+    variant: str
+    params: tuple[tuple[str, int], ...]
+    ir_hash: str
+    property: str
+    engine: str
+    invariant: z3.BoolRef
+    k: int = 1
+
+    @classmethod
+    def of(cls, system: System, prop: str, engine: str, invariant: z3.BoolRef, k: int = 1
+           ) -> Certificate:
+        return cls(system.model, system.variant, system.params, system.ir_hash, prop, engine,
+                   invariant, k)
+
+
+@dataclass(frozen=True)
+class CertificateCheck:
+    """The checker's answer: ``valid``, or the first condition that failed and why."""
+
+    valid: bool
+    failed: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One proof obligation: ``hypotheses`` imply ``conclusion`` (so their conjunction with the
+    negated conclusion must be unsat)."""
+
+    name: str
+    hypotheses: tuple[z3.BoolRef, ...]
+    conclusion: z3.BoolRef
+
+    def negation(self) -> z3.BoolRef:
+        """The formula that must be unsat."""
+        return conj([*self.hypotheses, z3.Not(self.conclusion)])
+
+
+def conditions(system: System, cert: Certificate) -> list[Condition]:
+    """The obligations that together prove ``cert``'s property (see the module docstring).
+
+    Raises ValueError when the certificate belongs to another model or names unknown state.
+    """
+    if cert.ir_hash != system.ir_hash:
+        raise ValueError(f"certificate for {cert.model} [{cert.variant}] (IR {cert.ir_hash}) does not "
+                         f"belong to {system.model} [{system.variant}] (IR {system.ir_hash})")
+    prop = system.property(cert.property)
+    if prop is None:
+        raise ValueError(f"certificate names property '{cert.property}', which the model lacks")
+    if cert.k < 1:
+        raise ValueError(f"certificate depth k = {cert.k}; it must be at least 1")
+    enc = Encoding(system)  # fresh: nothing from the engine's solvers or caches
+    known = {(str(v), v.sort()) for v in enc.cur}
+    stray = sorted({str(c) for c in _leaves(cert.invariant) if (str(c), c.sort()) not in known})
+    if stray:
+        raise ValueError(f"certificate invariant mentions {', '.join(stray)}, which are not state slots")
+    u = Unroller(enc)
+    inv, wanted = cert.invariant, claim(enc, prop)
+
+    def path(n: int) -> list[z3.BoolRef]:
+        """``n`` transitions from step 0 and the domains of every step."""
+        return [u.at(enc.domain, j) for j in range(n + 1)] + [u.at(enc.trans, j) for j in range(n)]
+
+    out = [Condition("relation", (u.at(enc.domain, 0), u.at(enc.domain, 1)),
+                     u.at(enc.trans == enc.trans_by_action, 0)),
+           Condition("property", (u.at(enc.domain, 0), u.at(inv, 0)), u.at(wanted, 0))]
+    if cert.k == 1:
+        out.append(Condition("initiation", (u.at(enc.init, 0),), u.at(inv, 0)))
+        out.append(Condition("consecution", (*path(1), u.at(inv, 0)), u.at(inv, 1)))
+        return out
+    for j in range(cert.k):
+        out.append(Condition(f"base {j}", (u.at(enc.init, 0), *path(j)), u.at(inv, j)))
+    k = cert.k
+    distinct = [u.simple_path(j) for j in range(1, k + 1)]
+    out.append(Condition(f"{k}-step", (*path(k), *distinct, *[u.at(inv, j) for j in range(k)]),
+                         u.at(inv, k)))
+    return out
+
+
+def check_certificate(system: System, cert: Certificate, timeout: float | None = None
+                      ) -> CertificateCheck:
+    """Re-verify ``cert`` on a fresh z3 solver (see the module docstring for what is checked).
+
+    Each obligation is one query under assumption literals, one literal per hypothesis,
+    so the base cases of a k-step certificate share what the solver learns. An unknown
+    answer or a timeout is not a pass. Cost: ``k + 3`` queries over at most ``k`` steps.
+    """
+    try:
+        todo = conditions(system, cert)
+    except ValueError as exc:
+        return CertificateCheck(False, "identity", str(exc))
+    solver = Encoding(system).solver()  # fresh: it has seen nothing of the search
+    if timeout is not None:
+        solver.set("timeout", max(1, int(timeout * 1000)))
+    literals: dict[int, tuple[z3.BoolRef, z3.BoolRef]] = {}
+
+    def literal(formula: z3.BoolRef) -> z3.BoolRef:
+        hit = literals.get(formula.get_id())
+        if hit is None:
+            hit = (formula, z3.Bool(f"hypothesis#{len(literals)}"))
+            solver.add(z3.Implies(hit[1], formula))
+            literals[formula.get_id()] = hit
+        return hit[1]
+
+    for cond in todo:
+        result = solver.check(*[literal(h) for h in cond.hypotheses], literal(z3.Not(cond.conclusion)))
+        if result == z3.sat:
+            return CertificateCheck(False, cond.name, f"the {cond.name} condition fails: z3 found a "
+                                                      "state (or path) that satisfies its negation")
+        if result != z3.unsat:
+            return CertificateCheck(False, cond.name, f"z3 answered unknown on the {cond.name} "
+                                                      f"condition ({solver.reason_unknown()})")
+    return CertificateCheck(True)
+
+
+def certificate_smtlib(system: System, cert: Certificate) -> str:
+    """The certificate as an SMT-LIB 2 script: every ``(check-sat)`` in it must answer unsat."""
+    params = " ".join(f"{k}={v}" for k, v in cert.params)
+    lines = [f"; {FORMAT}",
+             f"; model {cert.model} [{cert.variant}] {params} (IR {cert.ir_hash})",
+             f"; property {cert.property}, proved by {cert.engine}, {cert.k}-inductive invariant",
+             "; every (check-sat) below must answer unsat; each block names its condition",
+             "(set-option :print-success false)"]
+    for cond in conditions(system, cert):
+        solver = z3.Solver()
+        solver.add(cond.negation())
+        lines += ["", f"; condition: {cond.name}", "(push 1)", solver.sexpr().rstrip(),
+                  f'(echo "{cond.name}: expect unsat")', "(check-sat)", "(pop 1)"]
+    return "\n".join(lines) + "\n"
+
+
+def write_certificate(path: str, system: System, cert: Certificate) -> None:
+    """Write :func:`certificate_smtlib` to ``path`` through a temporary file and a rename."""
+    text = certificate_smtlib(system, cert)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".migcheck-", suffix=".smt2.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _leaves(formula: z3.ExprRef) -> list[z3.ExprRef]:
+    """The uninterpreted symbols, bound variables and quantifiers a formula mentions."""
+    found: list[z3.ExprRef] = []
+    stack = [formula]
+    visited: set[int] = set()
+    while stack:
+        e = stack.pop()
+        if e.get_id() in visited:
+            continue
+        visited.add(e.get_id())
+        if z3.is_var(e) or z3.is_quantifier(e):
+            found.append(e)  # certificates are quantifier-free formulas over the slots
+        elif z3.is_app(e):
+            if e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+                found.append(e)
+            stack.extend(e.children())
+    return found

@@ -1,0 +1,106 @@
+"""PDR (IC3) through z3's Spacer engine on constrained Horn clauses, for unbounded proofs of
+invariants and action properties (and of "never" for reachable properties).
+
+For a property with claim ``C`` (`goals.claim`: its safe-state predicate and no step out of
+a domain) the engine asks Spacer for an interpretation of one predicate ``Inv`` over the
+state slots satisfying::
+
+    init(x)                                  => Inv(x)
+    Inv(x) & D(x) & T(x, act, x') & D(x')     => Inv(x')
+    Inv(x) & D(x) & ~C(x)                     => false
+
+Unsat of the query (no derivation of ``false``) means the property holds; the
+interpretation Spacer found for ``Inv`` is an inductive invariant, which is re-checked by
+`certificate.check_certificate` on a fresh solver before ``holds`` (``complete=True``) is
+reported. Sat means a counterexample exists; the engine then runs BMC on that property
+alone, which gives a shortest trace (replayed through the interpreter) and tells a
+violation from a step out of a domain. Unknown or the time limit gives ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+import z3
+
+from migcheck.models.errors import SolverUnknown
+from migcheck.models.ir import PropertyIR, System
+
+from ..verdict import HOLDS, VIOLATED, Verdict
+from . import outcome
+from .bmc import search
+from .certificate import Certificate, check_certificate
+from .encode import Encoding, conj
+from .goals import claim, selected, supported
+from .limits import Deadline
+
+ENGINE = "pdr"
+FALLBACK_DEPTH = 1000  # BMC depth cap after Spacer reports a counterexample
+
+
+def pdr(system: System, properties: list[str] | None = None, timeout: float | None = None,
+        depth: int | None = None) -> dict[str, Verdict]:
+    """Prove or refute ``properties`` with Spacer; ``depth`` caps the BMC that extracts a
+    counterexample Spacer reports (default 1000).
+
+    >>> from migcheck.models import build
+    >>> from migcheck.models.library import bundled
+    >>> v = pdr(build(bundled("peterson")), ["mutual-exclusion"])["mutual-exclusion"]
+    >>> v.verdict, v.complete, v.extra["certificate"].k
+    ('holds', True, 1)
+    """
+    deadline = Deadline(timeout)
+    enc = Encoding(system)
+    cap = FALLBACK_DEPTH if depth is None else depth
+    return {p.name: _decide(system, enc, p, cap, deadline) if supported(p)
+            else outcome.unsupported(p, ENGINE) for p in selected(system, properties)}
+
+
+def _decide(system: System, enc: Encoding, prop: PropertyIR, cap: int, deadline: Deadline) -> Verdict:
+    try:
+        answer, invariant = _spacer(enc, claim(enc, prop), deadline)
+    except SolverUnknown as exc:
+        return outcome.inconclusive(prop, ENGINE, str(exc), outcome.stats(0, deadline.elapsed()))
+    if answer == z3.unsat:
+        assert invariant is not None
+        return _certified(system, prop, invariant, deadline)
+    # Spacer derived a violation: BMC finds a shortest one and classifies it.
+    found = search(system, [prop], cap, deadline, ENGINE, enc)[prop.name]
+    settled = found.trace is not None or found.witness is not None or found.verdict not in (HOLDS, VIOLATED)
+    if settled:
+        found.extra["found_by"] = "spacer; trace by bmc"
+        return found
+    return outcome.inconclusive(prop, ENGINE, f"Spacer reported a counterexample that BMC did not "
+                                f"reproduce up to depth {cap}", outcome.stats(cap, deadline.elapsed()),
+                                bound=cap)
+
+
+def _spacer(enc: Encoding, wanted: z3.BoolRef, deadline: Deadline
+            ) -> tuple[z3.CheckSatResult, z3.BoolRef | None]:
+    """Run Spacer; returns unsat with the invariant over ``enc.cur``, or sat with None."""
+    fp = z3.Fixedpoint()
+    fp.set(engine="spacer")
+    ms = deadline.remaining_ms()
+    if ms is not None:
+        fp.set(timeout=ms)
+    inv = z3.Function("Inv", *[v.sort() for v in enc.cur], z3.BoolSort())
+    fp.register_relation(inv)
+    fp.declare_var(*enc.cur, *enc.nxt, enc.act)
+    domain_next = z3.substitute(enc.domain, *zip(enc.cur, enc.nxt, strict=True))
+    fp.rule(inv(*enc.cur), enc.init)
+    fp.rule(inv(*enc.nxt), [inv(*enc.cur), enc.domain, enc.trans, domain_next])
+    answer = fp.query(conj([inv(*enc.cur), enc.domain, z3.Not(wanted)]))
+    if answer == z3.unknown:
+        raise SolverUnknown(deadline.explain(fp.reason_unknown()))
+    if answer == z3.sat:
+        return answer, None
+    cover = fp.get_cover_delta(-1, inv)  # Var(i) stands for the i-th argument of Inv
+    return answer, z3.substitute_vars(cover, *enc.cur)
+
+
+def _certified(system: System, prop: PropertyIR, invariant: z3.BoolRef, deadline: Deadline) -> Verdict:
+    cert = Certificate.of(system, prop.name, ENGINE, invariant, 1)
+    ms = deadline.remaining_ms() if deadline.timeout is not None else None
+    check = check_certificate(system, cert, None if ms is None else ms / 1000)
+    st = outcome.stats(0, deadline.elapsed())
+    if not check.valid:
+        return outcome.inconclusive(prop, ENGINE, f"Spacer's invariant did not re-check: {check.reason}", st)
+    return outcome.proved(prop, ENGINE, st, certificate=cert, k=1)
