@@ -76,7 +76,7 @@ def search(system: System, props: list[PropertyIR], depth: int | None, deadline:
         open_props.remove(prop)
 
     def report(prop: PropertyIR, model: z3.ModelRef, length: int, k: int) -> None:
-        st = outcome.stats(k, deadline.elapsed())
+        st = outcome.stats(k, deadline.lap())
         try:
             trace = outcome.replayed(system, outcome.read_trace(system, unroll, model, length, prop.name))
         except TraceMismatch as exc:
@@ -109,13 +109,12 @@ def search(system: System, props: list[PropertyIR], depth: int | None, deadline:
                     report(prop, model, k + 1, k)
             k += 1
     except SolverUnknown as exc:
-        covered = f"no counterexample up to depth {k - 1}" if k > 0 else "no depth was completed"
         for prop in list(open_props):
-            decide(prop, outcome.inconclusive(prop, engine, f"{exc}; {covered}",
-                                              outcome.stats(k, deadline.elapsed()),
+            decide(prop, outcome.inconclusive(prop, engine, f"{exc}; {outcome.covered(prop, k)}",
+                                              outcome.stats(k, deadline.lap()),
                                               bound=k - 1 if k > 0 else None))
     for prop in list(open_props):
-        decide(prop, outcome.bounded(prop, engine, k - 1, outcome.stats(k - 1, deadline.elapsed())))
+        decide(prop, outcome.bounded(prop, engine, k - 1, outcome.stats(k - 1, deadline.lap())))
     return {p.name: verdicts[p.name] for p in all_props}
 
 
@@ -123,7 +122,7 @@ def _domain_error(system: System, unroll: Unroller, model: z3.ModelRef, k: int,
                   open_props: list[PropertyIR], verdicts: dict[str, Verdict], engine: str,
                   deadline: Deadline) -> None:
     """Every open property gets ``error``: a reachable step leaves a slot's domain."""
-    st = outcome.stats(k, deadline.elapsed())
+    st = outcome.stats(k, deadline.lap())
     try:
         trace = outcome.replayed(system, outcome.read_trace(system, unroll, model, k, ""))
         a_i = model.eval(unroll.act(k), model_completion=True).as_long()

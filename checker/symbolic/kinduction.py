@@ -63,6 +63,7 @@ def kinduction(system: System, properties: list[str] | None = None, max_k: int =
 
 def _prove(system: System, enc: Encoding, prop: PropertyIR, lemmas: list[Node], max_k: int,
            deadline: Deadline) -> Verdict:
+    deadline.mark()
     unroll = Unroller(enc)
     lemma_preds = [enc.pred(n) for n in lemmas]
     safe = safe_state(enc, prop)
@@ -81,7 +82,7 @@ def _prove(system: System, enc: Encoding, prop: PropertyIR, lemmas: list[Node], 
         return solver.model() if deadline.check(solver, lit) == z3.sat else None
 
     def found(model: z3.ModelRef, length: int, k: int) -> Verdict:
-        st = outcome.stats(k, deadline.elapsed())
+        st = outcome.stats(k, deadline.lap())
         try:
             trace = outcome.replayed(system, outcome.read_trace(system, unroll, model, length, prop.name))
         except TraceMismatch as exc:
@@ -122,23 +123,22 @@ def _prove(system: System, enc: Encoding, prop: PropertyIR, lemmas: list[Node], 
                 return _certified(system, prop, hyp, k + 1, deadline, queries)
             k += 1
     except SolverUnknown as exc:
-        covered = f"no counterexample up to depth {k - 1}" if k > 0 else "no depth was completed"
-        return outcome.inconclusive(prop, ENGINE, f"{exc}; {covered}", outcome.stats(k, deadline.elapsed()),
+        return outcome.inconclusive(prop, ENGINE, f"{exc}; {outcome.covered(prop, k)}",
+                                    outcome.stats(k, deadline.lap()),
                                     bound=k - 1 if k > 0 else None)
-    what = "never reached" if prop.kind == "reachable" else "proved"
+    what = "shown unreachable" if prop.kind == "reachable" else "proved"
     return outcome.inconclusive(
-        prop, ENGINE, f"not {what} by k-induction up to k = {max_k + 1} (no counterexample up to "
-        f"depth {max_k}); raise --depth, add lemmas that strengthen it, or use --engine pdr",
-        outcome.stats(max_k, deadline.elapsed()), bound=max_k)
+        prop, ENGINE, f"not {what} by k-induction up to k = {max_k + 1} ({outcome.covered(prop, max_k + 1)}"
+        "); raise --depth, add lemmas that strengthen it, or use --engine pdr",
+        outcome.stats(max_k, deadline.lap()), bound=max_k)
 
 
 def _certified(system: System, prop: PropertyIR, hyp: z3.BoolRef, k: int, deadline: Deadline,
                queries: int) -> Verdict:
     """Re-check the k-inductive invariant on a fresh solver; only then is it a proof."""
     cert = Certificate.of(system, prop.name, ENGINE, hyp, k)
-    ms = deadline.remaining_ms() if deadline.timeout is not None else None
-    check = check_certificate(system, cert, None if ms is None else ms / 1000)
-    st = outcome.stats(k, deadline.elapsed())
+    check = check_certificate(system, cert, deadline.seconds_left())
+    st = outcome.stats(k, deadline.lap())
     if not check.valid:
         return outcome.inconclusive(prop, ENGINE, f"{k}-induction succeeded but its certificate did "
                                     f"not re-check: {check.reason}", st)
@@ -147,7 +147,7 @@ def _certified(system: System, prop: PropertyIR, hyp: z3.BoolRef, k: int, deadli
 
 def _domain_error(system: System, unroll: Unroller, model: z3.ModelRef, prop: PropertyIR, k: int,
                   deadline: Deadline) -> Verdict:
-    st = outcome.stats(k, deadline.elapsed())
+    st = outcome.stats(k, deadline.lap())
     try:
         trace = outcome.replayed(system, outcome.read_trace(system, unroll, model, k, prop.name))
         a_i = model.eval(unroll.act(k), model_completion=True).as_long()
@@ -160,7 +160,7 @@ def _domain_error(system: System, unroll: Unroller, model: z3.ModelRef, prop: Pr
 
 def _lemma_fails(system: System, unroll: Unroller, model: z3.ModelRef, prop: PropertyIR, lemma: Node,
                  k: int, deadline: Deadline) -> Verdict:
-    st = outcome.stats(k, deadline.elapsed())
+    st = outcome.stats(k, deadline.lap())
     text = show(lemma, system.layout)
     try:
         trace = outcome.replayed(system, outcome.read_trace(system, unroll, model, k, prop.name))

@@ -18,9 +18,24 @@ class Deadline:
             raise ValueError(f"timeout must be positive, got {timeout!r}")
         self.timeout = timeout
         self.started = time.perf_counter()
+        self.lap_started = self.started
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+    def mark(self) -> None:
+        """Start timing the next property (engines that decide properties one by one)."""
+        self.lap_started = time.perf_counter()
+
+    def lap(self) -> float:
+        """Seconds since :meth:`mark` (or since the start): what one verdict's statistics show."""
+        return time.perf_counter() - self.lap_started
+
+    def seconds_left(self) -> float | None:
+        """Seconds left (at least a millisecond), or None without a limit; never raises."""
+        if self.timeout is None:
+            return None
+        return max(0.001, self.timeout - self.elapsed())
 
     def remaining_ms(self) -> int | None:
         """Milliseconds left (at least 1), or None without a limit; raises when none are left."""

@@ -90,6 +90,14 @@ def proved(prop: PropertyIR, engine: str, st: Stats, **extra: Any) -> Verdict:
     return Verdict(prop.name, prop.kind, HOLDS, engine, True, st, extra=extra)
 
 
+def covered(prop: PropertyIR, k: int) -> str:
+    """What a search stopped after ``k`` complete depths has shown, in words."""
+    if k <= 0:
+        return "no depth was completed"
+    what = "no witness" if prop.kind == "reachable" else "no counterexample"
+    return f"{what} up to depth {k - 1}"
+
+
 def inconclusive(prop: PropertyIR, engine: str, reason: str, st: Stats, bound: int | None = None,
                  **extra: Any) -> Verdict:
     return Verdict(prop.name, prop.kind, INCONCLUSIVE, engine, False, st, bound=bound, reason=reason,

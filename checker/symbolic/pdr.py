@@ -55,10 +55,11 @@ def pdr(system: System, properties: list[str] | None = None, timeout: float | No
 
 
 def _decide(system: System, enc: Encoding, prop: PropertyIR, cap: int, deadline: Deadline) -> Verdict:
+    deadline.mark()
     try:
         answer, invariant = _spacer(enc, claim(enc, prop), deadline)
     except SolverUnknown as exc:
-        return outcome.inconclusive(prop, ENGINE, str(exc), outcome.stats(0, deadline.elapsed()))
+        return outcome.inconclusive(prop, ENGINE, str(exc), outcome.stats(0, deadline.lap()))
     if answer == z3.unsat:
         assert invariant is not None
         return _certified(system, prop, invariant, deadline)
@@ -69,7 +70,7 @@ def _decide(system: System, enc: Encoding, prop: PropertyIR, cap: int, deadline:
         found.extra["found_by"] = "spacer; trace by bmc"
         return found
     return outcome.inconclusive(prop, ENGINE, f"Spacer reported a counterexample that BMC did not "
-                                f"reproduce up to depth {cap}", outcome.stats(cap, deadline.elapsed()),
+                                f"reproduce up to depth {cap}", outcome.stats(cap, deadline.lap()),
                                 bound=cap)
 
 
@@ -87,7 +88,11 @@ def _spacer(enc: Encoding, wanted: z3.BoolRef, deadline: Deadline
     domain_next = z3.substitute(enc.domain, *zip(enc.cur, enc.nxt, strict=True))
     fp.rule(inv(*enc.cur), enc.init)
     fp.rule(inv(*enc.nxt), [inv(*enc.cur), enc.domain, enc.trans, domain_next])
-    answer = fp.query(conj([inv(*enc.cur), enc.domain, z3.Not(wanted)]))
+    try:
+        answer = fp.query(conj([inv(*enc.cur), enc.domain, z3.Not(wanted)]))
+    except z3.Z3Exception as exc:  # Spacer raises "canceled" when its time limit runs out
+        why = exc.value.decode() if isinstance(exc.value, bytes) else str(exc.value)
+        raise SolverUnknown(deadline.explain(why)) from None
     if answer == z3.unknown:
         raise SolverUnknown(deadline.explain(fp.reason_unknown()))
     if answer == z3.sat:
@@ -98,9 +103,8 @@ def _spacer(enc: Encoding, wanted: z3.BoolRef, deadline: Deadline
 
 def _certified(system: System, prop: PropertyIR, invariant: z3.BoolRef, deadline: Deadline) -> Verdict:
     cert = Certificate.of(system, prop.name, ENGINE, invariant, 1)
-    ms = deadline.remaining_ms() if deadline.timeout is not None else None
-    check = check_certificate(system, cert, None if ms is None else ms / 1000)
-    st = outcome.stats(0, deadline.elapsed())
+    check = check_certificate(system, cert, deadline.seconds_left())
+    st = outcome.stats(0, deadline.lap())
     if not check.valid:
         return outcome.inconclusive(prop, ENGINE, f"Spacer's invariant did not re-check: {check.reason}", st)
     return outcome.proved(prop, ENGINE, st, certificate=cert, k=1)
