@@ -15,7 +15,12 @@ from .machine import Machine
 @dataclass(frozen=True)
 class Operation:
     label: str
+    actor: str  # device, driver, cpu or migrator
     run: Callable[[], object]
+
+
+_ACTORS = {"wire": "device", "dma": "device", "vf": "device", "driver": "driver", "cpu": "cpu",
+           "migrator": "migrator"}
 
 
 def operations(m: Machine) -> list[Operation]:
@@ -24,7 +29,7 @@ def operations(m: Machine) -> list[Operation]:
 
     def add(label: str, why_not: str | None, run: Callable[[], object]) -> None:
         if why_not is None:
-            ops.append(Operation(label, run))
+            ops.append(Operation(label, _ACTORS[label.split(".")[0]], run))
 
     d, g, vf = m.driver, m.migrator, m.vf
     add("wire.packet", vf.why_not_receive(), m.packet_arrives)

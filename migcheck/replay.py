@@ -269,9 +269,11 @@ class ReplayReport:
         return 0 if self.observed else 1
 
 
-def replay(trace: Trace, system: System, cls: type[Model], path: str = "") -> ReplayReport:
-    """Drive a fresh emulator through ``trace`` (already validated against ``system``)."""
-    m = Machine(machine_config(cls, dict(system.params)))
+def replay(trace: Trace, system: System, cls: type[Model], path: str = "",
+           config: MachineConfig | None = None) -> ReplayReport:
+    """Drive a fresh emulator through ``trace`` (already validated against ``system``);
+    ``config`` replaces the emulator's configuration derived from the variant."""
+    m = Machine(config or machine_config(cls, dict(system.params)))
     _check_state(0, trace.steps[0], system, m)
     records = []
     for n, step in enumerate(trace.steps[1:], start=1):
@@ -284,9 +286,25 @@ def replay(trace: Trace, system: System, cls: type[Model], path: str = "") -> Re
         _check_state(n, step, system, m)
         did = tuple(e.text for e in m.journal.since(mark))
         records.append(StepRecord(n, step.label, step.owner or "", did))
+    if trace.loop is not None and trace.loop < len(trace.steps) - 1:
+        _second_lap(trace, system, m)
     damage = assess(m)
     observed = tuple(observe(trace.property, m, damage))
     return ReplayReport(path, trace, system, tuple(records), damage, observed)
+
+
+def _second_lap(trace: Trace, system: System, m: Machine) -> None:
+    """Run a lasso's loop once more: the emulator must come round to the same states again."""
+    start = trace.loop
+    assert start is not None
+    for n in range(start + 1, len(trace.steps)):
+        step = trace.steps[n]
+        try:
+            perform(m, str(step.action), dict(step.params))
+        except StepRefused as exc:
+            raise TraceMismatch(f"replay diverged on the loop's second lap at step {n} {step.label}: "
+                                f"the emulator cannot take it: {exc}") from None
+        _check_state(n, step, system, m)
 
 
 def replay_file(path: str) -> ReplayReport:
@@ -339,8 +357,33 @@ def observe(prop: str, m: Machine, damage: Damage) -> list[str]:
     if prop == "dest-order":
         return [f"{e.text} before the switchover" for e in events
                 if e.kind == "dest_device" and e.context.migration != "switched"]
+    if prop in ("migration-ends", "network-recovers", "event-answered"):
+        return _observe_liveness(prop, m)
     if prop == "deadlock":
         return [] if operations(m) else ["no operation of the emulated system can take place"]
+    return []
+
+
+ENDED = ("switched", "aborted", "blocked")
+
+
+def _observe_liveness(prop: str, m: Machine) -> list[str]:
+    """What a lasso leaves the emulator in, when it is what the liveness property forbids."""
+    phase = m.migrator.phase
+    if prop == "migration-ends" and phase not in ENDED:
+        why = m.migrator.why_not_stop_vcpu() if phase == "notified" else f"phase {phase}"
+        return [f"the migration never ends: the loop comes back with the migrator in phase {phase} "
+                f"({why}) and nothing obliges it to move on"]
+    if prop == "event-answered" and phase == "notified" and not m.channel.acked:
+        return [f"the migration event is never answered: the driver stays {m.driver.state} and the "
+                f"migrator has no timeout ({m.migrator.why_not_timeout()})"]
+    if prop == "network-recovers" and phase in ENDED:
+        works = m.migrator.destination_device if phase == "switched" else (
+            m.driver.state == "up" and m.vf.config.bus_master)
+        if not works:
+            return [f"the migration ended (phase {phase}) but the guest's network stays dead: driver "
+                    f"{m.driver.state}, Command register {m.vf.config.command:#06x}; a packet now: "
+                    f"{m.vf.why_not_receive() or 'accepted'}"]
     return []
 
 

@@ -1,0 +1,300 @@
+"""The emulator's parts behave as the hardware and software they stand for: the dirty log
+sees CPU writes only, posted writes land when and in the order the caller says, BME stops
+new DMA but not posted writes, FLR invalidates the ring, the descriptor layout is
+ixgbevf's, and a plain touch really overwrites a write that lands between its two halves.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from migcheck.emulator import DriverConfig, Machine, MachineConfig, MigratorConfig, StepRefused
+from migcheck.emulator.abstraction import guest_assisted_state
+from migcheck.emulator.damage import assess
+from migcheck.emulator.descriptors import STATUS_DD, RxDescriptor, read_format, writeback_format
+from migcheck.emulator.dma import DATA, WRITEBACK
+from migcheck.emulator.layout import GuestLayout
+from migcheck.emulator.memory import GuestMemory
+from migcheck.emulator.packets import FRAME_LEN, Packet, Wire, parse
+from migcheck.emulator.pci import COMMAND_BUS_MASTER
+
+
+def up(config: MachineConfig | None = None, opt_in: bool = True) -> Machine:
+    m = Machine(config)
+    if opt_in:
+        m.driver.opt_in()
+    m.driver.probe()
+    return m
+
+
+def receive_one(m: Machine) -> int:
+    slot = m.driver.refill()
+    m.packet_arrives()
+    m.land(slot, DATA)
+    m.vf.write_back(slot)
+    m.land(slot, WRITEBACK)
+    return slot
+
+
+def test_dirty_log_sees_cpu_writes_and_not_dma():
+    mem = GuestMemory(3)
+    mem.dma_write(0, 0, b"dma")
+    mem.cpu_write(1, 8, b"cpu")
+    mem.cpu_touch(2)
+    assert mem.ram.read(0, 0, 3) == b"dma" and mem.ram.read(1, 8, 3) == b"cpu"
+    assert mem.dirty_log.harvest() == [1, 2]
+    assert mem.dirty_log.harvest() == []
+
+
+def test_atomic_touch_changes_no_data():
+    mem = GuestMemory(1)
+    before = mem.ram.page(0)
+    mem.cpu_touch(0, 100)
+    assert mem.ram.page(0) == before and mem.dirty_log.is_dirty(0)
+
+
+def test_half_page_buffers_as_ixgbevf_and_the_model():
+    layout = GuestLayout(slots=2, buffer_pages=1)
+    assert [layout.buffer(i) for i in range(2)] == [(0, 0), (0, 2048)]
+    layout = GuestLayout(slots=4, buffer_pages=2)
+    assert [layout.buffer(i) for i in range(4)] == [(0, 0), (1, 0), (0, 2048), (1, 2048)]
+    layout = GuestLayout(slots=3, buffer_pages=1)  # no two buffers overlap
+    assert [layout.buffer(i) for i in range(3)] == [(0, 0), (0, 1024), (0, 2048)]
+
+
+def test_descriptor_formats_follow_the_advanced_rx_layout():
+    raw = read_format(0x100800, 7)
+    assert len(raw) == 16 and struct.unpack("<Q", raw[:8])[0] == 0x100800
+    assert not RxDescriptor(raw).dd
+    wb = RxDescriptor(writeback_format(96, 0xDEADBEEF))
+    assert wb.dd and wb.status & STATUS_DD and wb.length == 96 and wb.rss == 0xDEADBEEF
+    assert struct.unpack("<I", wb.raw[8:12])[0] & 1 == 1  # DD: bit 0 of status_error
+
+
+def test_packets_carry_a_sequence_number_and_a_checksum():
+    frame = Wire().next_packet().frame()
+    assert len(frame) == FRAME_LEN and parse(frame) == 1
+    assert parse(frame[:21] + b"\x02" + frame[22:]) is None  # one bit of the sequence number
+    assert parse(frame[:40] + bytes([frame[40] ^ 0x10]) + frame[41:]) is None
+    assert Packet(1).checksum != Packet(2).checksum
+
+
+def test_posted_writes_land_when_and_in_the_order_the_caller_says():
+    m = up(MachineConfig(slots=3, max_posted=2))
+    m.driver.refill()
+    m.driver.refill()
+    m.driver.refill()
+    m.packet_arrives()
+    m.packet_arrives()
+    assert [w.seq for w in m.vf.dma.posted] == [1, 2]
+    page, offset = m.layout.buffer(1)
+    assert parse(m.memory.ram.read(page, offset, FRAME_LEN)) is None  # nothing landed yet
+    m.land(1, DATA)  # the second write lands first
+    assert parse(m.memory.ram.read(page, offset, FRAME_LEN)) == 2
+    assert not m.memory.dirty_log.is_dirty(page)
+    m.packet_arrives()  # the second buffer write is still posted: two in flight now
+    with pytest.raises(StepRefused, match="2 posted writes in flight"):
+        m.vf.write_back(1)
+
+
+def test_clearing_bme_stops_new_dma_but_not_posted_writes():
+    m = up()
+    m.driver.refill()
+    m.packet_arrives()
+    m.vf.config.clear_bus_master()
+    assert m.vf.config.command & COMMAND_BUS_MASTER == 0
+    m.land(0, DATA)  # already issued: it still lands
+    with pytest.raises(StepRefused, match="bus mastering is off"):
+        m.vf.write_back(0)
+    m.driver.refill()
+    with pytest.raises(StepRefused, match="bus mastering is off"):
+        m.packet_arrives()
+
+
+def test_the_vf_uses_only_published_descriptors_in_ring_order():
+    m = up()
+    with pytest.raises(StepRefused, match="RDH == RDT"):
+        m.packet_arrives()
+    m.driver.refill()
+    assert m.vf.next_descriptor() == 0 and m.packet_arrives() == 0
+    with pytest.raises(StepRefused, match="RDH == RDT"):
+        m.packet_arrives()
+    m.driver.refill()
+    m.land(0, DATA)
+    assert m.packet_arrives() == 1
+
+
+def test_a_ring_of_n_descriptors_holds_n_buffers():
+    m = up(MachineConfig(slots=2, max_posted=2))
+    m.driver.refill()
+    m.driver.refill()
+    assert m.packet_arrives() == 0 and m.packet_arrives() == 1
+
+
+def test_rx_clean_polls_dd_and_hands_the_packet_up():
+    m = up()
+    slot = receive_one(m)
+    m.driver.clean(unmap=False)
+    assert [r.seq for r in m.stack.received] == [1]
+    assert not m.driver.published[slot]
+    assert m.memory.dirty_log.is_dirty(0)  # the atomic touch of dma_sync
+
+
+def test_unmap_hands_the_page_up_and_the_stack_reads_it_later():
+    m = up()
+    receive_one(m)
+    m.driver.clean(unmap=True)
+    assert m.stack.received == [] and len(m.stack.held) == 1
+    assert not m.iommu.is_mapped(0)
+    assert m.driver.refill() == 1  # another buffer: the held packet stays unread
+    assert m.stack.received == []
+    assert m.driver.refill() == 0  # its buffer again: the stack is done with it first
+    assert [r.seq for r in m.stack.received] == [1]
+
+
+def test_unmap_is_refused_while_the_page_holds_another_published_buffer():
+    m = up()
+    receive_one(m)
+    m.driver.refill()
+    with pytest.raises(StepRefused, match="cannot be unmapped"):
+        m.driver.clean(unmap=True)
+
+
+def test_a_plain_touch_really_overwrites_a_write_landing_between_its_halves():
+    m = up(MachineConfig(driver=DriverConfig(plain_touch=True)), opt_in=False)
+    m.driver.refill()
+    m.driver.refill()
+    receive_one_landed = m.packet_arrives()
+    m.land(receive_one_landed, DATA)
+    m.vf.write_back(0)
+    m.land(0, WRITEBACK)
+    m.driver.clean(unmap=False)  # the touch reads page 0
+    assert guest_assisted_state(m)["touch"] == ["read"]
+    m.packet_arrives()
+    m.land(1, DATA)  # packet 2 lands in the other half of page 0
+    assert guest_assisted_state(m)["touch"] == ["raced"]
+    m.driver.touch_write_back()
+    page, offset = m.layout.buffer(1)
+    assert parse(m.memory.ram.read(page, offset, FRAME_LEN)) is None  # packet 2 is gone
+    damage = assess(m)
+    assert damage.stale_writes and damage.stale_writes[0].offset == 2048
+    assert [(p.seq, p.fate) for p in damage.harmed] == [(2, "lost")]
+
+
+def test_an_atomic_touch_loses_nothing():
+    m = up(MachineConfig(slots=2, max_posted=2))
+    m.driver.refill()
+    m.driver.refill()
+    m.packet_arrives()
+    m.land(0, DATA)
+    m.vf.write_back(0)
+    m.land(0, WRITEBACK)
+    m.packet_arrives()
+    m.driver.clean(unmap=False)
+    m.land(1, DATA)
+    assert not assess(m).any
+
+
+def test_flr_clears_bme_and_invalidates_the_ring():
+    m = up()
+    receive_one(m)
+    m.vf.function_level_reset()
+    assert not m.vf.config.bus_master and m.vf.ring_base is None and m.vf.next_descriptor() is None
+
+
+def test_the_event_handler_runs_its_steps_in_the_configured_order_only():
+    m = up(MachineConfig(driver=DriverConfig(handler_steps=("mark", "clear_bme", "drain", "ack"))))
+    m.migrator.start()
+    m.migrator.notify()
+    m.driver.handle_event()
+    with pytest.raises(StepRefused, match="next step is mark"):
+        m.driver.clear_bus_master()
+    m.driver.mark()
+    m.driver.clear_bus_master()
+    m.driver.drain()
+    m.driver.acknowledge()
+    assert m.channel.acked and m.driver.state == "acked"
+
+
+def test_drain_waits_for_posted_writes():
+    m = up()
+    m.driver.refill()
+    m.packet_arrives()
+    m.migrator.start()
+    m.migrator.notify()
+    m.driver.handle_event()
+    m.driver.clear_bus_master()
+    with pytest.raises(StepRefused, match="drain waits: 1 posted"):
+        m.driver.drain()
+    m.land(0, DATA)
+    m.driver.drain()
+
+
+def test_migration_needs_opt_in_and_blocks_without_it():
+    m = up(opt_in=False)
+    with pytest.raises(StepRefused, match="did not opt in"):
+        m.migrator.start()
+    m.migrator.block()
+    assert m.migrator.phase == "blocked"
+    loose = up(MachineConfig(migrator=MigratorConfig(check_opt_in=False)), opt_in=False)
+    loose.migrator.start()
+    assert loose.migrator.started_with_opt_in is False
+
+
+def test_disable_first_migration_moves_every_byte():
+    m = up()
+    receive_one(m)
+    m.driver.refill()
+    m.packet_arrives()
+    m.migrator.start()
+    m.vcpu.store()
+    m.migrator.precopy_round()
+    m.migrator.notify()
+    m.driver.handle_event()
+    m.driver.clear_bus_master()
+    m.land(1, DATA)
+    m.driver.drain()
+    m.driver.mark()
+    m.driver.acknowledge()
+    m.migrator.stop_vcpu()
+    with pytest.raises(StepRefused, match="vCPU is stopped"):
+        m.vcpu.store()
+    m.migrator.stop_and_copy()
+    m.migrator.switchover()
+    assert all(m.destination.page(p) == m.memory.ram.page(p) for p in range(m.layout.pages))
+    damage = assess(m)
+    assert not damage.any
+    assert [p.fate for p in damage.packets] == ["pending", "dropped"]
+
+
+def test_abort_then_recovery_restores_the_ring():
+    m = up()
+    m.driver.refill()
+    m.migrator.start()
+    m.migrator.notify()
+    m.driver.handle_event()
+    m.driver.clear_bus_master()
+    m.migrator.timeout()
+    assert m.vcpu.running and m.channel.aborted
+    m.driver.error_detected()
+    m.driver.slot_reset()
+    assert m.vf.config.bus_master and m.driver.state == "up"
+    receive_one(m)
+    m.driver.clean(unmap=False)
+    assert [r.seq for r in m.stack.received] == [1]
+
+
+def test_switchover_stops_the_source():
+    m = up(MachineConfig(driver=DriverConfig(marks_dma_pages=False),
+                         migrator=MigratorConfig(check_opt_in=False)), opt_in=False)
+    m.driver.refill()
+    m.packet_arrives()
+    m.migrator.start()
+    m.migrator.stop_vcpu()
+    m.migrator.stop_and_copy()
+    m.migrator.switchover()
+    with pytest.raises(StepRefused, match="source machine is stopped"):
+        m.land(0, DATA)
+    assert [(p.seq, p.fate) for p in assess(m).packets] == [(1, "lost")]

@@ -1,0 +1,218 @@
+"""`migcheck replay`: every counterexample of a data-loss property is shown as real damage on
+the emulator (pages, offsets, stale bytes, lost packets); properties not about data show
+the concrete event they forbid; bad input exits 2 with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from migcheck.checker.explicit import explore
+from migcheck.checker.trace import write_json_atomic
+from migcheck.cli import main
+from migcheck.models.errors import TraceMismatch
+from migcheck.models.model import build
+from migcheck.replay import machine_config, replay
+
+DATA_LOSS = {  # variant -> its data-loss property
+    "thread-order": "completeness",
+    "no-drain": "completeness",
+    "rings-unmarked": "completeness",
+    "unmap-unmarked": "completeness",
+    "no-opt-in": "completeness",
+    "passthrough-only": "completeness",
+    "plain-touch": "marking-preserves-data",
+}
+NOT_ABOUT_DATA = {  # (variant, property) -> what the replay must say it observed
+    ("no-drain", "quiescence"): "while the vCPU was stopped",
+    ("passthrough-only", "quiescence"): "while the vCPU was stopped",
+    ("thread-order", "rings-last"): "ring page's last copy",
+    ("rings-unmarked", "rings-last"): "ring page's last copy",
+    ("no-opt-in", "opt-in"): "never opted in",
+    ("no-recovery", "recovery"): "while bus mastering was off",
+    ("no-recovery", "network-recovers"): "network stays dead",
+}
+
+
+def counterexample(guest_assisted, variant: str, prop: str):
+    system = build(guest_assisted.variants()[variant])
+    verdict = explore(system, [prop]).verdicts[prop]
+    assert verdict.verdict == "violated", (variant, prop)
+    return verdict.trace, system
+
+
+def trace_file(tmp_path, guest_assisted, variant: str, prop: str) -> str:
+    trace, system = counterexample(guest_assisted, variant, prop)
+    path = tmp_path / f"{variant}-{prop}.json"
+    write_json_atomic(str(path), trace.to_json(system))
+    return str(path)
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_thread_order_check_then_replay_shows_the_stale_page_and_the_lost_packet(tmp_path, capsys):
+    path = str(tmp_path / "t.json")
+    status, _, _ = run(capsys, "check", "guest-assisted", "--variant", "thread-order",
+                       "--property", "completeness", "--trace-out", path)
+    assert status == 0
+    status, out, err = run(capsys, "replay", path)
+    assert status == 0 and err == ""
+    assert "CONFIRMED: completeness is violated on the emulator" in out
+    assert "RX buffer page 0 (guest address 0x100000): 96 bytes differ at offsets 0x000-0x05f" in out
+    assert "source      02 00 00 00 00 01" in out  # the packet's frame at the source
+    assert "destination a5 a5 a5 a5" in out and "(stale)" in out  # the boot contents, stale
+    assert "packet 1 (descriptor 0): LOST" in out
+    assert "Step 11: [device] land_data(i=0)" in out
+
+
+@pytest.mark.parametrize("variant", sorted(DATA_LOSS))
+def test_every_data_loss_counterexample_is_real_data_loss(tmp_path, capsys, guest_assisted, variant):
+    prop = DATA_LOSS[variant]
+    status, out, _ = run(capsys, "replay", trace_file(tmp_path, guest_assisted, variant, prop), "--json")
+    report = json.loads(out)
+    assert status == 0 and report["result"] == "confirmed" and report["observed"]
+    lost = [p for p in report["packets"] if p["fate"] in ("lost", "corrupted")]
+    assert lost, f"{variant}: no packet lost"
+    assert all(p["expected"] and p["seen"] and p["expected"] != p["seen"] for p in lost)
+    if prop == "completeness":
+        assert report["pages"], f"{variant}: no page differs"
+        page = report["pages"][0]
+        assert page["source"] != page["destination"] and page["differing"] > 0
+        assert page["causes"], "the write after the last copy is named"
+    else:
+        assert report["stale_writes"] and report["stale_writes"][0]["landed"] != \
+            report["stale_writes"][0]["written_back"]
+
+
+def test_the_damage_is_where_the_variant_says(guest_assisted):
+    def damage(variant):
+        trace, system = counterexample(guest_assisted, variant, DATA_LOSS[variant])
+        return replay(trace, system, guest_assisted.variants()[variant]).damage
+
+    rings = damage("rings-unmarked")
+    assert [p.role for p in rings.pages] == ["RX descriptor ring page"]
+    assert "DD" in rings.harmed[0].reason
+    unmap = damage("unmap-unmarked")
+    assert "handed up with its page" in unmap.harmed[0].reason
+    touch = damage("plain-touch")
+    assert touch.pages == () and touch.stale_writes[0].offset == 0x800
+    assert [(p.seq, p.fate) for p in touch.harmed] == [(2, "lost")]
+
+
+@pytest.mark.parametrize(("variant", "prop"), sorted(NOT_ABOUT_DATA))
+def test_properties_not_about_data_show_the_forbidden_event(guest_assisted, variant, prop):
+    trace, system = counterexample(guest_assisted, variant, prop)
+    report = replay(trace, system, guest_assisted.variants()[variant])
+    assert report.result == "confirmed" and report.exit_status == 0
+    assert any(NOT_ABOUT_DATA[(variant, prop)] in o for o in report.observed), report.observed
+
+
+def test_a_trace_that_runs_without_damage_is_not_reproduced(tmp_path, capsys, guest_assisted):
+    trace, system = counterexample(guest_assisted, "thread-order", "completeness")
+    data = trace.to_json(system)
+    data["steps"] = data["steps"][:12]  # stop before the switchover: the model allows the prefix
+    path = tmp_path / "prefix.json"
+    path.write_text(json.dumps(data))
+    status, out, _ = run(capsys, "replay", str(path))
+    assert status == 1
+    assert "NOT REPRODUCED" in out and "packet 1 (descriptor 0): PENDING" in out
+
+
+def test_json_report_has_the_documented_keys(tmp_path, capsys, guest_assisted):
+    status, out, _ = run(capsys, "replay", trace_file(tmp_path, guest_assisted, "no-drain", "quiescence"),
+                         "--json")
+    report = json.loads(out)
+    assert status == 0
+    assert set(report) == {"migcheck", "trace", "model", "variant", "params", "ir_hash", "property",
+                           "result", "observed", "steps", "pages", "packets", "stale_writes"}
+    assert report["steps"][0] == {"step": 1, "action": "opt_in_marking", "owner": "driver",
+                                  "emulator": ["driver tells the hypervisor it marks DMA pages"]}
+
+
+# ---------------------------------------------------------------- divergence: model vs emulator
+
+
+def test_a_replay_that_diverges_names_the_step_and_why(tmp_path, capsys, guest_assisted):
+    # The model refills any free descriptor; ixgbevf refills in ring order.
+    path = trace_file(tmp_path, guest_assisted, "no-ack-timeout", "migration-ends")
+    status, out, err = run(capsys, "replay", path)
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1
+    assert "replay diverged at step 12 refill(i=0)" in err and "ring order" in err
+
+
+def test_a_one_word_plain_touch_does_not_lose_the_write_in_the_other_half(guest_assisted):
+    """The model's race is page-wide: exact for a touch that rewrites the whole page, not for
+    one that rewrites a word the DMA write does not cover."""
+    trace, system = counterexample(guest_assisted, "plain-touch", "marking-preserves-data")
+    cls = guest_assisted.variants()["plain-touch"]
+    config = machine_config(cls, dict(system.params))
+    word = replace(config, driver=replace(config.driver, touch_span="word"))
+    with pytest.raises(TraceMismatch, match=r"step 10 land_data\(i=1\).* touch\[0\] \(trace raced, "
+                       r"emulator read\)"):
+        replay(trace, system, cls, config=word)
+
+
+# ---------------------------------------------------------------- bad input: exit 2, one line
+
+
+def good_trace(guest_assisted) -> dict:
+    trace, system = counterexample(guest_assisted, "thread-order", "completeness")
+    return trace.to_json(system)
+
+
+def edited(guest_assisted, edit) -> str:
+    data = good_trace(guest_assisted)
+    edit(data)
+    return json.dumps(data)
+
+
+BAD = {
+    "not json": lambda ga: "{not json",
+    "not an object": lambda ga: "[1, 2]",
+    "schema": lambda ga: edited(ga, lambda d: d.update(schema=99)),
+    "other model": lambda ga: edited(ga, lambda d: d.update(model="two-phase-commit")),
+    "unknown model": lambda ga: edited(ga, lambda d: d.update(model="no-such-model")),
+    "unknown variant": lambda ga: edited(ga, lambda d: d.update(variant="no-such-variant")),
+    "other parameters": lambda ga: edited(ga, lambda d: d["params"].update(pages=2)),
+    "bad parameter": lambda ga: edited(ga, lambda d: d["params"].update(pages=99)),
+    "ir hash": lambda ga: edited(ga, lambda d: d.update(ir_hash="0000000000000000")),
+    "step not allowed": lambda ga: edited(ga, lambda d: d["steps"][3].update(action="land_data")),
+    "unknown action": lambda ga: edited(ga, lambda d: d["steps"][1].update(action="reboot")),
+    "bad state": lambda ga: edited(ga, lambda d: d["steps"][1]["state"].update(phase="flying")),
+    "state not an object": lambda ga: edited(ga, lambda d: d["steps"][1].update(state=[1])),
+    "no steps": lambda ga: edited(ga, lambda d: d.update(steps=[])),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, guest_assisted, case):
+    path = tmp_path / "bad.json"
+    path.write_text(BAD[case](guest_assisted))
+    status, out, err = run(capsys, "replay", str(path))
+    assert status == 2, err
+    assert out == "" and err.count("\n") == 1 and err.startswith("migcheck: error: "), err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_a_missing_file_exits_2_with_one_line(tmp_path, capsys):
+    status, _, err = run(capsys, "replay", str(tmp_path / "nowhere.json"))
+    assert status == 2 and err.count("\n") == 1 and "cannot read the trace" in err
+
+
+def test_the_installed_command_replays_without_a_traceback(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": 1, "model": "guest-assisted"')
+    proc = subprocess.run([sys.executable, "-m", "migcheck", "replay", str(bad)], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "not a JSON trace" in proc.stderr
