@@ -6,9 +6,11 @@ the concrete event they forbid; bad input exits 2 with one line.
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -216,3 +218,23 @@ def test_the_installed_command_replays_without_a_traceback(tmp_path):
                           text=True, check=False)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "not a JSON trace" in proc.stderr
+
+
+def test_the_readme_replay_section_is_true(tmp_path, capsys, monkeypatch):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Replaying a counterexample", 1)[1].split("\n## ", 1)[0]
+    fenced = section.split("```")  # text, block, text, block, ...
+    commands, shown = fenced[1].removeprefix("sh\n"), fenced[3]
+    monkeypatch.chdir(tmp_path)
+    outputs = []
+    for line in commands.strip().splitlines():
+        argv = shlex.split(line.split("#")[0])
+        assert argv[0] == "migcheck"
+        status, out, _ = run(capsys, *argv[1:])
+        assert status == 0, line
+        outputs.append(out)
+    for line in shown.splitlines():
+        if line.startswith("  packet"):
+            line = line.split("; ...")[0]  # wrapped in the README
+        assert line.strip().rstrip(". ") in outputs[1], line
+    assert json.loads(outputs[2])["result"] == "confirmed"
