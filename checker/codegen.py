@@ -80,7 +80,7 @@ class Active:
 
 
 def generate(system: System, packing: Packing, active: Active) -> str:
-    """The source of ``search(states, parents, via, seen, i, tick, edges)``."""
+    """The source of ``search(states, parents, via, seen, i, tick, edges, fired)``."""
     props = system.properties
     used: set[int] = set()
     for k in active.invariants + active.witnesses:
@@ -94,7 +94,7 @@ def generate(system: System, packing: Packing, active: Active) -> str:
     if active.deadlock and system.final is not None:
         used |= slots_read(system.final)
 
-    out = ["def search(states, parents, via, seen, i, tick, edges):",
+    out = ["def search(states, parents, via, seen, i, tick, edges, fired):",
            "    push_state = states.append",
            "    push_parent = parents.append",
            "    push_via = via.append"]
@@ -121,6 +121,7 @@ def generate(system: System, packing: Packing, active: Active) -> str:
         out.append(f"        if {py(act.guard)}:")
         body = "            "
         out.append(body + "t += 1")
+        out.append(body + f"fired[{a_i}] = 1")
         if active.deadlock:
             out.append(body + "enabled = True")
         updates = dict(act.updates)
@@ -176,6 +177,15 @@ def _successor(updates: tuple[tuple[int, Node], ...], checked: tuple[int, ...], 
         parts.insert(0, str(const))
     mask = (1 << packing.bits) - 1 & ~clear
     return f"(x & {mask})" + "".join(f" | {p}" for p in parts)
+
+
+def compile_predicate(node: Node, n_slots: int):
+    """A Python function of an unpacked state tuple that evaluates ``node``."""
+    names = ", ".join(f"v{i}" for i in range(n_slots))
+    source = f"def predicate(state):\n    {names}, = state\n    return bool({py(node)})\n"
+    namespace: dict = {}
+    exec(compile(source, "<migcheck predicate>", "exec"), namespace)
+    return namespace["predicate"]
 
 
 def compile_search(system: System, packing: Packing, active: Active):

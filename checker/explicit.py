@@ -20,9 +20,9 @@ import networkx as nx
 from migcheck.models.ir import System
 
 from .codegen import Active, Packing, compile_search
-from .liveness import LIVENESS, check_liveness
+from .liveness import LIVENESS, FairGraph, check_liveness
 from .trace import Step, Trace
-from .verdict import ERROR, HOLDS, INCONCLUSIVE, VIOLATED, Stats, Verdict
+from .verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Stats, Verdict
 
 DEADLOCK = "deadlock"
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -40,6 +40,8 @@ class Exploration:
     parents: array = field(repr=False)
     via: array = field(repr=False)
     edges: list[tuple[int, int, int]] | None = field(default=None, repr=False)
+    fair_graph: Any = field(default=None, repr=False)  # built once for the liveness checks
+    never_enabled: list[str] = field(default_factory=list)  # action instances (if the search finished)
 
     def state(self, i: int) -> tuple[int, ...]:
         return self.packing.unpack(self.states[i])
@@ -99,9 +101,11 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     index and one action index per distinct state.
     """
     props = system.properties
-    wanted = [p.name for p in props] if properties is None else list(properties)
-    want_deadlock = system.check_deadlock and (properties is None or DEADLOCK in wanted)
+    reported = [p.name for p in props] if properties is None else list(properties)
+    want_deadlock = system.check_deadlock and (properties is None or DEADLOCK in reported)
     index = {p.name: k for k, p in enumerate(props)}
+    witnesses = [props[index[n]].witness for n in reported if n in index and props[index[n]].witness]
+    wanted = reported + [w for w in dict.fromkeys(witnesses) if w not in reported]
     open_inv = [index[n] for n in wanted if n in index and props[index[n]].kind == "invariant"]
     open_wit = [index[n] for n in wanted if n in index and props[index[n]].kind == "reachable"]
     open_act = [index[n] for n in wanted if n in index and props[index[n]].kind == "action"]
@@ -144,12 +148,13 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     found: dict[str, tuple[str, Any]] = {}  # property -> (kind of event, data)
     i = 0
     transitions = 0
+    fired = bytearray(len(system.actions))  # coverage: which action instances were ever enabled
     domain_error: tuple[int, int, int, int] | None = None
     while True:
         active = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
                         want_deadlock and DEADLOCK not in found, graph)
         search = compile_search(system, packing, active)
-        event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges)
+        event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges, fired)
         transitions += t
         if edges is not None and event not in ("done", "limit"):
             while edges and edges[-1][0] == i:
@@ -175,8 +180,9 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     elapsed = time.perf_counter() - started
     stats = Stats(states=len(states), transitions=transitions, depth=_depth(parents, len(states) - 1),
                   seconds=elapsed, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    result = Exploration(system, {}, stats, packing, states, parents, via, edges)
     complete = event == "done"
+    never = [a.label for a, f in zip(system.actions, fired, strict=True) if not f] if complete else []
+    result = Exploration(system, {}, stats, packing, states, parents, via, edges, never_enabled=never)
 
     kinds = {p.name: p.kind for p in props}
     order = [n for n in wanted if n in kinds] + ([DEADLOCK] if want_deadlock else [])
@@ -211,7 +217,18 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
         else:
             result.verdicts[name] = Verdict(name, kind, INCONCLUSIVE, "explicit", False, stats,
                                             reason=stop_reason[0] if stop_reason else "stopped")
+    _mark_vacuous(result, [props[index[n]] for n in reported if n in index])
+    result.verdicts = {n: v for n, v in result.verdicts.items() if n in reported or n == DEADLOCK}
     return result
+
+
+def _mark_vacuous(result: Exploration, props: list) -> None:
+    """A safety property that holds while its witness is never reached holds vacuously."""
+    for p in props:
+        v, w = result.verdicts.get(p.name), result.verdicts.get(p.witness)
+        if v is not None and w is not None and v.verdict == HOLDS and w.verdict == VIOLATED:
+            result.verdicts[p.name] = Verdict(p.name, p.kind, VACUOUS, "explicit", True, v.stats,
+                                              reason=f"its witness '{p.witness}' is never reached")
 
 
 def _liveness_verdict(result: Exploration, prop, complete: bool, stats: Stats,
@@ -219,7 +236,9 @@ def _liveness_verdict(result: Exploration, prop, complete: bool, stats: Stats,
     if not complete:
         return Verdict(prop.name, prop.kind, INCONCLUSIVE, "explicit", False, stats,
                        reason=stop_reason[0] if stop_reason else "stopped")
-    lasso = check_liveness(result, prop)
+    if result.fair_graph is None:
+        result.fair_graph = FairGraph(result)
+    lasso = check_liveness(result, prop, result.fair_graph)
     if lasso is None:
         return Verdict(prop.name, prop.kind, HOLDS, "explicit", True, stats)
     return Verdict(prop.name, prop.kind, VIOLATED, "explicit", True, stats, trace=lasso)

@@ -21,7 +21,7 @@ import networkx as nx
 
 from migcheck.models.ir import PropertyIR, System
 
-from .interpret import evaluate
+from .codegen import compile_predicate
 from .trace import Step, Trace
 
 LIVENESS = ("eventually", "leads_to")
@@ -43,6 +43,12 @@ class FairGraph:
         for i, a, j in exploration.edges:
             self.out[i].append((a, j))
         self.fair = {a: act.fairness for a, act in enumerate(self.system.actions) if act.fairness}
+        self._states: list[tuple[int, ...]] | None = None
+
+    def unpacked(self) -> list[tuple[int, ...]]:
+        if self._states is None:
+            self._states = [self.exploration.state(i) for i in range(len(self.exploration.states))]
+        return self._states
 
     def enabled(self, i: int) -> set[int]:
         return {a for a, _ in self.out[i]}
@@ -52,15 +58,21 @@ class FairGraph:
         return not any(a in self.fair for a, _ in self.out[i])
 
 
-def check_liveness(exploration: Exploration, prop: PropertyIR) -> Trace | None:
-    """A fair lasso that violates ``prop``, or None when it holds on the explored graph."""
-    g = FairGraph(exploration)
-    states = [exploration.state(i) for i in range(len(exploration.states))]
-    goal = [bool(evaluate(prop.goal, s)) for s in states]
+def check_liveness(exploration: Exploration, prop: PropertyIR, g: FairGraph | None = None) -> Trace | None:
+    """A fair lasso that violates ``prop``, or None when it holds on the explored graph.
+
+    ``g`` may be shared between the properties of one exploration.
+    """
+    g = g or FairGraph(exploration)
+    states = g.unpacked()
+    n_slots = len(exploration.system.layout.slots)
+    is_goal = compile_predicate(prop.goal, n_slots)
+    goal = [is_goal(s) for s in states]
     if prop.kind == "eventually":
         starts = [i for i in exploration.initial_indexes() if not goal[i]]
     else:
-        starts = [i for i, s in enumerate(states) if not goal[i] and evaluate(prop.pred, s)]
+        is_trigger = compile_predicate(prop.pred, n_slots)
+        starts = [i for i, s in enumerate(states) if not goal[i] and is_trigger(s)]
     if not starts:
         return None
     # Breadth-first through not-goal states from every start, remembering the way back.

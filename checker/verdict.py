@@ -12,6 +12,7 @@ from typing import Any
 from .trace import Trace
 
 HOLDS, VIOLATED, INCONCLUSIVE, ERROR = "holds", "violated", "inconclusive", "error"
+VACUOUS = "vacuous"  # a safety property holds, but only because its witness is never reached
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from migcheck.models.library import BUNDLED, DEFAULT_MODEL, bundled, resolve
 from migcheck.models.model import Model, build
 
 from . import __version__, render
-from .runner import ENGINES, exit_status, run
+from .runner import ENGINES, coverage, exit_status, run, strict_failures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--engine", default="explicit", choices=ENGINES, help="the engine (default: explicit)")
     ck.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
     ck.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
+    ck.add_argument("--strict", action="store_true",
+                    help="fail (exit 1) when an action is never enabled, or a witness never reached "
+                         "that the variant does not expect to be unreachable")
     ck.add_argument("--json", action="store_true", help="print one JSON object")
     ck.add_argument("--trace-out", metavar="FILE", help="write the first counterexample as JSON")
     ck.set_defaults(func=cmd_check)
@@ -168,9 +171,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     written = None
     if args.trace_out:
         written = _write_first_trace(args.trace_out, results)
+    status = exit_status(results)
+    if args.strict and status == 0 and strict_failures(results):
+        status = 1
     if args.json:
-        print(json.dumps(render.results_json(results), indent=2))
-        return exit_status(results)
+        payload = render.results_json(results)
+        payload["coverage"] = coverage(results)
+        print(json.dumps(payload, indent=2))
+        return status
     if results:
         print(render.header(results[0].system))
         print(render.table(results))
@@ -182,10 +190,17 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(render.trace_text(r.verdict.trace, r.system, doc))
         elif r.verdict.verdict == "error" and r.verdict.reason:
             print(f"\n{r.system.variant}: {r.verdict.property}: {r.verdict.reason}")
+    gaps = [c for c in coverage(results) if c["never_enabled"] or c["witnesses_not_reached"]]
+    if gaps:
+        print("\ncoverage" + (" (--strict: these fail the check)" if args.strict else "") + ":")
+        for c in gaps:
+            if c["never_enabled"]:
+                print(f"  {c['variant']}: actions never enabled: {', '.join(c['never_enabled'])}")
+            if c["witnesses_not_reached"]:
+                print(f"  {c['variant']}: witnesses never reached: {', '.join(c['witnesses_not_reached'])}")
     if args.trace_out:
         print(f"\ntrace written to {args.trace_out}" if written else
               "\nno counterexample: nothing written to --trace-out")
-    status = exit_status(results)
     bad = sum(not r.as_expected for r in results)
     print(f"\n{len(results) - bad} of {len(results)} verdicts as expected" +
           ("" if status == 0 else f"; exit status {status}"))

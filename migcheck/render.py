@@ -23,6 +23,8 @@ def verdict_text(r: Result) -> str:
         text = f"violated ({v.reason})" if v.reason else "violated"
     elif v.verdict == "holds":
         text = f"holds ({v.completeness})"
+    elif v.verdict == "vacuous":
+        text = f"vacuous: {v.reason}"
     else:
         text = f"{v.verdict}: {v.reason}"
     if not r.as_expected:

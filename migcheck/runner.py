@@ -24,6 +24,7 @@ class Result:
     system: System
     verdict: Verdict
     expected: str
+    never_enabled: tuple[str, ...] = ()  # the variant's action instances no reachable state enables
 
     @property
     def as_expected(self) -> bool:
@@ -83,9 +84,30 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
         progress = (lambda info, v=system.variant: on_progress(v, info)) if on_progress else None
         exploration = explore(system, wanted, max_states=max_states, timeout=timeout,
                               on_progress=progress)
+        never = tuple(exploration.never_enabled)
         for name, verdict in exploration.verdicts.items():
-            results.append(Result(system, verdict, system.expected(name)))
+            results.append(Result(system, verdict, system.expected(name), never))
     return results
+
+
+def coverage(results: list[Result]) -> list[dict[str, Any]]:
+    """Per variant: action instances never enabled and witnesses never reached."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in results:
+        entry = out.setdefault(r.system.variant, {"variant": r.system.variant,
+                                                  "never_enabled": list(r.never_enabled),
+                                                  "witnesses_not_reached": []})
+        if r.verdict.kind == "reachable" and r.verdict.verdict == VIOLATED:
+            entry["witnesses_not_reached"].append(r.verdict.property)
+    return list(out.values())
+
+
+def strict_failures(results: list[Result]) -> bool:
+    """--strict: an action never enabled, or a witness never reached that the variant does not
+    declare as expected to be unreachable, fails the check."""
+    return any(r.never_enabled for r in results) or any(
+        r.verdict.kind == "reachable" and r.verdict.verdict == VIOLATED and r.expected != VIOLATED
+        for r in results)
 
 
 def exit_status(results: list[Result]) -> int:

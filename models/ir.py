@@ -113,6 +113,7 @@ class PropertyIR:
     pred: Node | None = None
     per_action: tuple[Node, ...] = ()
     goal: Node | None = None
+    witness: str = ""  # a reachable property that shows this safety property is not vacuous
 
 
 @dataclass(frozen=True)

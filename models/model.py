@@ -20,7 +20,7 @@ from .ir import ActionIR, Layout, PropertyIR, SlotInfo, System, VarInfo, interva
 from .tracing import StateView, Tracer
 
 OWNERS_SUGGESTED = ("driver", "device", "hypervisor", "environment")
-VERDICTS_EXPECTABLE = ("holds", "violated")
+VERDICTS_EXPECTABLE = ("holds", "violated", "vacuous")
 
 
 def kebab(name: str) -> str:
@@ -265,12 +265,19 @@ def build(cls: type[Model], params: dict[str, Any] | None = None) -> System:
     names = [p.name for p in props]
     for dup in {n for n in names if names.count(n) > 1}:
         raise ModelDefinitionError(f"{prefix}: property '{dup}' is declared twice")
+    reachables = [p.name for p in props if p.kind == "reachable"]
+    for p in props:
+        if p.witness and p.witness not in reachables:
+            raise ModelDefinitionError(
+                f"{prefix}: property '{p.name}' names witness '{p.witness}', which is not a "
+                f"@reachable property ({', '.join(reachables) or 'none'})")
     for key, verdict in cls.expect.items():
         if key not in names and not (key == "deadlock" and cls.check_deadlock):
             raise ModelDefinitionError(f"{prefix}: expect names unknown property '{key}' "
                                        f"(properties: {', '.join(names)})")
         if verdict not in VERDICTS_EXPECTABLE:
-            raise ModelDefinitionError(f"{prefix}: expect['{key}'] = {verdict!r}; use 'holds' or 'violated'")
+            raise ModelDefinitionError(f"{prefix}: expect['{key}'] = {verdict!r}; "
+                                       "use 'holds', 'violated' or 'vacuous'")
     finals = [ctx.state_predicate(m.fn, f"final {m.name}") for m in cls._members.values()
               if isinstance(m, FinalDecl)]
     owners = tuple(dict.fromkeys(a.owner for a in actions))

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from migcheck.models.errors import ModelDefinitionError
 from migcheck.models.expr import Const, Slot
 from migcheck.models.ir import ActionIR, PropertyIR
 from migcheck.models.model import PropertyMember, TraceContext, _as_bool_node, kebab
@@ -30,9 +31,10 @@ KINDS = ("invariant", "action", "reachable", "eventually", "leads_to")
 
 
 class PropertyDecl(PropertyMember):
-    def __init__(self, fn: Callable[..., Any], kind: str, name: str | None):
+    def __init__(self, fn: Callable[..., Any], kind: str, name: str | None, witness: str | None = None):
         self.fn = fn
         self.kind = kind
+        self.witness = witness or ""
         self.prop_name = name or kebab(fn.__name__)
         self.doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
 
@@ -47,9 +49,9 @@ class PropertyDecl(PropertyMember):
             return PropertyIR(self.prop_name, self.kind, self.doc, pred=p, goal=q)
         if self.kind != "action":
             pred = ctx.state_predicate(self.fn, f"{self.kind} {self.prop_name}")
-            return PropertyIR(self.prop_name, self.kind, self.doc, pred=pred)
+            return PropertyIR(self.prop_name, self.kind, self.doc, pred=pred, witness=self.witness)
         per_action = tuple(self._trace_step(ctx, a) for a in ctx.actions)
-        return PropertyIR(self.prop_name, self.kind, self.doc, per_action=per_action)
+        return PropertyIR(self.prop_name, self.kind, self.doc, per_action=per_action, witness=self.witness)
 
     def _trace_step(self, ctx: TraceContext, act: ActionIR) -> Any:
         updates = dict(act.updates)
@@ -64,8 +66,6 @@ class PropertyDecl(PropertyMember):
 
 def _pair(value: Any, name: str) -> tuple[Any, Any]:
     if not (isinstance(value, tuple) and len(value) == 2):
-        from migcheck.models.errors import ModelDefinitionError
-
         raise ModelDefinitionError(f"leads_to {name}: return a pair (p, q) of conditions")
     return value
 
@@ -80,10 +80,13 @@ class Step:
 
 
 def _decorator(kind: str) -> Callable[..., Any]:
-    def decorate(fn: Callable[..., Any] | None = None, *, name: str | None = None) -> Any:
+    def decorate(fn: Callable[..., Any] | None = None, *, name: str | None = None,
+                 witness: str | None = None) -> Any:
+        if witness is not None and kind not in ("invariant", "action"):
+            raise ModelDefinitionError(f"@{kind}: only invariants and action properties take a witness")
         if fn is not None:
-            return PropertyDecl(fn, kind, name)
-        return lambda f: PropertyDecl(f, kind, name)
+            return PropertyDecl(fn, kind, name, witness)
+        return lambda f: PropertyDecl(f, kind, name, witness)
 
     decorate.__name__ = kind
     return decorate
