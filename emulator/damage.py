@@ -31,7 +31,8 @@ class PageDifference:
     role: str
     address: int
     ranges: tuple[tuple[int, int], ...]  # [start, end) offsets whose bytes differ
-    source: bytes  # the source's bytes at the first range (an excerpt)
+    excerpt_at: int  # where the excerpts start: the first difference, rounded down to 16 bytes
+    source: bytes  # the source's bytes there (an excerpt)
     destination: bytes  # the destination's bytes there
     causes: tuple[str, ...]  # the journal's writes to those bytes after the page's last copy
 
@@ -48,8 +49,8 @@ class PacketFate:
     offset: int
     fate: str  # delivered, pending, dropped, lost, corrupted
     reason: str
-    expected: bytes = b""  # for lost and corrupted packets: the frame's first bytes
-    seen: bytes = b""  # and what the guest has there instead
+    expected: bytes = b""  # for lost and corrupted packets: the first bytes the VF wrote for it
+    seen: bytes = b""  # and what the guest has there instead (frame, or descriptor when DD is lost)
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,10 @@ def page_differences(m: Machine) -> list[PageDifference]:
         if src == dst:
             continue
         ranges = _ranges(src, dst)
-        start = ranges[0][0]
-        end = min(ranges[0][1], start + EXCERPT)
-        out.append(PageDifference(page, m.layout.role(page), m.layout.address(page), tuple(ranges),
-                                  src[start:end], dst[start:end], tuple(_causes(m, page, ranges))))
+        at = ranges[0][0] - ranges[0][0] % EXCERPT
+        out.append(PageDifference(page, m.layout.role(page), m.layout.address(page), tuple(ranges), at,
+                                  src[at:at + EXCERPT], dst[at:at + EXCERPT],
+                                  tuple(_causes(m, page, ranges))))
     return out
 
 
@@ -144,8 +145,8 @@ def _fate(m: Machine, accepted: Accepted) -> PacketFate:
     role = m.layout.role(page) if page >= 0 else "outside guest RAM"
     at = f"{role} +{offset:#05x}"
 
-    def fate(kind: str, reason: str, seen: bytes = b"") -> PacketFate:
-        excerpt = (frame[:EXCERPT], seen[:EXCERPT]) if kind in HARMFUL else (b"", b"")
+    def fate(kind: str, reason: str, seen: bytes = b"", expected: bytes = frame) -> PacketFate:
+        excerpt = (expected[:EXCERPT], seen[:EXCERPT]) if kind in HARMFUL else (b"", b"")
         return PacketFate(seq, slot, page, offset, kind, reason, *excerpt)
 
     received = [r for r in m.stack.received if r.announced == checksum]
@@ -198,13 +199,14 @@ def _fate(m: Machine, accepted: Accepted) -> PacketFate:
         return fate("lost", f"its bytes at {at} changed before the guest read them: {_what(here)}", here)
     if wb_land is not None:
         if world == "destination":
-            raw = m.destination.read(m.layout.ring_page, slot * DESCRIPTOR_SIZE, DESCRIPTOR_SIZE)
+            where_desc = (m.layout.ring_page, slot * DESCRIPTOR_SIZE, DESCRIPTOR_SIZE)
+            raw = m.destination.read(*where_desc)
             desc = RxDescriptor(raw)
             if desc.dd and desc.rss == checksum:
                 return fate("pending", "written back; the guest on the destination will clean it")
             return fate("lost", f"its descriptor write-back (DD) landed at the source after the ring "
                         f"page's last copy; at the destination descriptor {slot} shows no DD, so the "
-                        "guest there never sees the packet", raw)
+                        "guest there never sees the packet", raw, m.memory.ram.read(*where_desc))
         if any(e.kind == "flr" and e.index > wb_land.index for e in m.journal.events):
             return fate("dropped", "written back, then discarded by the error recovery's ring reset")
         return fate("pending", "written back; awaiting RX clean")

@@ -53,8 +53,11 @@ class Journal:
         """Where to read the machine's context from (set once the machine is assembled)."""
         self._context = context
 
-    def record(self, actor: str, kind: str, text: str, **where: object) -> Event:
-        event = Event(len(self.events), actor, kind, text, self._context(), **where)  # type: ignore[arg-type]
+    def record(self, actor: str, kind: str, text: str, *, page: int | None = None, offset: int = 0,
+               length: int = 0, slot: int | None = None, seq: int | None = None, before: bytes = b"",
+               after: bytes = b"") -> Event:
+        event = Event(len(self.events), actor, kind, text, self._context(), page, offset, length, slot,
+                      seq, before, after)
         self.events.append(event)
         return event
 

@@ -406,7 +406,7 @@ def report_json(r: ReplayReport) -> dict[str, Any]:
                   for s in r.steps],
         "pages": [{"page": p.page, "role": p.role, "address": p.address,
                    "ranges": [list(x) for x in p.ranges], "differing": p.differing,
-                   "offset": p.ranges[0][0], "source": p.source.hex(" "),
+                   "offset": p.ranges[0][0], "excerpt_at": p.excerpt_at, "source": p.source.hex(" "),
                    "destination": p.destination.hex(" "), "causes": list(p.causes)} for p in d.pages],
         "packets": [{"seq": p.seq, "slot": p.slot, "page": p.page, "offset": p.offset, "fate": p.fate,
                      "reason": p.reason, "expected": p.expected.hex(" "), "seen": p.seen.hex(" ")}
@@ -436,13 +436,13 @@ def report_text(r: ReplayReport) -> str:
     if d.pages:
         lines += ["", "Pages that differ at the destination after the switchover:"]
         for p in d.pages:
-            spans = ", ".join(f"{a:#05x}-{b - 1:#05x}" for a, b in p.ranges[:4])
+            spans = ", ".join(f"{a:#05x}" if b == a + 1 else f"{a:#05x}-{b - 1:#05x}"
+                              for a, b in p.ranges[:4])
             more = f" and {len(p.ranges) - 4} more ranges" if len(p.ranges) > 4 else ""
-            at = p.ranges[0][0]
             lines.append(f"  {p.role} (guest address {p.address:#x}): {p.differing} bytes differ at "
                          f"offsets {spans}{more}")
-            lines.append(f"    at +{at:#05x}  source      {p.source.hex(' ')}")
-            lines.append(f"    at +{at:#05x}  destination {p.destination.hex(' ')}  (stale)")
+            lines.append(f"    at +{p.excerpt_at:#05x}  source      {p.source.hex(' ')}")
+            lines.append(f"    at +{p.excerpt_at:#05x}  destination {p.destination.hex(' ')}  (stale)")
             lines += [f"    written after the page's last copy: {c}" for c in p.causes]
     if d.stale_writes:
         lines += ["", "Stale write-backs (a plain touch over a landed DMA write):"]
@@ -455,7 +455,7 @@ def report_text(r: ReplayReport) -> str:
         for p in d.packets:
             lines.append(f"  packet {p.seq} (descriptor {p.slot}): {p.fate.upper()}: {p.reason}")
             if p.expected:
-                lines.append(f"      the packet's bytes  {p.expected.hex(' ')}")
-                lines.append(f"      the guest has       {p.seen.hex(' ')}")
+                lines.append(f"      the VF wrote    {p.expected.hex(' ')}")
+                lines.append(f"      the guest has   {p.seen.hex(' ')}")
     lines += ["", f"{r.result}; exit status {r.exit_status}"]
     return "\n".join(lines)
