@@ -160,3 +160,30 @@ def test_emulator_refines_model_long_runs():
     run_state_machine_as_test(EmulatorRefinesModel, settings=settings(
         max_examples=3000, stateful_step_count=80, deadline=None,
         suppress_health_check=[HealthCheck.too_slow]))
+
+
+def test_the_one_allowed_imprecision_is_real():
+    """A raced plain touch writes back the page's content from before the DMA write. If the
+    destination copied the page before that write landed, source and destination are equal
+    again; the model still says ``synced[0]`` is false (and ``dirty[0]`` true, so the next
+    copy settles it)."""
+    m, system = fresh_machine("plain-touch", (2, 1, 1, 2))
+    m.driver.opt_in()
+    m.driver.probe()
+    m.driver.refill()
+    m.driver.refill()
+    m.packet_arrives()
+    m.land(0, "data")
+    m.vf.write_back(0)
+    m.land(0, "writeback")
+    m.packet_arrives()
+    m.migrator.start()  # the full copy: packet 1 in both memories, packet 2 still posted
+    m.driver.clean(unmap=False)  # the plain touch reads page 0
+    m.land(1, "data")  # packet 2 lands in the other half
+    before = abstract(m, system)
+    m.driver.touch_write_back()  # ... and is overwritten with the bytes read
+    after = abstract(m, system)
+    assert m.destination.page(0) == m.memory.ram.page(0)
+    targets = {s for _, s in interpret.successors(system, before)}
+    assert after not in targets
+    assert stale_write_back_restores_the_copy(system, "driver.touch_write_back", 0, after, targets)
