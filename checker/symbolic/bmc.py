@@ -67,7 +67,7 @@ def search(system: System, props: list[PropertyIR], depth: int | None, deadline:
     open_props = list(props)
 
     def query(target: z3.BoolRef, label: str, k: int) -> z3.ModelRef | None:
-        lit = z3.Bool(f"{label}?@{k}")  # the selector literal of this one query
+        lit = enc.literal(f"{label}?@{k}")  # the selector literal of this one query
         solver.add(z3.Implies(lit, target))
         return solver.model() if deadline.check(solver, lit) == z3.sat else None
 

@@ -86,7 +86,7 @@ class Condition:
 
     def negation(self) -> z3.BoolRef:
         """The formula that must be unsat."""
-        return conj([*self.hypotheses, z3.Not(self.conclusion)])
+        return conj([*self.hypotheses, z3.Not(self.conclusion)], self.conclusion.ctx)
 
 
 def conditions(system: System, cert: Certificate) -> list[Condition]:
@@ -94,6 +94,10 @@ def conditions(system: System, cert: Certificate) -> list[Condition]:
 
     Raises ValueError when the certificate belongs to another model or names unknown state.
     """
+    return _obligations(system, cert)[1]
+
+
+def _obligations(system: System, cert: Certificate) -> tuple[Encoding, list[Condition]]:
     if cert.ir_hash != system.ir_hash:
         raise ValueError(f"certificate for {cert.model} [{cert.variant}] (IR {cert.ir_hash}) does not "
                          f"belong to {system.model} [{system.variant}] (IR {system.ir_hash})")
@@ -102,13 +106,14 @@ def conditions(system: System, cert: Certificate) -> list[Condition]:
         raise ValueError(f"certificate names property '{cert.property}', which the model lacks")
     if cert.k < 1:
         raise ValueError(f"certificate depth k = {cert.k}; it must be at least 1")
-    enc = Encoding(system)  # fresh: nothing from the engine's solvers or caches
+    enc = Encoding(system)  # fresh: a z3 context of its own, nothing of the engine's search
+    inv = cert.invariant.translate(enc.ctx)
     known = {(str(v), v.sort()) for v in enc.cur}
-    stray = sorted({str(c) for c in _leaves(cert.invariant) if (str(c), c.sort()) not in known})
+    stray = sorted({str(c) for c in _leaves(inv) if (str(c), c.sort()) not in known})
     if stray:
         raise ValueError(f"certificate invariant mentions {', '.join(stray)}, which are not state slots")
     u = Unroller(enc)
-    inv, wanted = cert.invariant, claim(enc, prop)
+    wanted = claim(enc, prop)
 
     def path(n: int) -> list[z3.BoolRef]:
         """``n`` transitions from step 0 and the domains of every step."""
@@ -120,14 +125,14 @@ def conditions(system: System, cert: Certificate) -> list[Condition]:
     if cert.k == 1:
         out.append(Condition("initiation", (u.at(enc.init, 0),), u.at(inv, 0)))
         out.append(Condition("consecution", (*path(1), u.at(inv, 0)), u.at(inv, 1)))
-        return out
+        return enc, out
     for j in range(cert.k):
         out.append(Condition(f"base {j}", (u.at(enc.init, 0), *path(j)), u.at(inv, j)))
     k = cert.k
     distinct = [u.simple_path(j) for j in range(1, k + 1)]
     out.append(Condition(f"{k}-step", (*path(k), *distinct, *[u.at(inv, j) for j in range(k)]),
                          u.at(inv, k)))
-    return out
+    return enc, out
 
 
 def check_certificate(system: System, cert: Certificate, timeout: float | None = None
@@ -139,10 +144,10 @@ def check_certificate(system: System, cert: Certificate, timeout: float | None =
     answer or a timeout is not a pass. Cost: ``k + 3`` queries over at most ``k`` steps.
     """
     try:
-        todo = conditions(system, cert)
+        enc, todo = _obligations(system, cert)
     except ValueError as exc:
         return CertificateCheck(False, "identity", str(exc))
-    solver = Encoding(system).solver()  # fresh: it has seen nothing of the search
+    solver = enc.solver()
     if timeout is not None:
         solver.set("timeout", max(1, int(timeout * 1000)))
     literals: dict[int, tuple[z3.BoolRef, z3.BoolRef]] = {}
@@ -150,7 +155,7 @@ def check_certificate(system: System, cert: Certificate, timeout: float | None =
     def literal(formula: z3.BoolRef) -> z3.BoolRef:
         hit = literals.get(formula.get_id())
         if hit is None:
-            hit = (formula, z3.Bool(f"hypothesis#{len(literals)}"))
+            hit = (formula, enc.literal(f"hypothesis#{len(literals)}"))
             solver.add(z3.Implies(hit[1], formula))
             literals[formula.get_id()] = hit
         return hit[1]
@@ -175,7 +180,7 @@ def certificate_smtlib(system: System, cert: Certificate) -> str:
              "; every (check-sat) below must answer unsat; each block names its condition",
              "(set-option :print-success false)"]
     for cond in conditions(system, cert):
-        solver = z3.Solver()
+        solver = z3.Solver(ctx=cond.conclusion.ctx)
         solver.add(cond.negation())
         lines += ["", f"; condition: {cond.name}", "(push 1)", solver.sexpr().rstrip(),
                   f'(echo "{cond.name}: expect unsat")', "(check-sat)", "(pop 1)"]

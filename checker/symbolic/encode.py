@@ -26,26 +26,26 @@ from migcheck.models.ir import ActionIR, Layout, System
 State = tuple[z3.ExprRef, ...]
 
 
-def state_vars(layout: Layout, suffix: str) -> State:
+def state_vars(layout: Layout, suffix: str, ctx: z3.Context) -> State:
     """One z3 constant per slot, named ``<slot name><suffix>``: ``src[1]@3`` for suffix ``@3``."""
-    return tuple(z3.Bool(s.name + suffix) if s.domain.kind == "bool" else z3.Int(s.name + suffix)
+    return tuple(z3.Bool(s.name + suffix, ctx) if s.domain.kind == "bool" else z3.Int(s.name + suffix, ctx)
                  for s in layout.slots)
 
 
-def conj(items: list[z3.BoolRef] | tuple[z3.BoolRef, ...]) -> z3.BoolRef:
+def conj(items: list[z3.BoolRef] | tuple[z3.BoolRef, ...], ctx: z3.Context) -> z3.BoolRef:
     """The conjunction of ``items``; true when there are none."""
     items = [i for i in items if not z3.is_true(i)]
     if any(z3.is_false(i) for i in items):
-        return z3.BoolVal(False)
-    return z3.BoolVal(True) if not items else items[0] if len(items) == 1 else z3.And(*items)
+        return z3.BoolVal(False, ctx)
+    return z3.BoolVal(True, ctx) if not items else items[0] if len(items) == 1 else z3.And(*items)
 
 
-def disj(items: list[z3.BoolRef] | tuple[z3.BoolRef, ...]) -> z3.BoolRef:
+def disj(items: list[z3.BoolRef] | tuple[z3.BoolRef, ...], ctx: z3.Context) -> z3.BoolRef:
     """The disjunction of ``items``; false when there are none."""
     items = [i for i in items if not z3.is_false(i)]
     if any(z3.is_true(i) for i in items):
-        return z3.BoolVal(True)
-    return z3.BoolVal(False) if not items else items[0] if len(items) == 1 else z3.Or(*items)
+        return z3.BoolVal(True, ctx)
+    return z3.BoolVal(False, ctx) if not items else items[0] if len(items) == 1 else z3.Or(*items)
 
 
 def as_bool(e: z3.ExprRef) -> z3.BoolRef:
@@ -71,7 +71,8 @@ def translate(node: Node, state: State, memo: dict[int, tuple[Node, z3.ExprRef]]
     if hit is not None and hit[0] is node:
         return hit[1]
     if isinstance(node, Const):
-        out: Any = z3.BoolVal(bool(node.value)) if node.is_bool else z3.IntVal(node.value)
+        ctx = state[0].ctx
+        out: Any = z3.BoolVal(bool(node.value), ctx) if node.is_bool else z3.IntVal(node.value, ctx)
     elif isinstance(node, Slot):
         out = state[node.index]
     else:
@@ -82,13 +83,13 @@ def translate(node: Node, state: State, memo: dict[int, tuple[Node, z3.ExprRef]]
 
 
 def _operator(node: Op, args: list[z3.ExprRef]) -> z3.ExprRef:
-    op = node.op
+    op, ctx = node.op, args[0].ctx
     if op == "not":
         return z3.Not(as_bool(args[0]))
     if op == "and":
-        return conj([as_bool(a) for a in args])
+        return conj([as_bool(a) for a in args], ctx)
     if op == "or":
-        return disj([as_bool(a) for a in args])
+        return disj([as_bool(a) for a in args], ctx)
     if op in ("eq", "ne"):
         a, b = args
         if not (z3.is_bool(a) and z3.is_bool(b)):
@@ -146,12 +147,13 @@ class Encoding:
     ['flag[0]', 'flag[1]', 'turn', 'pc[0]', 'pc[1]']
     """
 
-    def __init__(self, system: System):
+    def __init__(self, system: System, ctx: z3.Context | None = None):
         self.system = system
         self.layout = system.layout
-        self.cur = state_vars(self.layout, "")
-        self.nxt = state_vars(self.layout, "'")
-        self.act = z3.Int("act")
+        self.ctx = ctx or z3.Context()  # a context of its own: same input, same z3 answers
+        self.cur = state_vars(self.layout, "", self.ctx)
+        self.nxt = state_vars(self.layout, "'", self.ctx)
+        self.act = z3.Int("act", self.ctx)
         self._memo: dict[int, tuple[Node, z3.ExprRef]] = {}
         self.init = self._initial()
         self.domain = self._domain(self.cur)
@@ -159,11 +161,10 @@ class Encoding:
         self.escapes = tuple(self._escape(a) for a in system.actions)
         self.trans = self._transition()
         self.trans_by_action = self._transition_by_action()
-        self.domain_escape = disj([z3.And(self.act == a_i, self.guards[a_i], esc)
-                                     for a_i, esc in enumerate(self.escapes)
-                                     if not z3.is_false(esc)])
-        self.domain_safe = conj([z3.Implies(self.guards[a_i], z3.Not(esc))
-                                    for a_i, esc in enumerate(self.escapes) if not z3.is_false(esc)])
+        self.domain_escape = self.disj([z3.And(self.act == a_i, self.guards[a_i], esc)
+                                        for a_i, esc in enumerate(self.escapes) if not z3.is_false(esc)])
+        self.domain_safe = self.conj([z3.Implies(self.guards[a_i], z3.Not(esc))
+                                      for a_i, esc in enumerate(self.escapes) if not z3.is_false(esc)])
 
     def solver(self, *extra: Node) -> z3.Solver:
         """A fresh solver for this system's formulas (and ``extra`` IR predicates).
@@ -173,8 +174,8 @@ class Encoding:
         needs the general solver.
         """
         if any(_nonlinear(n) for n in (*self._nodes(), *extra)):
-            return z3.Solver()
-        return z3.SolverFor("QF_LIA")
+            return z3.Solver(ctx=self.ctx)
+        return z3.SolverFor("QF_LIA", ctx=self.ctx)
 
     def _nodes(self) -> list[Node]:
         s = self.system
@@ -199,24 +200,24 @@ class Encoding:
     def in_domain(self, slot: int, e: z3.ExprRef) -> z3.BoolRef:
         d = self.layout.slots[slot].domain
         if d.kind == "bool":
-            return z3.BoolVal(True)
+            return z3.BoolVal(True, self.ctx)
         e = as_int(e)
         return z3.And(d.lo <= e, e <= d.hi)
 
     def _domain(self, state: State) -> z3.BoolRef:
-        return conj([self.in_domain(i, v) for i, v in enumerate(state)])
+        return self.conj([self.in_domain(i, v) for i, v in enumerate(state)])
 
     def _initial(self) -> z3.BoolRef:
         def equal(state: tuple[int, ...]) -> z3.BoolRef:
-            return conj([v == (bool(x) if z3.is_bool(v) else x)
+            return self.conj([v == (bool(x) if z3.is_bool(v) else x)
                          for v, x in zip(self.cur, state, strict=True)])
 
-        return disj([equal(s) for s in self.system.initial])
+        return self.disj([equal(s) for s in self.system.initial])
 
     def _escape(self, act: ActionIR) -> z3.BoolRef:
         """The action's checked updates leave their domains (before its guard is considered)."""
         updates = dict(act.updates)
-        return disj([z3.Not(self.in_domain(s, self.value(updates[s]))) for s in act.checks])
+        return self.disj([z3.Not(self.in_domain(s, self.value(updates[s]))) for s in act.checks])
 
     def _transition(self) -> z3.BoolRef:
         """``T(cur, act, nxt)`` slot by slot: each ``v'`` is the update of the action ``act``
@@ -228,7 +229,7 @@ class Encoding:
         """
         acts = self.system.actions
         if not acts:
-            return z3.BoolVal(False)
+            return z3.BoolVal(False, self.ctx)
         parts = [0 <= self.act, self.act < len(acts)]
         parts += [z3.Implies(self.act == a_i, g) for a_i, g in enumerate(self.guards)
                   if not z3.is_true(g)]
@@ -240,21 +241,21 @@ class Encoding:
                 if node is not None:
                     value = z3.If(self.act == a_i, self._typed(post, node), value)
             parts.append(post == value)
-        return conj(parts)
+        return self.conj(parts)
 
     def _transition_by_action(self) -> z3.BoolRef:
         """``T(cur, act, nxt)`` action by action: ``act = a`` implies a's guard, ``v' = update``
         for each slot ``a`` assigns and ``v' = v`` for every other slot."""
         acts = self.system.actions
         if not acts:
-            return z3.BoolVal(False)
+            return z3.BoolVal(False, self.ctx)
         cases = []
         for a_i, act in enumerate(acts):
             updates = dict(act.updates)
             post = [nxt == (self._typed(nxt, updates[s]) if s in updates else pre)
                     for s, (pre, nxt) in enumerate(zip(self.cur, self.nxt, strict=True))]
-            cases.append(z3.Implies(self.act == a_i, conj([self.guards[a_i], *post])))
-        return conj([0 <= self.act, self.act < len(acts), *cases])
+            cases.append(z3.Implies(self.act == a_i, self.conj([self.guards[a_i], *post])))
+        return self.conj([0 <= self.act, self.act < len(acts), *cases])
 
     def _typed(self, post: z3.ExprRef, node: Node) -> z3.ExprRef:
         new = self.value(node)
@@ -262,7 +263,19 @@ class Encoding:
 
     def distinct(self, a: State, b: State) -> z3.BoolRef:
         """The two states differ in some slot (for simple-path constraints)."""
-        return disj([x != y for x, y in zip(a, b, strict=True)])
+        return self.disj([x != y for x, y in zip(a, b, strict=True)])
+
+    def conj(self, items: list[z3.BoolRef] | tuple[z3.BoolRef, ...]) -> z3.BoolRef:
+        """:func:`conj` in this encoding's context."""
+        return conj(items, self.ctx)
+
+    def disj(self, items: list[z3.BoolRef] | tuple[z3.BoolRef, ...]) -> z3.BoolRef:
+        """:func:`disj` in this encoding's context."""
+        return disj(items, self.ctx)
+
+    def literal(self, name: str) -> z3.BoolRef:
+        """A fresh boolean constant: a selector literal for one query."""
+        return z3.Bool(name, self.ctx)
 
 
 class Unroller:
@@ -279,12 +292,12 @@ class Unroller:
 
     def state(self, k: int) -> State:
         while len(self._states) <= k:
-            self._states.append(state_vars(self.enc.layout, f"@{len(self._states)}"))
+            self._states.append(state_vars(self.enc.layout, f"@{len(self._states)}", self.enc.ctx))
         return self._states[k]
 
     def act(self, k: int) -> z3.ArithRef:
         while len(self._acts) <= k:
-            self._acts.append(z3.Int(f"act@{len(self._acts)}"))
+            self._acts.append(z3.Int(f"act@{len(self._acts)}", self.enc.ctx))
         return self._acts[k]
 
     def at(self, formula: z3.ExprRef, k: int) -> z3.ExprRef:
@@ -301,4 +314,4 @@ class Unroller:
 
     def simple_path(self, k: int) -> z3.BoolRef:
         """Step ``k`` differs from every earlier step."""
-        return conj([self.enc.distinct(self.state(j), self.state(k)) for j in range(k)])
+        return self.enc.conj([self.enc.distinct(self.state(j), self.state(k)) for j in range(k)])

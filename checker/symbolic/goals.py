@@ -26,7 +26,7 @@ from migcheck.models.errors import ModelNotFound
 from migcheck.models.expr import Const, Node
 from migcheck.models.ir import PropertyIR, System
 
-from .encode import Encoding, conj, disj
+from .encode import Encoding
 
 
 def safe_state(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
@@ -36,7 +36,7 @@ def safe_state(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
     if prop.kind == "reachable":
         return z3.Not(enc.pred(prop.pred))
     if prop.kind == "action":
-        return conj([z3.Implies(enc.guards[a_i], enc.pred(p))
+        return enc.conj([z3.Implies(enc.guards[a_i], enc.pred(p))
                      for a_i, p in enumerate(prop.per_action) if not _trivial(enc, p)])
     raise ValueError(f"property '{prop.name}': unknown kind '{prop.kind}'")
 
@@ -44,12 +44,12 @@ def safe_state(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
 def claim(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
     """What an unbounded proof of ``prop`` must establish: the safe-state predicate and the
     absence of out-of-domain updates."""
-    return conj([safe_state(enc, prop), enc.domain_safe])
+    return enc.conj([safe_state(enc, prop), enc.domain_safe])
 
 
 def violating_step(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
     """A transition (over ``cur``, ``act``, ``nxt``) that violates an action property."""
-    return z3.And(enc.trans, disj([z3.And(enc.act == a_i, z3.Not(enc.pred(p)))
+    return z3.And(enc.trans, enc.disj([z3.And(enc.act == a_i, z3.Not(enc.pred(p)))
                                    for a_i, p in enumerate(prop.per_action)
                                    if not _trivial(enc, p)]))
 

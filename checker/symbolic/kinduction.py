@@ -31,7 +31,7 @@ from migcheck.models.ir import PropertyIR, System, show
 from ..verdict import Verdict
 from . import outcome
 from .certificate import Certificate, check_certificate
-from .encode import Encoding, Unroller, conj
+from .encode import Encoding, Unroller
 from .goals import safe_state, selected, supported, violating_step
 from .limits import Deadline
 
@@ -67,7 +67,7 @@ def _prove(system: System, enc: Encoding, prop: PropertyIR, lemmas: list[Node], 
     unroll = Unroller(enc)
     lemma_preds = [enc.pred(n) for n in lemmas]
     safe = safe_state(enc, prop)
-    hyp = conj([safe, enc.domain_safe, *lemma_preds])
+    hyp = enc.conj([safe, enc.domain_safe, *lemma_preds])
     base = enc.solver(*lemmas)
     base.add(unroll.at(enc.init, 0), unroll.at(enc.domain, 0))
     step = enc.solver(*lemmas)
@@ -77,7 +77,7 @@ def _prove(system: System, enc: Encoding, prop: PropertyIR, lemmas: list[Node], 
     def query(solver: z3.Solver, target: z3.BoolRef, label: str) -> z3.ModelRef | None:
         nonlocal queries
         queries += 1
-        lit = z3.Bool(f"{label}?#{queries}")
+        lit = enc.literal(f"{label}?#{queries}")
         solver.add(z3.Implies(lit, target))
         return solver.model() if deadline.check(solver, lit) == z3.sat else None
 

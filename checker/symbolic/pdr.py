@@ -28,7 +28,7 @@ from ..verdict import HOLDS, VIOLATED, Verdict
 from . import outcome
 from .bmc import search
 from .certificate import Certificate, check_certificate
-from .encode import Encoding, conj
+from .encode import Encoding
 from .goals import claim, selected, supported
 from .limits import Deadline
 
@@ -77,19 +77,19 @@ def _decide(system: System, enc: Encoding, prop: PropertyIR, cap: int, deadline:
 def _spacer(enc: Encoding, wanted: z3.BoolRef, deadline: Deadline
             ) -> tuple[z3.CheckSatResult, z3.BoolRef | None]:
     """Run Spacer; returns unsat with the invariant over ``enc.cur``, or sat with None."""
-    fp = z3.Fixedpoint()
+    fp = z3.Fixedpoint(ctx=enc.ctx)
     fp.set(engine="spacer")
     ms = deadline.remaining_ms()
     if ms is not None:
         fp.set(timeout=ms)
-    inv = z3.Function("Inv", *[v.sort() for v in enc.cur], z3.BoolSort())
+    inv = z3.Function("Inv", *[v.sort() for v in enc.cur], z3.BoolSort(enc.ctx))
     fp.register_relation(inv)
     fp.declare_var(*enc.cur, *enc.nxt, enc.act)
     domain_next = z3.substitute(enc.domain, *zip(enc.cur, enc.nxt, strict=True))
     fp.rule(inv(*enc.cur), enc.init)
     fp.rule(inv(*enc.nxt), [inv(*enc.cur), enc.domain, enc.trans, domain_next])
     try:
-        answer = fp.query(conj([inv(*enc.cur), enc.domain, z3.Not(wanted)]))
+        answer = fp.query(enc.conj([inv(*enc.cur), enc.domain, z3.Not(wanted)]))
     except z3.Z3Exception as exc:  # Spacer raises "canceled" when its time limit runs out
         why = exc.value.decode() if isinstance(exc.value, bytes) else str(exc.value)
         raise SolverUnknown(deadline.explain(why)) from None
