@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .dma import DATA, WRITEBACK
 from .machine import Machine
 
 
@@ -65,6 +64,3 @@ def operations(m: Machine) -> list[Operation]:
     add("migrator.start_destination_device", g.why_not_start_destination_device(),
         g.start_destination_device)
     return ops
-
-
-__all__ = ["DATA", "WRITEBACK", "Operation", "operations"]

@@ -298,3 +298,11 @@ def test_switchover_stops_the_source():
     with pytest.raises(StepRefused, match="source machine is stopped"):
         m.land(0, DATA)
     assert [(p.seq, p.fate) for p in assess(m).packets] == [(1, "lost")]
+
+
+def test_the_package_docstring_example_runs():
+    import doctest
+
+    import migcheck.emulator
+
+    assert doctest.testmod(migcheck.emulator).failed == 0
