@@ -69,7 +69,9 @@ def search(system: System, props: list[PropertyIR], depth: int | None, deadline:
     def query(target: z3.BoolRef, label: str, k: int) -> z3.ModelRef | None:
         lit = enc.literal(f"{label}?@{k}")  # the selector literal of this one query
         solver.add(z3.Implies(lit, target))
-        return solver.model() if deadline.check(solver, lit) == z3.sat else None
+        model = solver.model() if deadline.check(solver, lit) == z3.sat else None
+        solver.add(z3.Not(lit))  # retired: the solver may drop the target's clauses
+        return model
 
     def decide(prop: PropertyIR, verdict: Verdict) -> None:
         verdicts[prop.name] = verdict

@@ -171,25 +171,36 @@ def check_certificate(system: System, cert: Certificate, timeout: float | None =
     return CertificateCheck(True)
 
 
-def certificate_smtlib(system: System, cert: Certificate) -> str:
-    """The certificate as an SMT-LIB 2 script: every ``(check-sat)`` in it must answer unsat."""
-    params = " ".join(f"{k}={v}" for k, v in cert.params)
+def certificate_smtlib(system: System, *certs: Certificate) -> str:
+    """Certificates as one SMT-LIB 2 script: every ``(check-sat)`` in it must answer unsat.
+
+    Each check is a self-contained ``(push 1)`` ... ``(pop 1)`` block that first echoes the
+    name of its condition, so ``z3 FILE`` prints a name and ``unsat`` per condition.
+    """
     lines = [f"; {FORMAT}",
-             f"; model {cert.model} [{cert.variant}] {params} (IR {cert.ir_hash})",
-             f"; property {cert.property}, proved by {cert.engine}, {cert.k}-inductive invariant",
              "; every check below must answer unsat; each echoes its condition's name first",
              "(set-option :print-success false)"]
+    for cert in certs:
+        lines += _smtlib_blocks(system, cert)
+    return "\n".join(lines) + "\n"
+
+
+def _smtlib_blocks(system: System, cert: Certificate) -> list[str]:
+    params = " ".join(f"{k}={v}" for k, v in cert.params)
+    lines = ["", f"; model {cert.model} [{cert.variant}] {params} (IR {cert.ir_hash})",
+             f"; property {cert.property}, proved by {cert.engine}, {cert.k}-inductive invariant"]
     for cond in conditions(system, cert):
         solver = z3.Solver(ctx=cond.conclusion.ctx)
         solver.add(cond.negation())
         lines += ["", f"; condition: {cond.name}", "(push 1)", solver.sexpr().rstrip(),
                   f'(echo "{cond.name}")', "(check-sat)", "(pop 1)"]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
-def write_certificate(path: str, system: System, cert: Certificate) -> None:
-    """Write :func:`certificate_smtlib` to ``path`` through a temporary file and a rename."""
-    text = certificate_smtlib(system, cert)
+def write_certificate(path: str, system: System, *certs: Certificate) -> None:
+    """Write :func:`certificate_smtlib` of ``certs`` to ``path`` through a temporary file and a
+    rename, so no half-written file remains. Raises ValueError for a certificate of another model."""
+    text = certificate_smtlib(system, *certs)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".migcheck-", suffix=".smt2.tmp", dir=folder)
     try:

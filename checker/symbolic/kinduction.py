@@ -77,9 +77,11 @@ def _prove(system: System, enc: Encoding, prop: PropertyIR, lemmas: list[Node], 
     def query(solver: z3.Solver, target: z3.BoolRef, label: str) -> z3.ModelRef | None:
         nonlocal queries
         queries += 1
-        lit = enc.literal(f"{label}?#{queries}")
+        lit = enc.literal(f"{label}?#{queries}")  # the selector literal of this one query
         solver.add(z3.Implies(lit, target))
-        return solver.model() if deadline.check(solver, lit) == z3.sat else None
+        model = solver.model() if deadline.check(solver, lit) == z3.sat else None
+        solver.add(z3.Not(lit))  # retired: the solver may drop the target's clauses
+        return model
 
     def found(model: z3.ModelRef, length: int, k: int) -> Verdict:
         st = outcome.stats(k, deadline.lap())

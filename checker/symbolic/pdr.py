@@ -19,12 +19,14 @@ violation from a step out of a domain. Unknown or the time limit gives ``inconcl
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import z3
 
 from migcheck.models.errors import SolverUnknown
 from migcheck.models.ir import PropertyIR, System
 
-from ..verdict import HOLDS, VIOLATED, Verdict
+from ..verdict import INCONCLUSIVE, Verdict
 from . import outcome
 from .bmc import search
 from .certificate import Certificate, check_certificate
@@ -65,10 +67,10 @@ def _decide(system: System, enc: Encoding, prop: PropertyIR, cap: int, deadline:
         return _certified(system, prop, invariant, deadline)
     # Spacer derived a violation: BMC finds a shortest one and classifies it.
     found = search(system, [prop], cap, deadline, ENGINE, enc)[prop.name]
-    settled = found.trace is not None or found.witness is not None or found.verdict not in (HOLDS, VIOLATED)
-    if settled:
-        found.extra["found_by"] = "spacer; trace by bmc"
-        return found
+    if found.trace is not None or found.witness is not None:  # a violation, witness or domain error
+        return replace(found, extra={**found.extra, "found_by": "spacer; trace by bmc"})
+    if found.verdict == INCONCLUSIVE and found.bound != cap:
+        return found  # BMC ran out of time or z3 answered unknown; its reason says which
     return outcome.inconclusive(prop, ENGINE, f"Spacer reported a counterexample that BMC did not "
                                 f"reproduce up to depth {cap}", outcome.stats(cap, deadline.lap()),
                                 bound=cap)
