@@ -103,12 +103,16 @@ def trace_from_json(data: Any, system_for: Any) -> tuple[Trace, System]:
 
 def write_json_atomic(path: str, payload: Any) -> None:
     """Write JSON to ``path`` through a temporary file and a rename, so no half file remains."""
+    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".migcheck-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w") as out:
-            json.dump(payload, out, indent=2)
-            out.write("\n")
+            out.write(text)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

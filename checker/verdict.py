@@ -54,7 +54,12 @@ class Verdict:
         if self.verdict == VIOLATED:
             return "counterexample"
         if self.verdict == HOLDS:
+            if self.kind == "reachable":
+                return "witnessed"
             if self.complete:
+                if self.engine == "all":
+                    return "exhaustive; " + " and ".join(
+                        e for e in self.extra.get("engines", {}) if e != "explicit") + " agree"
                 return "exhaustive" if self.engine == "explicit" else "proved"
             return f"bounded at depth {self.bound}"
         return self.reason or self.verdict

@@ -13,7 +13,8 @@ import sys
 import time
 from typing import Any
 
-from migcheck.checker.trace import write_json_atomic
+from migcheck.checker.symbolic import certificate_smtlib
+from migcheck.checker.trace import write_json_atomic, write_text_atomic
 from migcheck.models.errors import MigcheckError, ParameterError
 from migcheck.models.library import BUNDLED, DEFAULT_MODEL, bundled, resolve
 from migcheck.models.model import Model, build
@@ -61,7 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--property", action="append", metavar="P", help="check only this property (repeatable)")
     ck.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
                     help="set a model parameter (repeatable)")
-    ck.add_argument("--engine", default="explicit", choices=ENGINES, help="the engine (default: explicit)")
+    ck.add_argument("--engine", default="explicit", choices=ENGINES,
+                    help="explicit (exhaustive search, the default), bmc (bounded), kind (k-induction), "
+                         "pdr (z3 Spacer), or all (explicit cross-checked by bmc and pdr)")
+    ck.add_argument("--depth", type=_natural, metavar="K",
+                    help="the bound of bmc and the largest k of k-induction (default 25)")
+    ck.add_argument("--certificate-out", metavar="FILE",
+                    help="write the re-checked inductive invariants of proved properties (SMT-LIB 2)")
     ck.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
     ck.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
     ck.add_argument("--strict", action="store_true",
@@ -85,6 +92,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return value
+
+
+def _natural(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be 0 or more")
     return value
 
 
@@ -158,12 +175,17 @@ def describe(model: type[Model]) -> dict[str, Any]:
 def cmd_check(args: argparse.Namespace) -> int:
     model = resolve(args.model)
     params = parse_sets(args.set)
-    if args.trace_out:
-        _check_writable(args.trace_out)
+    for flag, path in (("--trace-out", args.trace_out), ("--certificate-out", args.certificate_out)):
+        if path:
+            _check_writable(path, flag)
+    if args.depth is not None and args.engine not in ("bmc", "kind"):
+        raise MigcheckError(f"--depth bounds the bmc and kind engines; --engine {args.engine} does not "
+                            "take it")
     progress = _Progress() if sys.stderr.isatty() and not args.json else None
     try:
         results = run(model, variants=args.variant, properties=args.property, params=params,
                       engine=args.engine, max_states=args.max_states, timeout=args.timeout,
+                      depth=args.depth,
                       on_progress=progress)
     finally:
         if progress:
@@ -171,6 +193,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     written = None
     if args.trace_out:
         written = _write_first_trace(args.trace_out, results)
+    certified = _write_certificates(args.certificate_out, results) if args.certificate_out else 0
     status = exit_status(results)
     if args.strict and status == 0 and strict_failures(results):
         status = 1
@@ -198,6 +221,12 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(f"  {c['variant']}: actions never enabled: {', '.join(c['never_enabled'])}")
             if c["witnesses_not_reached"]:
                 print(f"  {c['variant']}: witnesses never reached: {', '.join(c['witnesses_not_reached'])}")
+    if args.certificate_out:
+        print(f"\n{certified} certificate(s) written to {args.certificate_out}" if certified else
+              "\nno property was proved by kind or pdr: nothing written to --certificate-out")
+    for r in results:
+        if r.verdict.verdict == "error" and "engines disagree" in r.verdict.reason:
+            print(f"\n{r.system.variant}: {r.verdict.reason}")
     if args.trace_out:
         print(f"\ntrace written to {args.trace_out}" if written else
               "\nno counterexample: nothing written to --trace-out")
@@ -207,11 +236,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     return status
 
 
-def _check_writable(path: str) -> None:
+def _check_writable(path: str, flag: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise MigcheckError(f"--trace-out '{path}': cannot write there; give a file path in an "
+        raise MigcheckError(f"{flag} '{path}': cannot write there; give a file path in an "
                             "existing, writable folder")
+
+
+def _write_certificates(path: str, results: list) -> int:
+    """Every re-checked certificate in one SMT-LIB 2 file, each under a comment naming it."""
+    texts = []
+    for r in results:
+        cert = r.verdict.extra.get("certificate")
+        if cert is not None and r.verdict.verdict == "holds" and r.verdict.complete:
+            texts.append(f"; ---- {r.system.model} [{r.system.variant}] {r.verdict.property} "
+                         f"({r.verdict.engine})\n" + certificate_smtlib(r.system, cert))
+    if texts:
+        write_text_atomic(path, "\n".join(texts))
+    return len(texts)
 
 
 def _write_first_trace(path: str, results: list) -> bool:

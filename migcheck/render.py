@@ -37,8 +37,8 @@ def table(results: list[Result]) -> str:
     rows = [("variant", "property", "verdict", "states", "seconds")]
     for r in results:
         s = r.verdict.stats
-        rows.append((r.system.variant, r.verdict.property, verdict_text(r), f"{s.states:,}",
-                     f"{s.seconds:.2f}"))
+        states = f"{s.states:,}" if r.verdict.engine in ("explicit", "all") else "-"
+        rows.append((r.system.variant, r.verdict.property, verdict_text(r), states, f"{s.seconds:.2f}"))
     widths = [max(len(row[c]) for row in rows) for c in range(4)]
     lines = []
     for n, row in enumerate(rows):

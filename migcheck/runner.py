@@ -5,16 +5,19 @@ verdicts each variant expects. The CLI, reports and CI all go through here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from migcheck.checker.explicit import DEADLOCK, explore
-from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VIOLATED, Verdict
+from migcheck.checker.symbolic import ENGINES as SYMBOLIC
+from migcheck.checker.symbolic import check_symbolic
+from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Verdict
 from migcheck.models.errors import ModelNotFound
 from migcheck.models.ir import System
 from migcheck.models.model import Model, build
 
-ENGINES = ("explicit",)
+ENGINES = ("explicit", "bmc", "kind", "pdr", "all")
+CROSS_CHECK = ("bmc", "pdr")  # what --engine all runs beside the explicit engine
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,15 @@ def check_properties_exist(systems: list[System], wanted: list[str] | None) -> N
 
 def run(model: type[Model], *, variants: list[str] | None = None, properties: list[str] | None = None,
         params: dict[str, Any] | None = None, engine: str = "explicit", max_states: int | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None, depth: int | None = None,
         on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> list[Result]:
-    """Check every selected variant; raise a `MigcheckError` for bad input before any search."""
+    """Check every selected variant; raise a `MigcheckError` for bad input before any search.
+
+    ``engine`` is explicit (default), one of the symbolic engines bmc, kind, pdr (safety and
+    witnesses only; ``depth`` bounds bmc and k-induction), or ``all``: the explicit engine, then
+    BMC to the explicit search's depth and PDR on the same properties; a disagreement turns the
+    row into an ``error`` naming both verdicts.
+    """
     if engine not in ENGINES:
         raise ModelNotFound(f"unknown engine '{engine}' (engines: {', '.join(ENGINES)})")
     systems = [build(v, params) for v in select_variants(model, variants)]
@@ -81,13 +90,62 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
             wanted = [p for p in properties if p in property_names(system)]
             if not wanted:
                 continue
+        if engine in SYMBOLIC:
+            symbolic = check_symbolic(system, engine, wanted, depth, timeout)
+            results += [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
+            continue
         progress = (lambda info, v=system.variant: on_progress(v, info)) if on_progress else None
         exploration = explore(system, wanted, max_states=max_states, timeout=timeout,
                               on_progress=progress)
+        verdicts = exploration.verdicts
+        if engine == "all":
+            verdicts = cross_check(system, verdicts, timeout)
         never = tuple(exploration.never_enabled)
-        for name, verdict in exploration.verdicts.items():
+        for name, verdict in verdicts.items():
             results.append(Result(system, verdict, system.expected(name), never))
     return results
+
+
+def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | None) -> dict[str, Verdict]:
+    """Run BMC (to the explicit depth) and PDR on what the explicit engine decided; compare."""
+    safety = [n for n, v in verdicts.items() if v.kind in ("invariant", "action", "reachable")]
+    if not safety:
+        return verdicts
+    depth = max(v.stats.depth for v in verdicts.values())
+    others = {e: check_symbolic(system, e, safety, depth, timeout) for e in CROSS_CHECK}
+    out = dict(verdicts)
+    for name in safety:
+        mine = verdicts[name]
+        seen = {"explicit": _summary(mine)} | {e: _summary(others[e][name]) for e in CROSS_CHECK}
+        clash = next((e for e in CROSS_CHECK if not _agree(mine, others[e][name])), None)
+        extra = {**mine.extra, "engines": seen}
+        if clash is None:
+            out[name] = replace(mine, engine="all", extra=extra)
+        else:
+            out[name] = replace(mine, verdict=ERROR, engine="all", extra=extra, reason=(
+                f"engines disagree on {name}: explicit {seen['explicit']}, {clash} {seen[clash]}"))
+    return out
+
+
+def _summary(v: Verdict) -> str:
+    if v.verdict == VIOLATED and v.trace is not None:
+        return f"violated ({len(v.trace)} steps)"
+    return v.verdict if v.verdict != HOLDS else f"holds ({v.completeness})"
+
+
+def _agree(explicit: Verdict, other: Verdict) -> bool:
+    """Consistent answers: equal verdicts (and equal shortest lengths), or an inconclusive side.
+
+    A vacuous explicit verdict holds for the symbolic engines, which do not judge vacuity.
+    """
+    if INCONCLUSIVE in (explicit.verdict, other.verdict):
+        return True
+    mine = HOLDS if explicit.verdict == VACUOUS else explicit.verdict
+    if mine != other.verdict:
+        return False
+    if mine == VIOLATED and explicit.trace is not None and other.trace is not None:
+        return len(explicit.trace) == len(other.trace)
+    return True
 
 
 def coverage(results: list[Result]) -> list[dict[str, Any]]:
