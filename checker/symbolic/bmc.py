@@ -65,9 +65,11 @@ def search(system: System, props: list[PropertyIR], depth: int | None, deadline:
                      for p in props if p.kind in ("invariant", "reachable")}
     step_targets = {p.name: violating_step(enc, p) for p in props if p.kind == "action"}
     open_props = list(props)
+    queries = [0]
 
     def query(target: z3.BoolRef, label: str, k: int) -> z3.ModelRef | None:
-        lit = enc.literal(f"{label}?@{k}")  # the selector literal of this one query
+        queries[0] += 1
+        lit = enc.literal(f"{label}?@{k}#{queries[0]}")  # the selector literal of this one query
         solver.add(z3.Implies(lit, target))
         model = solver.model() if deadline.check(solver, lit) == z3.sat else None
         solver.add(z3.Not(lit))  # retired: the solver may drop the target's clauses
