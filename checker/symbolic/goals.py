@@ -37,7 +37,7 @@ def safe_state(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
         return z3.Not(enc.pred(prop.pred))
     if prop.kind == "action":
         return enc.conj([z3.Implies(enc.guards[a_i], enc.pred(p))
-                     for a_i, p in enumerate(prop.per_action) if not _trivial(enc, p)])
+                         for a_i, p in enumerate(prop.per_action) if not _allows_all(p)])
     raise ValueError(f"property '{prop.name}': unknown kind '{prop.kind}'")
 
 
@@ -50,12 +50,12 @@ def claim(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
 def violating_step(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
     """A transition (over ``cur``, ``act``, ``nxt``) that violates an action property."""
     return z3.And(enc.trans, enc.disj([z3.And(enc.act == a_i, z3.Not(enc.pred(p)))
-                                   for a_i, p in enumerate(prop.per_action)
-                                   if not _trivial(enc, p)]))
+                                       for a_i, p in enumerate(prop.per_action) if not _allows_all(p)]))
 
 
-def _trivial(enc: Encoding, node: Node) -> bool:
-    return isinstance(node, Const) and bool(node.value)  # the property allows every such step
+def _allows_all(node: Node) -> bool:
+    """The property's predicate for an action is the constant true: every such step is fine."""
+    return isinstance(node, Const) and bool(node.value)
 
 
 SUPPORTED = ("invariant", "action", "reachable")
