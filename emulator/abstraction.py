@@ -14,8 +14,10 @@ Each variable is read off concrete state:
   the dirty log's bits; ``synced[p]``, ``ring_synced``, ``cpu_synced``: the destination's
   bytes equal the source's; ``ring_copied_quiet``: the ring page's last copy was made with
   the VF quiet.
-- ``touch[p]``: none unless a plain touch of page p is half done; then read while the bytes
-  it read are still there, raced once a write changed them; ``lost``: a plain touch wrote
+- ``next_to_use``, ``next_to_clean``: the driver's ring indexes; ``rx_head``: the VF's RDH
+  (all modulo the ring size).
+- ``touch[i]``: none unless a plain touch begun by cleaning slot i is half done; then read
+  while the bytes it read are still there, raced once a write changed them; ``lost``: a plain touch wrote
   stale bytes over changed ones (a ``stale_write`` in the journal).
 """
 
@@ -43,6 +45,9 @@ def guest_assisted_state(m: Machine) -> dict[str, Any]:
         "opted_in": m.channel.opted_in,
         "bme": m.vf.config.bus_master,
         "slot": [slot_state(m, i) for i in range(layout.slots)],
+        "next_to_use": m.driver.next_to_use % layout.slots,
+        "next_to_clean": m.driver.next_to_clean % layout.slots,
+        "rx_head": m.vf.head % layout.slots,
         "mapped": [m.iommu.is_mapped(p) for p in buffers],
         "dirty": [log.is_dirty(p) for p in buffers],
         "synced": [synced(m, p) for p in buffers],
@@ -51,7 +56,7 @@ def guest_assisted_state(m: Machine) -> dict[str, Any]:
         "ring_copied_quiet": m.migrator.copied_quiet[ring],
         "cpu_dirty": log.is_dirty(cpu),
         "cpu_synced": synced(m, cpu),
-        "touch": [touch_state(m, p) for p in buffers],
+        "touch": [touch_state(m, i) for i in range(layout.slots)],
         "lost": bool(m.journal.of_kind("stale_write")),
         "dest_device": m.migrator.destination_device,
     }
@@ -70,9 +75,9 @@ def synced(m: Machine, page: int) -> bool:
     return m.destination.page(page) == m.memory.ram.page(page)
 
 
-def touch_state(m: Machine, page: int) -> str:
+def touch_state(m: Machine, slot: int) -> str:
     t = m.driver.touch
-    if t is None or t.page != page:
+    if t is None or t.slot != slot:
         return "none"
     now = m.memory.ram.read(t.page, t.offset, len(t.data))
     return "read" if now == t.data else "raced"

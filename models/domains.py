@@ -7,7 +7,7 @@ that a domain grows with the model's size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,7 @@ class Index(Param):
         self.symmetric = symmetric
 
 
-Bound = int | str  # a literal bound or the name of a parameter
+Bound = int | str | Callable[[dict[str, int]], int]  # literal, parameter name, or f(params)
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,8 @@ class Enum(VarType):
 
 
 def _bound(bound: Bound, params: dict[str, int]) -> int:
+    if callable(bound):
+        return int(bound(params))
     if isinstance(bound, str):
         if bound not in params:
             raise ModelDefinitionError(f"bound '{bound}' names no parameter of the model")

@@ -10,6 +10,11 @@ Abstractions (each exact for what the properties ask):
   the source. A DMA or CPU write that changes data clears it; copying the page sets it.
 - RX slot ``i`` uses a buffer in page ``i % pages``; with fewer pages than slots, two
   buffers share a page, as ixgbevf's half-page buffers do.
+- The ring is used in order: the driver refills at next_to_use and cleans at next_to_clean,
+  the VF fills at its head. ``slots`` counts the descriptors that can hold a buffer at once
+  (a real ixgbe ring keeps one more descriptor unused, to tell full from empty).
+- A plain touch marks the whole page of the buffer being recycled, so any DMA write that
+  lands in that page between its read and its write-back is overwritten.
 - Every descriptor lives in one ring page (coherent memory, written by CPU and device).
 - A posted write is issued, then lands later; the device issues a descriptor write-back
   only after the slot's data has landed (PCIe posted writes land in order).
@@ -88,6 +93,9 @@ class GuestAssisted(Model):
     # VF device
     bme = Bool(init=False, doc="PCI Command register bit 2 (0x4)")
     slot = Array(slots, Enum(*SLOT_STATES), init="free")
+    next_to_use = Int(0, lambda p: p["slots"] - 1, init=0, doc="the driver's next descriptor to refill")
+    next_to_clean = Int(0, lambda p: p["slots"] - 1, init=0, doc="the driver's next descriptor to clean")
+    rx_head = Int(0, lambda p: p["slots"] - 1, init=0, doc="RDH: the VF's next descriptor to fill")
     mapped = Array(pages, Bool, init=False)
     # Guest memory, the dirty log and the destination (buffer pages, ring page, a CPU page)
     dirty = Array(pages, Bool, init=False, doc="KVM dirty log: CPU writes only")
@@ -99,8 +107,9 @@ class GuestAssisted(Model):
     cpu_dirty = Bool(init=False)
     cpu_synced = Bool(init=False)
     # Dirty marking by touch, and what a plain touch can destroy
-    touch = Array(pages, Enum("none", "read", "raced"), init="none",
-                  doc="plain touch: value read, not yet written back (raced: a DMA landed since)")
+    touch = Array(slots, Enum("none", "read", "raced"), init="none",
+                  doc="plain touch of this slot's page: read, not yet written back (raced: a DMA "
+                      "write landed in the page since)")
     lost = Bool(init=False, doc="ghost: a touch wrote back stale data over a landed DMA write")
     dest_device = Bool(init=False, doc="the VF runs on the destination")
 
@@ -111,6 +120,14 @@ class GuestAssisted(Model):
 
     def page_of(s, i):
         return i % len(s.mapped)
+
+    def sharers(s, i):
+        """The other slots whose buffers live in slot i's page."""
+        p = GuestAssisted.page_of(s, i)
+        return [j for j in s.slots if j != i and GuestAssisted.page_of(s, j) == p]
+
+    def after(s, i):
+        return (i + 1) % len(s.slot)
 
     def quiet(s):
         """The device issues nothing and has nothing in flight."""
@@ -156,8 +173,10 @@ class GuestAssisted(Model):
     @action(owner="driver")
     def refill(s, i: slots):
         """RX refill: dma_map the buffer, write the descriptor, clear its status, write RDT."""
-        require((s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.slot[i] == "free"))
+        require((s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.next_to_use == i)
+                & (s.slot[i] == "free"))
         p = GuestAssisted.page_of(s, i)
+        s.next_to_use = GuestAssisted.after(s, i)
         s.mapped[p] = True
         s.ring_dirty = True  # the descriptor write is a CPU write: the log sees it
         s.ring_synced = False
@@ -167,9 +186,9 @@ class GuestAssisted(Model):
     def clean_unmap(s, i: slots):
         """RX clean: DD is set; hand the packet up and dma_unmap the buffer's page."""
         p = GuestAssisted.page_of(s, i)
-        sharers = [j for j in s.slots if j != i and GuestAssisted.page_of(s, j) == p]
-        require((s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.slot[i] == "done")
-                & all_(s.slot[j] == "free" for j in sharers) & (s.touch[p] == "none"))
+        require((s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.next_to_clean == i)
+                & (s.slot[i] == "done") & all_(s.slot[j] == "free" for j in GuestAssisted.sharers(s, i)))
+        s.next_to_clean = GuestAssisted.after(s, i)
         s.slot[i] = "free"
         s.mapped[p] = False
         if s.guest_assist and s.unmap_marks:
@@ -180,11 +199,12 @@ class GuestAssisted(Model):
         """RX clean keeping the page mapped: dma_sync_for_cpu (marks by atomic touch), read the
         packet, dma_sync_for_device. With a plain touch this is only the read half."""
         p = GuestAssisted.page_of(s, i)
-        require((s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.slot[i] == "done")
-                & (s.touch[p] == "none"))
+        require((s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.next_to_clean == i)
+                & (s.slot[i] == "done") & (s.touch[i] == "none"))
         if s.guest_assist and s.plain_touch:
-            s.touch[p] = "read"  # *p read; written back by touch_write_back
+            s.touch[i] = "read"  # *p read; written back by touch_write_back
             return
+        s.next_to_clean = GuestAssisted.after(s, i)
         s.slot[i] = "free"
         if s.guest_assist:
             s.dirty[p] = True  # cmpxchg(p, x, x): a write the log sees, no data changed
@@ -194,19 +214,20 @@ class GuestAssisted(Model):
         """The write half of a plain touch: *p = (the value read). Stale if a DMA landed since."""
         p = GuestAssisted.page_of(s, i)
         require(s.plain_touch & (s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.slot[i] == "done")
-                & (s.touch[p] != "none"))
-        raced = s.touch[p] == "raced"
+                & (s.touch[i] != "none"))
+        raced = s.touch[i] == "raced"
         s.lost = s.lost | raced
         s.synced[p] = s.synced[p] & ~raced  # stale bytes replace the landed ones
         s.dirty[p] = True
-        s.touch[p] = "none"
+        s.touch[i] = "none"
+        s.next_to_clean = GuestAssisted.after(s, i)
         s.slot[i] = "free"
 
     @action(owner="driver")
     def handle_event(s):
         """The migration event reaches the driver (between RX polls: no touch is half done)."""
         require(s.guest_assist & s.opted_in & (s.drv == "up") & (s.phase == "notified")
-                & all_(s.touch[p] == "none" for p in s.pages))
+                & all_(s.touch[i] == "none" for i in s.slots))
         s.drv = "handling"
         s.hstep = 0
 
@@ -254,6 +275,9 @@ class GuestAssisted(Model):
                 & ~any_(s.slot[i].isin(*INFLIGHT) for i in s.slots))
         for i in s.slots:
             s.slot[i] = "free"
+        s.next_to_use = 0
+        s.next_to_clean = 0
+        s.rx_head = 0
         s.bme = True
         s.drv = "up"
         s.hstep = 0
@@ -271,8 +295,9 @@ class GuestAssisted(Model):
     def rx_data(s, i: slots):
         """A packet arrives; the VF issues the posted DMA write of its data to slot i's buffer."""
         p = GuestAssisted.page_of(s, i)
-        require(s.bme & (s.phase != "switched") & (s.slot[i] == "ready") & s.mapped[p]
+        require(s.bme & (s.phase != "switched") & (s.rx_head == i) & (s.slot[i] == "ready") & s.mapped[p]
                 & (GuestAssisted.in_flight(s) < s.inflight))
+        s.rx_head = GuestAssisted.after(s, i)
         s.slot[i] = "data_inflight"
 
     @action(owner="device")
@@ -281,7 +306,8 @@ class GuestAssisted(Model):
         p = GuestAssisted.page_of(s, i)
         require((s.phase != "switched") & (s.slot[i] == "data_inflight"))
         s.synced[p] = False
-        s.touch[p] = ite(s.touch[p] == "read", "raced", s.touch[p])
+        for j in GuestAssisted.sharers(s, i):  # a plain touch of the page now writes back stale bytes
+            s.touch[j] = ite(s.touch[j] == "read", "raced", s.touch[j])
         s.slot[i] = "data_landed"
 
     @action(owner="device")
