@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("trace", metavar="TRACE.json", help="a trace written by check --trace-out")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.set_defaults(func=cmd_replay)
+    _add_report_parser(sub)
+    _add_ci_parser(sub)
     return p
 
 
@@ -289,6 +291,111 @@ class _Progress:
         if self.shown:
             sys.stderr.write("\r" + " " * 100 + "\r")
             sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- report
+
+
+def _add_report_parser(sub: Any) -> None:
+    rp = sub.add_parser("report", help="write a design verification report (HTML, Markdown, JSON)")
+    rp.add_argument("model", nargs="?", default=DEFAULT_MODEL,
+                    help=f"a bundled model's name or a path to a .py file (default: {DEFAULT_MODEL})")
+    rp.add_argument("--variant", action="append", metavar="V", help="only this variant (repeatable)")
+    rp.add_argument("--property", action="append", metavar="P", help="only this property (repeatable)")
+    rp.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                    help="set a model parameter (repeatable)")
+    rp.add_argument("--engine", default="explicit", choices=ENGINES,
+                    help="as for check; all shows which engines agree")
+    rp.add_argument("--depth", type=_natural, metavar="K", help="the bound of bmc and kind")
+    rp.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
+    rp.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
+    rp.add_argument("--graph-states", type=_natural, default=300, metavar="N",
+                    help="draw the state graph of variants with at most N states (default 300)")
+    rp.add_argument("--out", required=True, metavar="DIR",
+                    help="the folder for report.html, report.md and report.json (created if missing)")
+    rp.set_defaults(func=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Exit status as for check; the report is written whatever the verdicts."""
+    import shlex
+
+    from .report import build_report, write_report
+    from .report.document import prepare_folder
+    from .report.progress import StatusLine
+
+    model = resolve(args.model)
+    params = parse_sets(args.set)
+    if args.depth is not None and args.engine not in ("bmc", "kind"):
+        raise MigcheckError(f"--depth bounds the bmc and kind engines; --engine {args.engine} does not "
+                            "take it")
+    prepare_folder(args.out)
+    argv = ["migcheck", "report", args.model]
+    for flag, values in (("--variant", args.variant), ("--property", args.property), ("--set", args.set)):
+        for value in values or []:
+            argv += [flag, value]
+    argv += ["--engine", args.engine]
+    for flag, value in (("--depth", args.depth), ("--max-states", args.max_states),
+                        ("--timeout", args.timeout)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if args.graph_states != 300:
+        argv += ["--graph-states", str(args.graph_states)]
+    argv += ["--out", args.out]
+    status = StatusLine(sys.stderr)
+    try:
+        report = build_report(model, variants=args.variant, properties=args.property, params=params,
+                              engine=args.engine, max_states=args.max_states, timeout=args.timeout,
+                              depth=args.depth, graph_limit=args.graph_states, command=shlex.join(argv),
+                              on_search=status.search, on_stage=status.stage)
+        status.stage("writing the report")
+        paths = write_report(report, args.out)
+    finally:
+        status.clear()
+    print(f"{report.as_expected} of {len(report.results)} verdicts as expected; "
+          f"{len(report.violations)} counterexample(s)")
+    for path in paths:
+        print(f"written: {path}")
+    return report.exit_status
+
+
+# ---------------------------------------------------------------- ci
+
+
+def _add_ci_parser(sub: Any) -> None:
+    ci = sub.add_parser("ci", help="check what [tool.migcheck] (or migcheck.toml) lists, for CI")
+    ci.add_argument("--config", metavar="FILE",
+                    help="a pyproject.toml with [tool.migcheck], or a migcheck.toml (default: "
+                         "./pyproject.toml if it has [tool.migcheck], else ./migcheck.toml)")
+    ci.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per variant × property)")
+    ci.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 (one result per unexpected verdict)")
+    ci.set_defaults(func=cmd_ci)
+
+
+def cmd_ci(args: argparse.Namespace) -> int:
+    """0 every verdict as expected; 1 one is not; 2 bad configuration or an inconclusive result."""
+    from .ci import junit_xml, load_config, run_checks, sarif_log, summary_text
+
+    for flag, path in (("--junit", args.junit), ("--sarif", args.sarif)):
+        if path:
+            _check_writable(path, flag)
+    config = load_config(args.config)
+    progress = _Progress() if sys.stderr.isatty() else None
+    try:
+        runs = run_checks(config, on_progress=progress)
+    finally:
+        if progress:
+            progress.clear()
+    if args.junit:
+        write_text_atomic(args.junit, junit_xml(config, runs))
+    if args.sarif:
+        write_json_atomic(args.sarif, sarif_log(config, runs))
+    text, status = summary_text(config, runs)
+    print(text)
+    for flag, path in (("JUnit XML", args.junit), ("SARIF", args.sarif)):
+        if path:
+            print(f"{flag} written to {path}")
+    return status
 
 
 if __name__ == "__main__":
