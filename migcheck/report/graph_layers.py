@@ -11,8 +11,8 @@ from __future__ import annotations
 from .markup import FONT, esc
 from .state_graph import StateGraph
 
-COLUMN = 18
-ROW = 70
+COLUMN = 26
+ROW = 56
 RADIUS = 5
 MARGIN = 24
 PATH = "#c62828"

@@ -9,7 +9,7 @@ detail, and how to reproduce the report.
 from __future__ import annotations
 
 from .contents import Report, Violation
-from .markup import esc
+from .markup import clip, esc
 from .matrix import Cell
 from .sequence_svg import chart_svg
 
@@ -97,6 +97,18 @@ def cell_class(c: Cell | None) -> str:
     return "known" if c.verdict == "violated" else "ok"
 
 
+def cell_note(c: Cell) -> str:
+    """A few words under a cell's verdict: how complete it is, or what kind of violation."""
+    if c.verdict == "violated":
+        what = "not witnessed" if c.kind == "reachable" else "known bug" if c.as_expected else "bug"
+        return what if c.as_expected else f"{what}; expected {c.expected}"
+    if c.verdict == "vacuous":
+        return "witness never reached"
+    if c.verdict == "holds":
+        return c.completeness if c.as_expected else f"{c.completeness}; expected {c.expected}"
+    return clip(c.completeness, 60)
+
+
 def _cell(c: Cell | None, anchors: dict[tuple[str, str], str]) -> str:
     if c is None:
         return '<td class="none" title="not checked in this variant">–</td>'
@@ -108,7 +120,7 @@ def _cell(c: Cell | None, anchors: dict[tuple[str, str], str]) -> str:
     words = c.verdict if c.steps is None else f"violated ({c.steps})"
     if not c.as_expected:
         words += " ✗"
-    note = c.completeness if c.verdict != "violated" else ("unexpected" if not c.as_expected else "known bug")
+    note = cell_note(c)
     if c.engines and c.verdict == "violated":
         note += "; " + " and ".join(e for e, _ in c.engines if e != "explicit") + " agree"
     inner = f'<span class="v">{esc(words)}</span><span class="c">{esc(note)}</span>'

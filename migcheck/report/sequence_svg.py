@@ -33,7 +33,8 @@ def chart_svg(chart: Chart) -> str:
     lanes = chart.lifelines
     widest = max((text_width(line) for m in chart.messages for line in message_lines(m)), default=120)
     lane = max(170.0, min(widest + 34, MAX_CHARS * CHAR_WIDTH + 34))
-    width = 2 * MARGIN + lane * len(lanes)
+    ending = "✗ " + chart.ending
+    width = max(2 * MARGIN + lane * len(lanes), text_width(ending) + 2 * MARGIN + 40)
     x = {a: MARGIN + lane * k + lane / 2 for k, a in enumerate(lanes)}
     color = {a: PALETTE[k % len(PALETTE)] for k, a in enumerate(lanes)}
 
@@ -60,7 +61,7 @@ def chart_svg(chart: Chart) -> str:
         body.insert(0, frame + _text(MARGIN, loop_top + 14, tab, "#555", bold=True))
         y += 8
     y += 6
-    body.append(_note(MARGIN + 4, y, width - 2 * MARGIN - 8, "✗ " + chart.ending, VIOLATION, "#fdecea"))
+    body.append(_note(MARGIN + 4, y, width - 2 * MARGIN - 8, ending, VIOLATION, "#fdecea"))
     height = y + 40
 
     head = []
