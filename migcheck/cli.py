@@ -66,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="explicit (exhaustive search, the default), bmc (bounded), kind (k-induction), "
                          "pdr (z3 Spacer), or all (explicit cross-checked by bmc and pdr)")
     ck.add_argument("--depth", type=_natural, metavar="K",
-                    help="the bound of bmc and the largest k of k-induction (default 25)")
+                    help="bmc: the bound; kind: the largest k is K+1 (default 25). Deadlock and "
+                         "liveness are checked by the explicit engine only")
     ck.add_argument("--certificate-out", metavar="FILE",
                     help="write the re-checked inductive invariants of proved properties (SMT-LIB 2)")
     ck.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")

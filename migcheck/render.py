@@ -121,6 +121,7 @@ def result_json(r: Result) -> dict[str, Any]:
         "completeness": v.completeness,
         "bound": v.bound,
         "reason": v.reason or None,
+        "engines": v.extra.get("engines"),  # --engine all: each engine's verdict
         "stats": v.stats.to_json(),
         "trace": None if trace is None else {k: val for k, val in trace.to_json(s).items()
                                              if k in ("steps", "loop")},

@@ -32,14 +32,13 @@ successor is in the domains.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 
 import z3
 
 from migcheck.models.ir import System
 
+from ..trace import write_text_atomic
 from .encode import Encoding, Unroller, conj
 from .goals import claim
 
@@ -200,17 +199,7 @@ def _smtlib_blocks(system: System, cert: Certificate) -> list[str]:
 def write_certificate(path: str, system: System, *certs: Certificate) -> None:
     """Write :func:`certificate_smtlib` of ``certs`` to ``path`` through a temporary file and a
     rename, so no half-written file remains. Raises ValueError for a certificate of another model."""
-    text = certificate_smtlib(system, *certs)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".migcheck-", suffix=".smt2.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, certificate_smtlib(system, *certs))
 
 
 def _leaves(formula: z3.ExprRef) -> list[z3.ExprRef]:
