@@ -1,0 +1,59 @@
+"""`--engine all`: the explicit engine, BMC to its depth and PDR agree on the bundled models.
+
+The small models run by default; guest-assisted, where PDR takes minutes a variant, runs
+under `-m slow`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from migcheck.checker.verdict import Verdict
+from migcheck.models.library import bundled
+from migcheck.runner import run
+
+SMALL = ["two-phase-commit", "peterson", "dining-philosophers", "spinlock"]
+
+
+def check_all(model: str, variant: str):
+    rows = run(bundled(model), variants=[variant], engine="all")
+    for r in rows:
+        v: Verdict = r.verdict
+        assert v.verdict != "error", v.reason  # an error here is a disagreement between engines
+        if v.kind in ("invariant", "action", "reachable"):
+            assert set(v.extra["engines"]) == {"explicit", "bmc", "pdr"}
+    return rows
+
+
+@pytest.mark.parametrize("model, variant", [(m, v) for m in SMALL for v in bundled(m).variants()])
+def test_engines_agree_on_small_models(model, variant):
+    rows = check_all(model, variant)
+    assert all(r.as_expected for r in rows)
+
+
+def test_a_disagreement_is_an_error_naming_both_verdicts(monkeypatch):
+    import migcheck.runner as runner
+
+    real = runner.check_symbolic
+
+    def lying_pdr(system, engine, props, depth, timeout):
+        verdicts = real(system, engine, props, depth, timeout)
+        if engine == "pdr" and "mutual-exclusion" in verdicts:
+            from dataclasses import replace
+
+            verdicts["mutual-exclusion"] = replace(verdicts["mutual-exclusion"], verdict="violated",
+                                                   trace=None)
+        return verdicts
+
+    monkeypatch.setattr(runner, "check_symbolic", lying_pdr)
+    rows = run(bundled("peterson"), variants=["base"], properties=["mutual-exclusion"], engine="all")
+    v = rows[0].verdict
+    assert v.verdict == "error"
+    assert v.reason == "engines disagree on mutual-exclusion: explicit holds (exhaustive), pdr violated"
+    assert runner.exit_status(rows) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(bundled("guest-assisted").variants()))
+def test_engines_agree_on_guest_assisted(variant):
+    check_all("guest-assisted", variant)
