@@ -77,10 +77,11 @@ class Active:
     action_props: tuple[int, ...]
     deadlock: bool
     edges: bool  # record every transition (for the networkx graph)
+    symmetry: bool = False  # store each successor's canonical form (see symmetry.py)
 
 
 def generate(system: System, packing: Packing, active: Active) -> str:
-    """The source of ``search(states, parents, via, seen, i, tick, edges, fired)``."""
+    """The source of ``search(states, parents, via, seen, i, tick, edges, fired, canon)``."""
     props = system.properties
     used: set[int] = set()
     for k in active.invariants + active.witnesses:
@@ -94,7 +95,7 @@ def generate(system: System, packing: Packing, active: Active) -> str:
     if active.deadlock and system.final is not None:
         used |= slots_read(system.final)
 
-    out = ["def search(states, parents, via, seen, i, tick, edges, fired):",
+    out = ["def search(states, parents, via, seen, i, tick, edges, fired, canon):",
            "    push_state = states.append",
            "    push_parent = parents.append",
            "    push_via = via.append"]
@@ -134,6 +135,8 @@ def generate(system: System, packing: Packing, active: Active) -> str:
             if not (isinstance(pred, Const) and pred.value):
                 out.append(body + f"if not {py(pred)}: return ('action', {k}, i, t0, {a_i})")
         out.append(body + "y = " + _successor(act.updates, act.checks, packing))
+        if active.symmetry:
+            out.append(body + "y = canon(y)")
         if active.edges:
             out += [body + "j = seen.get(y)",
                     body + "if j is None:",

@@ -21,6 +21,7 @@ from migcheck.models.ir import System
 
 from .codegen import Active, Packing, compile_search
 from .liveness import LIVENESS, FairGraph, check_liveness
+from .symmetry import Symmetry
 from .trace import Step, Trace
 from .verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Stats, Verdict
 
@@ -42,6 +43,7 @@ class Exploration:
     edges: list[tuple[int, int, int]] | None = field(default=None, repr=False)
     fair_graph: Any = field(default=None, repr=False)  # built once for the liveness checks
     never_enabled: list[str] = field(default_factory=list)  # action instances (if the search finished)
+    symmetry: Symmetry | None = field(default=None, repr=False)  # states are canonical forms
 
     def state(self, i: int) -> tuple[int, ...]:
         return self.packing.unpack(self.states[i])
@@ -87,12 +89,37 @@ class Exploration:
         if extra is not None:
             act = self.system.actions[extra[0]]
             steps.append(Step(act.name, act.params, act.owner, extra[1]))
+        if self.symmetry is not None:
+            steps = self._concrete(steps, prop)
         s = self.system
         return Trace(s.model, s.variant, s.params, s.ir_hash, prop, tuple(steps))
 
+    def _concrete(self, steps: list[Step], prop: str) -> list[Step]:
+        """Canonical states back to a run of the model: from the concrete state, take the first
+        enabled action whose successor has the next canonical state as its canonical form (on
+        a property's own step, one that also violates it)."""
+        from .interpret import evaluate, successors
+
+        canon = self.symmetry.canonical
+        system = self.system
+        p = system.property(prop)
+        out = [steps[0]]
+        for n, step in enumerate(steps[1:], start=1):
+            here = out[-1].state
+            target = canon(step.state)
+            last_action_step = n == len(steps) - 1 and p is not None and p.kind == "action"
+            for a, nxt in successors(system, here):
+                if canon(nxt) == target and not (last_action_step and evaluate(p.per_action[a], here)):
+                    act = system.actions[a]
+                    out.append(Step(act.name, act.params, act.owner, nxt))
+                    break
+            else:  # the symmetry check makes this unreachable
+                raise AssertionError(f"no concrete step to canonical state {n} of {prop}")
+        return out
+
 
 def explore(system: System, properties: list[str] | None = None, *, max_states: int | None = None,
-            timeout: float | None = None, graph: bool = False,
+            timeout: float | None = None, graph: bool = False, symmetry: bool = False,
             on_progress: ProgressFn | None = None) -> Exploration:
     """Explore ``system`` breadth-first and decide ``properties`` (all of them by default).
 
@@ -111,6 +138,7 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     open_act = [index[n] for n in wanted if n in index and props[index[n]].kind == "action"]
     live = [n for n in wanted if n in index and props[index[n]].kind in LIVENESS]
     graph = graph or bool(live)  # liveness is decided on the recorded transitions
+    sym = Symmetry.of(system) if symmetry else None  # refuses, with the reason, if not symmetric
 
     packing = Packing.of(system.layout)
     states: list[int] = []
@@ -152,9 +180,10 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     domain_error: tuple[int, int, int, int] | None = None
     while True:
         active = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
-                        want_deadlock and DEADLOCK not in found, graph)
+                        want_deadlock and DEADLOCK not in found, graph, sym is not None)
         search = compile_search(system, packing, active)
-        event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges, fired)
+        canon = sym.canonical_packed if sym is not None else None
+        event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges, fired, canon)
         transitions += t
         if edges is not None and event not in ("done", "limit"):
             while edges and edges[-1][0] == i:
@@ -182,7 +211,8 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
                   seconds=elapsed, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     complete = event == "done"
     never = [a.label for a, f in zip(system.actions, fired, strict=True) if not f] if complete else []
-    result = Exploration(system, {}, stats, packing, states, parents, via, edges, never_enabled=never)
+    result = Exploration(system, {}, stats, packing, states, parents, via, edges, never_enabled=never,
+                         symmetry=sym)
 
     kinds = {p.name: p.kind for p in props}
     order = [n for n in wanted if n in kinds] + ([DEADLOCK] if want_deadlock else [])

@@ -70,7 +70,7 @@ def check_properties_exist(systems: list[System], wanted: list[str] | None) -> N
 
 def run(model: type[Model], *, variants: list[str] | None = None, properties: list[str] | None = None,
         params: dict[str, Any] | None = None, engine: str = "explicit", max_states: int | None = None,
-        timeout: float | None = None, depth: int | None = None,
+        timeout: float | None = None, depth: int | None = None, symmetry: bool = False,
         on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> list[Result]:
     """Check every selected variant; raise a `MigcheckError` for bad input before any search.
 
@@ -81,6 +81,8 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
     """
     if engine not in ENGINES:
         raise ModelNotFound(f"unknown engine '{engine}' (engines: {', '.join(ENGINES)})")
+    if symmetry and engine in SYMBOLIC:
+        raise ModelNotFound(f"--symmetry reduces the explicit search; --engine {engine} does not take it")
     systems = [build(v, params) for v in select_variants(model, variants)]
     check_properties_exist(systems, properties)
     results: list[Result] = []
@@ -96,7 +98,7 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
             continue
         progress = (lambda info, v=system.variant: on_progress(v, info)) if on_progress else None
         exploration = explore(system, wanted, max_states=max_states, timeout=timeout,
-                              on_progress=progress)
+                              symmetry=symmetry, on_progress=progress)
         verdicts = exploration.verdicts
         if engine == "all":
             verdicts = cross_check(system, verdicts, timeout)

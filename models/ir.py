@@ -132,6 +132,7 @@ class System:
     expect: tuple[tuple[str, str], ...] = ()
     owners: tuple[str, ...] = field(default=())
     action_docs: tuple[tuple[str, str], ...] = field(default=())  # not part of the IR hash
+    symmetric: tuple[tuple[str, tuple[str, ...]], ...] = ()  # index declared symmetric, its arrays
 
     def action_doc(self, name: str) -> str:
         return dict(self.action_docs).get(name, "")

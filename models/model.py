@@ -287,7 +287,10 @@ def build(cls: type[Model], params: dict[str, Any] | None = None) -> System:
         final=mk("or", *finals) if finals else None, check_deadlock=cls.check_deadlock,
         expect=tuple(sorted(cls.expect.items())), owners=owners,
         action_docs=tuple((a.label, a.doc.split("\n\n")[0].replace("\n", " "))
-                          for a in cls.actions().values()))
+                          for a in cls.actions().values()),
+        symmetric=tuple((key, tuple(k for k, m in cls._members.items()
+                                    if isinstance(m, Array) and m.over is idx))
+                        for key, idx in cls._members.items() if isinstance(idx, Index) and idx.symmetric))
 
 
 def _constants(cls: type[Model], values: dict[str, int]) -> dict[str, Any]:
