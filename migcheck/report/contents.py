@@ -86,14 +86,20 @@ class Report:
 def build_report(model: type[Model], *, variants: list[str] | None = None,
                  properties: list[str] | None = None, params: dict[str, Any] | None = None,
                  engine: str = "explicit", max_states: int | None = None, timeout: float | None = None,
-                 depth: int | None = None, graph_limit: int = DEFAULT_LIMIT, command: str = "",
+                 depth: int | None = None, symmetry: bool = False, graph_limit: int = DEFAULT_LIMIT,
+                 command: str = "",
                  on_search: Callable[[str, dict[str, Any]], None] | None = None,
                  on_stage: StageFn | None = None) -> Report:
-    """Check and gather everything a report shows. Raises `MigcheckError` for bad input."""
+    """Check and gather everything a report shows. Raises `MigcheckError` for bad input.
+
+    ``symmetry`` asks the explicit engine for symmetry reduction (state counts are then of the
+    reduced graph); the state-graph pictures always show the full graph.
+    """
     stage = on_stage or (lambda text: None)
     stage(f"checking {model.name}")
+    reduce: dict[str, Any] = {"symmetry": True} if symmetry else {}
     results = run(model, variants=variants, properties=properties, params=params, engine=engine,
-                  max_states=max_states, timeout=timeout, depth=depth, on_progress=on_search)
+                  max_states=max_states, timeout=timeout, depth=depth, on_progress=on_search, **reduce)
     systems = tuple({r.system.variant: r.system for r in results}.values())
     if not results:  # every variant lacked the wanted properties: still say what was asked
         systems = tuple(build(v, params) for v in select_variants(model, variants))
@@ -117,7 +123,7 @@ def build_report(model: type[Model], *, variants: list[str] | None = None,
         first = next((v.result.verdict.trace for v in violations if v.variant == system.variant), None)
         known = [r.verdict.stats.states for r in results
                  if r.system.variant == system.variant and r.verdict.engine in ("explicit", "all")
-                 and r.verdict.complete]
+                 and r.verdict.complete and not symmetry]
         graphs.append(picture(system, graph_limit, first, max(known) if known else None))
 
     root = model.root()
