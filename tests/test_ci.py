@@ -270,7 +270,8 @@ def test_bad_configuration_in_pyproject_names_the_table_and_line(tmp_path, capsy
         """, "pyproject.toml")
     status, _, err = ci(capsys, "--config", str(config))
     assert status == 2
-    assert f"{config}:8: [[tool.migcheck.check]] #2 (model 'peterson'), key 'variants': unknown variant 'nope'" in err
+    assert (f"{config}:8: [[tool.migcheck.check]] #2 (model 'peterson'), key 'variants': "
+            "unknown variant 'nope'") in err
 
 
 def test_unwritable_outputs_are_refused_before_checking(tmp_path, capsys):
