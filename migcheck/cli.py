@@ -310,6 +310,9 @@ def _add_report_parser(sub: Any) -> None:
     rp.add_argument("--depth", type=_natural, metavar="K", help="the bound of bmc and kind")
     rp.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
     rp.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
+    rp.add_argument("--symmetry", action="store_true",
+                    help="as for check: one state per orbit of symmetric index sets (state counts are "
+                         "of the reduced search; the state graph pictures stay whole)")
     rp.add_argument("--graph-states", type=_natural, default=300, metavar="N",
                     help="draw the state graph of variants with at most N states (default 300)")
     rp.add_argument("--out", required=True, metavar="DIR",
@@ -340,6 +343,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                         ("--timeout", args.timeout)):
         if value is not None:
             argv += [flag, str(value)]
+    if args.symmetry:
+        argv.append("--symmetry")
     if args.graph_states != 300:
         argv += ["--graph-states", str(args.graph_states)]
     argv += ["--out", args.out]
@@ -347,8 +352,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         report = build_report(model, variants=args.variant, properties=args.property, params=params,
                               engine=args.engine, max_states=args.max_states, timeout=args.timeout,
-                              depth=args.depth, graph_limit=args.graph_states, command=shlex.join(argv),
-                              on_search=status.search, on_stage=status.stage)
+                              depth=args.depth, symmetry=args.symmetry, graph_limit=args.graph_states,
+                              command=shlex.join(argv), on_search=status.search, on_stage=status.stage)
         status.stage("writing the report")
         paths = write_report(report, args.out)
     finally:
