@@ -268,3 +268,13 @@ def test_progress_is_shown_only_on_a_terminal():
     assert "\rreport: state graph of base" in tty.getvalue()
     line.clear()
     assert tty.getvalue().endswith("\r")
+
+
+def test_cli_symmetry_is_passed_on_and_kept_in_the_command(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["report", "two-phase-commit", "--set", "rms=3", "--symmetry", "--out", str(out)]) == 0
+    capsys.readouterr()
+    data = json.loads((out / "report.json").read_text())
+    assert "--symmetry" in data["command"]
+    assert data["matrix"]["cells"][0]["states"] < 288  # the reduced search
+    assert data["graphs"][0]["states"] == 288  # the picture is of the whole graph
