@@ -206,6 +206,15 @@ def test_cli_writes_the_three_files(tmp_path, capsys):
     assert data["command"] == f"migcheck report two-phase-commit --set rms=3 --engine explicit --out {out}"
 
 
+def test_report_files_follow_the_umask(tmp_path, two_phase):
+    old = os.umask(0o022)
+    try:
+        paths = write_report(two_phase, str(tmp_path / "r"))
+    finally:
+        os.umask(old)
+    assert [os.stat(p).st_mode & 0o777 for p in paths] == [0o644] * 3
+
+
 def test_cli_exit_status_is_checks(tmp_path, capsys):
     # A known-bad variant that violates as expected: 0. Its bug under a base model: the
     # report is written and the status says a verdict is unexpected.
