@@ -101,7 +101,8 @@ def chart(trace: Trace, system: System) -> Chart:
                    _show(layout.slots[i].domain.render(step.state[i])))
             for i in range(len(step.state)) if step.state[i] != prev[i])
         in_loop = trace.loop is not None and n > trace.loop
-        messages.append(Message(n + 1, actor, targets, step.label, changes, in_loop, n == last_index))
+        last = n == last_index and trace.loop is None  # a lasso's violation is its loop, not a step
+        messages.append(Message(n + 1, actor, targets, step.label, changes, in_loop, last))
         prev, before_enabled = step.state, after_enabled
     loop = None if trace.loop is None else trace.loop + 1
     return Chart(system.model, system.variant, trace.property, owners, tuple(messages), loop,
