@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import xmlschema
 
 from migcheck.ci import load_config
 from migcheck.cli import main
+from migcheck.models.library import bundled
 
 ROOT = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data"
@@ -133,8 +135,8 @@ def test_a_known_bad_variant_expected_to_hold_fails_the_build(tmp_path, capsys):
     (result,) = log["runs"][0]["results"]
     assert result["ruleId"] == "two-phase-commit/consistency" and result["level"] == "error"
     where = result["locations"][0]["physicalLocation"]
-    source = ROOT / "models" / "library" / "two_phase_commit.py"
-    assert where["artifactLocation"]["uri"] == source.resolve().as_uri()  # not below the config's folder
+    source = Path(inspect.getsourcefile(bundled("two-phase-commit"))).resolve()  # installed or not
+    assert where["artifactLocation"]["uri"] == source.as_uri()  # not below the config's folder
     line = source.read_text().splitlines()[where["region"]["startLine"] - 1]
     assert line.strip() == "def consistency(s):"
     related = {loc["message"]["text"]: loc for loc in result["relatedLocations"]}
