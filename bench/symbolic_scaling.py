@@ -39,7 +39,11 @@ def main() -> None:
     print("| pages = slots | " + " | ".join(args.engines) + " |")
     print("| ---: |" + " --- |" * len(args.engines))
     given_up: set[str] = set()
+    allowed = cls.parameters()["pages"].allowed
     for n in args.sizes:
+        if n not in allowed or n not in cls.parameters()["slots"].allowed:
+            print(f"| {n} | " + " | ".join(["outside the model's parameter range"] * len(args.engines)) + " |")
+            continue
         system = build(cls, {"pages": n, "slots": n})
         cells = []
         for engine in args.engines:
