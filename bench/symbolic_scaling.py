@@ -42,7 +42,8 @@ def main() -> None:
     allowed = cls.parameters()["pages"].allowed
     for n in args.sizes:
         if n not in allowed or n not in cls.parameters()["slots"].allowed:
-            print(f"| {n} | " + " | ".join(["outside the model's parameter range"] * len(args.engines)) + " |")
+            outside = ["outside the model's parameter range"] * len(args.engines)
+            print(f"| {n} | " + " | ".join(outside) + " |")
             continue
         system = build(cls, {"pages": n, "slots": n})
         cells = []
