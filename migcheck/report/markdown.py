@@ -12,13 +12,14 @@ from .matrix import Cell
 from .sequence_mermaid import chart_mermaid
 
 BUDGET = 60_000
+RESERVE = 1_500  # the section heading and the sentence naming what was left out
 MARKS = {"ok": "✅", "known": "⚠️", "bad": "❌", "odd": "❔", "none": "–"}
 
 
 def report_markdown(report: Report, budget: int = BUDGET) -> str:
     head = _head(report)
     tail = _tail(report)
-    room = budget - len(head) - len(tail)
+    room = budget - len(head) - len(tail) - RESERVE
     blocks, left = [], []
     for v in report.violations:
         block = _violation(v)
