@@ -106,6 +106,12 @@ def write_json_atomic(path: str, payload: Any) -> None:
     write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -113,6 +119,7 @@ def write_text_atomic(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as out:
             out.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; the result follows the umask
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

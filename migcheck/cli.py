@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("migcheck: interrupted", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (| head): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:  # a traceback is a bug: say so in one line, keep it for debugging
         if os.environ.get("MIGCHECK_DEBUG"):
             raise
@@ -72,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="write the re-checked inductive invariants of proved properties (SMT-LIB 2)")
     ck.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
     ck.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
+    ck.add_argument("--symmetry", action="store_true",
+                    help="explore one state per orbit of index sets declared symmetric (safety only; "
+                         "refused, with the reason, when the model is not symmetric)")
     ck.add_argument("--strict", action="store_true",
                     help="fail (exit 1) when an action is never enabled, or a witness never reached "
                          "that the variant does not expect to be unreachable")
@@ -178,7 +184,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     try:
         results = run(model, variants=args.variant, properties=args.property, params=params,
                       engine=args.engine, max_states=args.max_states, timeout=args.timeout,
-                      depth=args.depth,
+                      depth=args.depth, symmetry=args.symmetry,
                       on_progress=progress)
     finally:
         if progress:

@@ -237,8 +237,9 @@ def test_a_missing_file_exits_2_with_one_line(tmp_path, capsys):
 def test_the_installed_command_replays_without_a_traceback(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"schema": 1, "model": "guest-assisted"')
+    # From another folder: the source tree's migcheck/ must not shadow the installed package.
     proc = subprocess.run([sys.executable, "-m", "migcheck", "replay", str(bad)], capture_output=True,
-                          text=True, check=False)
+                          text=True, check=False, cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "not a JSON trace" in proc.stderr
 

@@ -69,13 +69,4 @@ def write_report(r: Report, out: str) -> list[str]:
     write_text_atomic(paths[0], html)
     write_text_atomic(paths[1], markdown)
     write_json_atomic(paths[2], data)
-    _readable(paths)
     return paths
-
-
-def _readable(paths: list[str]) -> None:
-    """The temporary files are private (mode 0600); a report is for sharing: apply the umask."""
-    mask = os.umask(0)
-    os.umask(mask)
-    for path in paths:
-        os.chmod(path, 0o666 & ~mask)
