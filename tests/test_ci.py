@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import sarif_pydantic
 import xmlschema
 
 from migcheck.ci import load_config
@@ -67,6 +68,8 @@ def valid_sarif(path: Path) -> dict:
     validator = jsonschema.Draft7Validator(SARIF, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
     errors = sorted(validator.iter_errors(log), key=str)
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+    # A second, independent reading: sarif-pydantic's typed model of SARIF 2.1.0 (from PyPI).
+    sarif_pydantic.Sarif.model_validate_json(path.read_text())
     return log
 
 
