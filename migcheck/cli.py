@@ -59,25 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     ls.set_defaults(func=cmd_list)
 
     ck = sub.add_parser("check", help="check a model's variants and properties")
-    ck.add_argument("model", nargs="?", default=DEFAULT_MODEL,
-                    help=f"a bundled model's name or a path to a .py file (default: {DEFAULT_MODEL})")
-    ck.add_argument("--variant", action="append", metavar="V", help="check only this variant (repeatable)")
-    ck.add_argument("--property", action="append", metavar="P", help="check only this property (repeatable)")
-    ck.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
-                    help="set a model parameter (repeatable)")
-    ck.add_argument("--engine", default="explicit", choices=ENGINES,
-                    help="explicit (exhaustive search, the default), bmc (bounded), kind (k-induction), "
-                         "pdr (z3 Spacer), or all (explicit cross-checked by bmc and pdr)")
-    ck.add_argument("--depth", type=_natural, metavar="K",
-                    help="bmc: the bound; kind: the largest k is K+1 (default 25). Deadlock and "
-                         "liveness are checked by the explicit engine only")
+    _add_selection(ck)
     ck.add_argument("--certificate-out", metavar="FILE",
                     help="write the re-checked inductive invariants of proved properties (SMT-LIB 2)")
-    ck.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
-    ck.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
-    ck.add_argument("--symmetry", action="store_true",
-                    help="explore one state per orbit of index sets declared symmetric (safety only; "
-                         "refused, with the reason, when the model is not symmetric)")
     ck.add_argument("--strict", action="store_true",
                     help="fail (exit 1) when an action is never enabled, or a witness never reached "
                          "that the variant does not expect to be unreachable")
@@ -92,6 +76,27 @@ def _parser() -> argparse.ArgumentParser:
     _add_report_parser(sub)
     _add_ci_parser(sub)
     return p
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    """What check and report share: the model, its variants, properties, parameters and engine."""
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL,
+                   help=f"a bundled model's name or a path to a .py file (default: {DEFAULT_MODEL})")
+    p.add_argument("--variant", action="append", metavar="V", help="only this variant (repeatable)")
+    p.add_argument("--property", action="append", metavar="P", help="only this property (repeatable)")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
+                   help="set a model parameter (repeatable)")
+    p.add_argument("--engine", default="explicit", choices=ENGINES,
+                   help="explicit (exhaustive search, the default), bmc (bounded), kind (k-induction), "
+                        "pdr (z3 Spacer), or all (explicit cross-checked by bmc and pdr)")
+    p.add_argument("--depth", type=_natural, metavar="K",
+                   help="bmc: the bound; kind: the largest k is K+1 (default 25). Deadlock and "
+                        "liveness are checked by the explicit engine only")
+    p.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
+    p.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
+    p.add_argument("--symmetry", action="store_true",
+                   help="explore one state per orbit of index sets declared symmetric (safety only; "
+                        "refused, with the reason, when the model is not symmetric)")
 
 
 def _number(convert: type, what: str, zero_ok: bool = False):
@@ -305,20 +310,7 @@ class _Progress:
 
 def _add_report_parser(sub: Any) -> None:
     rp = sub.add_parser("report", help="write a design verification report (HTML, Markdown, JSON)")
-    rp.add_argument("model", nargs="?", default=DEFAULT_MODEL,
-                    help=f"a bundled model's name or a path to a .py file (default: {DEFAULT_MODEL})")
-    rp.add_argument("--variant", action="append", metavar="V", help="only this variant (repeatable)")
-    rp.add_argument("--property", action="append", metavar="P", help="only this property (repeatable)")
-    rp.add_argument("--set", action="append", metavar="NAME=VALUE", default=[],
-                    help="set a model parameter (repeatable)")
-    rp.add_argument("--engine", default="explicit", choices=ENGINES,
-                    help="as for check; all shows which engines agree")
-    rp.add_argument("--depth", type=_natural, metavar="K", help="the bound of bmc and kind")
-    rp.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
-    rp.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
-    rp.add_argument("--symmetry", action="store_true",
-                    help="as for check: one state per orbit of symmetric index sets (state counts are "
-                         "of the reduced search; the state graph pictures stay whole)")
+    _add_selection(rp)  # with --symmetry the state counts are the reduced search's; pictures stay whole
     rp.add_argument("--graph-states", type=_natural, default=300, metavar="N",
                     help="draw the state graph of variants with at most N states (default 300)")
     rp.add_argument("--out", required=True, metavar="DIR",
