@@ -290,11 +290,14 @@ class _Progress:
         self.shown = False
 
     def __call__(self, variant: str, info: dict[str, Any]) -> None:
-        if time.perf_counter() - self.started < 1.0:
+        if "note" in info:  # a symbolic engine at work: no counts to show, only what runs
+            line = f"{variant}: {info['note']}  ({time.perf_counter() - self.started:.0f} s)"
+        elif time.perf_counter() - self.started < 1.0:
             return
-        rate = info["states"] / info["seconds"] if info["seconds"] > 0 else 0
-        line = (f"{variant}: {info['states']:,} states  depth {info['depth']}  "
-                f"{rate:,.0f} states/s  {info['seconds']:.0f} s")
+        else:
+            rate = info["states"] / info["seconds"] if info["seconds"] > 0 else 0
+            line = (f"{variant}: {info['states']:,} states  depth {info['depth']}  "
+                    f"{rate:,.0f} states/s  {info['seconds']:.0f} s")
         sys.stderr.write("\r" + line[:100].ljust(100))
         sys.stderr.flush()
         self.shown = True

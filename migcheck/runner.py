@@ -93,6 +93,8 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
             if not wanted:
                 continue
         if engine in SYMBOLIC:
+            if on_progress:
+                on_progress(system.variant, {"note": f"{engine} running"})
             symbolic = check_symbolic(system, engine, wanted, depth, timeout)
             results += [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
             continue
@@ -101,6 +103,8 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
                               symmetry=symmetry, on_progress=progress)
         verdicts = exploration.verdicts
         if engine == "all":
+            if on_progress:
+                on_progress(system.variant, {"note": "explicit search done; bmc and pdr cross-checking"})
             verdicts = cross_check(system, verdicts, timeout)
         never = tuple(exploration.never_enabled)
         for name, verdict in verdicts.items():

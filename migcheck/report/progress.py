@@ -23,6 +23,9 @@ class StatusLine:
         self._show(f"report: {text}")
 
     def search(self, variant: str, info: dict[str, Any]) -> None:
+        if "note" in info:  # a symbolic engine at work
+            self._show(f"report: checking {variant}: {info['note']}")
+            return
         rate = info["states"] / info["seconds"] if info["seconds"] > 0 else 0
         self._show(f"report: checking {variant}: {info['states']:,} states  depth {info['depth']}  "
                    f"{rate:,.0f} states/s")
