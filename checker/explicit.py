@@ -19,7 +19,7 @@ import networkx as nx
 
 from migcheck.models.ir import System
 
-from .codegen import Active, Packing, compile_search
+from .codegen import DEADLOCK_FLAG, Active, Packing, compile_search
 from .liveness import LIVENESS, FairGraph, check_liveness
 from .symmetry import Symmetry
 from .trace import Step, Trace
@@ -178,28 +178,27 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     transitions = 0
     fired = bytearray(len(system.actions))  # coverage: which action instances were ever enabled
     domain_error: tuple[int, int, int, int] | None = None
+    # Compiled once; a decided property is switched off and the search resumes where it was.
+    search = compile_search(system, packing, Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
+                                                     want_deadlock, graph, sym is not None))
+    canon = sym.canonical_packed if sym is not None else None
+    decided: set[int] = set()
     while True:
-        active = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
-                        want_deadlock and DEADLOCK not in found, graph, sym is not None)
-        search = compile_search(system, packing, active)
-        canon = sym.canonical_packed if sym is not None else None
-        event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges, fired, canon)
+        event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges, fired, canon, decided)
         transitions += t
         if edges is not None and event not in ("done", "limit"):
             while edges and edges[-1][0] == i:
                 edges.pop()  # state i is expanded again on resumption
-        if event == "invariant":
+        if event == "invariant" or event == "witness":
             found[props[k].name] = ("state", i)
-            open_inv.remove(k)
-        elif event == "witness":
-            found[props[k].name] = ("state", i)
-            open_wit.remove(k)
+            decided.add(k)
         elif event == "action":
             a_i = rest[0]
             found[props[k].name] = ("step", (i, a_i))
-            open_act.remove(k)
+            decided.add(k)
         elif event == "deadlock":
             found[DEADLOCK] = ("state", i)
+            decided.add(DEADLOCK_FLAG)
         elif event == "domain":
             domain_error = (i, k, rest[0], rest[1])
             break

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .domains import Domain
@@ -137,7 +138,7 @@ class System:
     def action_doc(self, name: str) -> str:
         return dict(self.action_docs).get(name, "")
 
-    @property
+    @cached_property  # a System never changes; every trace and certificate asks for it
     def ir_hash(self) -> str:
         text = repr((self.model, self.variant, self.params, self.layout, self.initial,
                      self.actions, self.properties, self.final, self.check_deadlock))
