@@ -138,7 +138,7 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     open_act = [index[n] for n in wanted if n in index and props[index[n]].kind == "action"]
     live = [n for n in wanted if n in index and props[index[n]].kind in LIVENESS]
     graph = graph or bool(live)  # liveness is decided on the recorded transitions
-    sym = Symmetry.of(system) if symmetry else None  # refuses, with the reason, if not symmetric
+    sym = Symmetry.of(system, wanted) if symmetry else None  # refuses, with the reason, if not symmetric
 
     packing = Packing.of(system.layout)
     states: list[int] = []
@@ -182,7 +182,7 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
         active = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
                         want_deadlock and DEADLOCK not in found, graph, sym is not None)
         search = compile_search(system, packing, active)
-        canon = sym.canonical_packed if sym is not None else None
+        canon = sym.canonical_packed if sym is not None and sym.groups else None
         event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges, fired, canon)
         transitions += t
         if edges is not None and event not in ("done", "limit"):

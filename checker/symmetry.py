@@ -6,11 +6,20 @@ permutation group (a swap of the first two elements and a rotation of all), the 
 states, every action (guard, updates, owner, fairness), the final-state predicate and every
 property must map onto themselves; otherwise the reduction is refused with the reason.
 
-A state's canonical form sorts, for each symmetric index set, the tuples of its arrays'
-elements ("columns"); that is a canonical representative under the full permutation group
-of the set, since nothing else in the state refers to its elements. Counterexamples found on
-canonical states are mapped back to a concrete trace by following, from the concrete state,
-an enabled action whose successor has the next canonical state as its canonical form.
+State may also refer to elements (a `Ref` variable: the page a slot's buffer is in). A
+permutation then renames those values too, and the invariance check renames the constants a
+reference is compared with or assigned (``buf[i] == p`` becomes ``buf[i] == π(p)``). A
+reference may only be compared, assigned or chosen by ``ite``; ordering or arithmetic on it
+is refused, since it would tell elements apart.
+
+A state's canonical form sorts, for each symmetric index set, the elements by their
+"column": the values of the arrays over the set at that element, then which references
+point at it. Two elements with equal columns are untouched by swapping them (no reference
+can point at both), so sorting gives one representative per orbit of the full permutation
+group. This needs the references to live outside the arrays over their own set (refused
+otherwise). Counterexamples found on canonical states are mapped back to a concrete trace
+by following, from the concrete state, an enabled action whose successor has the next
+canonical state as its canonical form.
 """
 
 from __future__ import annotations
@@ -40,21 +49,55 @@ def _normal(node: Node) -> Node:
     return Op(node.op, args)
 
 
-def _rename(node: Node, slot_map: dict[int, int]) -> Node:
-    if isinstance(node, Slot):
-        return Slot(slot_map.get(node.index, node.index))
-    if isinstance(node, Const):
-        return node
-    return Op(node.op, tuple(_rename(a, slot_map) for a in node.args))
+class Renaming:
+    """A permutation of one symmetric set, applied to IR: array slots move, and the values of
+    references (and the constants they meet) are renamed."""
+
+    def __init__(self, group: Group, perm: tuple[int, ...]):
+        self.slot_map = group.slot_map(perm)
+        self.value_map = dict(enumerate(perm))
+        self.refs = frozenset(group.refs)
+
+    def is_ref(self, node: Node) -> bool:
+        if isinstance(node, Slot):
+            return node.index in self.refs
+        return isinstance(node, Op) and node.op == "ite" and any(self.is_ref(a) for a in node.args[1:])
+
+    def __call__(self, node: Node, as_ref: bool = False) -> Node:
+        if isinstance(node, Slot):
+            return Slot(self.slot_map.get(node.index, node.index))
+        if isinstance(node, Const):
+            return Const(self.value_map.get(node.value, node.value)) if as_ref else node
+        if node.op == "ite":
+            cond, *branches = node.args
+            as_ref = as_ref or self.is_ref(node)
+            return Op("ite", (self(cond), *(self(b, as_ref) for b in branches)))
+        if node.op in ("eq", "ne"):
+            as_ref = any(self.is_ref(a) for a in node.args)
+            return Op(node.op, tuple(self(a, as_ref) for a in node.args))
+        if any(self.is_ref(a) for a in node.args):
+            raise SymmetryRefused(f"'{node.op}' applied to a reference to a symmetric element; "
+                                  "references may only be compared for equality or assigned")
+        return Op(node.op, tuple(self(a) for a in node.args))
+
+    def state(self, state: tuple[int, ...]) -> tuple[int, ...]:
+        out = list(state)
+        for s, t in self.slot_map.items():
+            out[t] = state[s]
+        for r in self.refs:
+            out[r] = self.value_map.get(state[r], state[r])
+        return tuple(out)
 
 
 @dataclass(frozen=True)
 class Group:
-    """One symmetric index set: its name, size, and the base slot of each array over it."""
+    """One symmetric index set: its name, size, the base slot of each array over it, and the
+    slots holding references to its elements."""
 
     index: str
     size: int
     bases: tuple[int, ...]
+    refs: tuple[int, ...] = ()
 
     def slot_map(self, perm: tuple[int, ...]) -> dict[int, int]:
         return {b + j: b + perm[j] for b in self.bases for j in range(self.size)}
@@ -75,45 +118,74 @@ class Symmetry:
         self.packing = Packing.of(system.layout)
 
     @classmethod
-    def of(cls, system: System) -> Symmetry:
-        """Check the symmetric index sets of ``system``; raise `SymmetryRefused` with the reason."""
+    def of(cls, system: System, properties: list[str] | None = None) -> Symmetry:
+        """Check the symmetric index sets of ``system`` for the properties named (default: all);
+        raise `SymmetryRefused` with the reason. A set with one element gives no reduction."""
         groups = []
         for index, arrays in system.symmetric:
             bases = tuple(system.layout.var(a).base for a in arrays)
             size = dict(system.params)[index]
+            refs = tuple(k for k, info in enumerate(system.layout.slots)
+                         if info.domain.kind == "ref" and info.domain.of == index)
+            inside = {info.var for k, info in enumerate(system.layout.slots) if k in refs} & set(arrays)
+            if inside:
+                raise SymmetryRefused(f"{system.model}: '{sorted(inside)[0]}' is an array over {index} "
+                                      f"holding references to {index}; symmetry reduction does not "
+                                      "support that")
             if size > 1:
-                groups.append(Group(index, size, bases))
-        if not groups:
-            raise SymmetryRefused(f"{system.model}: no index set is declared symmetric=True "
-                                  "(or every symmetric set has one element)")
-        for kind in (p.kind for p in system.properties):
-            if kind in ("eventually", "leads_to"):
-                raise SymmetryRefused(f"{system.model}: symmetry reduction is for safety properties; "
-                                      "check liveness without --symmetry")
+                groups.append(Group(index, size, bases, refs))
+        if not system.symmetric:
+            raise SymmetryRefused(f"{system.model}: no index set is declared symmetric=True")
+        checked = [p for p in system.properties if properties is None or p.name in properties]
+        live = [p.name for p in checked if p.kind in ("eventually", "leads_to")]
+        if live:
+            raise SymmetryRefused(f"{system.model}: symmetry reduction is for safety properties; check "
+                                  f"{', '.join(live)} without --symmetry (or choose safety properties "
+                                  "with --property)")
         for group in groups:
             for perm in group.generators():
-                _check_invariant(system, group, perm)
+                _check_invariant(system, group, perm, checked)
         return cls(system, groups)
 
     def canonical(self, state: tuple[int, ...]) -> tuple[int, ...]:
         out = list(state)
         for g in self.groups:
-            columns = sorted(tuple(state[b + j] for b in g.bases) for j in range(g.size))
-            for j, column in enumerate(columns):
-                for b, value in zip(g.bases, column, strict=True):
-                    out[b + j] = value
+            if not g.refs:
+                columns = sorted(tuple(state[b + j] for b in g.bases) for j in range(g.size))
+                for j, column in enumerate(columns):
+                    for b, value in zip(g.bases, column, strict=True):
+                        out[b + j] = value
+                continue
+            order = sorted(range(g.size), key=lambda j: (tuple(state[b + j] for b in g.bases),
+                                                         tuple(state[r] == j for r in g.refs)))
+            for k, j in enumerate(order):
+                for b in g.bases:
+                    out[b + k] = state[b + j]
+            rank = {j: k for k, j in enumerate(order)}
+            for r in g.refs:
+                out[r] = rank.get(state[r], state[r])
         return tuple(out)
 
     def canonical_packed(self, x: int) -> int:
         return self.packing.pack(self.canonical(self.packing.unpack(x)))
 
 
-def _check_invariant(system: System, group: Group, perm: tuple[int, ...]) -> None:
-    slot_map = group.slot_map(perm)
+def _check_invariant(system: System, group: Group, perm: tuple[int, ...], checked: list) -> None:
     what = f"permuting {group.index} by {list(perm)}"
+    rename = Renaming(group, perm)
+    try:
+        _check_images(system, rename, what, checked)
+    except SymmetryRefused as exc:
+        if str(exc).startswith(system.model):
+            raise
+        raise SymmetryRefused(f"{system.model}: {exc}") from None
+
+
+def _check_images(system: System, rename: Renaming, what: str, checked: list) -> None:
+    slot_map = rename.slot_map
 
     def image(node: Node) -> Node:
-        return _normal(_rename(node, slot_map))
+        return _normal(rename(node))
 
     def key(act: ActionIR, guard: Node, updates: dict[int, Node]) -> tuple:
         return (act.name, act.owner, act.fairness, _normal(guard),
@@ -122,21 +194,18 @@ def _check_invariant(system: System, group: Group, perm: tuple[int, ...]) -> Non
     by_key = {key(a, a.guard, dict(a.updates)): k for k, a in enumerate(system.actions)}
     images: dict[int, int] = {}
     for k, act in enumerate(system.actions):
-        mapped = {slot_map.get(s, s): _rename(n, slot_map) for s, n in act.updates}
-        target = by_key.get(key(act, _rename(act.guard, slot_map), mapped))
+        mapped = {slot_map.get(s, s): rename(n, s in rename.refs) for s, n in act.updates}
+        target = by_key.get(key(act, rename(act.guard), mapped))
         if target is None:
             raise SymmetryRefused(f"{system.model}: {what} maps action {act.label} to no action of "
                                   "the model; the index set is not symmetric")
         images[k] = target
     for init in system.initial:
-        permuted = list(init)
-        for s, t in slot_map.items():
-            permuted[t] = init[s]
-        if tuple(permuted) not in system.initial:
+        if rename.state(init) not in system.initial:
             raise SymmetryRefused(f"{system.model}: {what} changes the initial state")
     if system.final is not None and image(system.final) != _normal(system.final):
         raise SymmetryRefused(f"{system.model}: {what} changes the final-state predicate")
-    for p in system.properties:
+    for p in checked:
         if p.kind == "action":
             for k, pred in enumerate(p.per_action):
                 if image(pred) != _normal(p.per_action[images[k]]):

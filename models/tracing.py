@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .domains import Domain
 from .errors import ModelDefinitionError
-from .expr import BOOL, INT, Const, Node, Slot, StateBranch, Term, ite, lift, mk
+from .expr import BOOL, INT, Const, Node, RefType, Slot, StateBranch, Term, ite, lift, mk
 from .ir import Layout, interval
 
 # The tracer of the action being traced, for require(); a stack so traces can nest in tests.
@@ -26,7 +27,13 @@ def require(cond: Any) -> None:
 
 
 def slot_type(layout: Layout, index: int) -> Any:
-    d = layout.slots[index].domain
+    return value_type(layout.slots[index].domain)
+
+
+def value_type(d: Domain) -> Any:
+    """The expression type of values of domain ``d``."""
+    if d.kind == "ref":
+        return RefType(d.of, d.hi if d.none else d.hi + 1, d.none)
     return d.labels if d.kind == "enum" else (BOOL if d.kind == "bool" else INT)
 
 
