@@ -24,7 +24,9 @@ canonical state as its canonical form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from migcheck.models.errors import MigcheckError
 from migcheck.models.expr import Const, Node, Op, Slot
@@ -116,6 +118,7 @@ class Symmetry:
         self.system = system
         self.groups = groups
         self.packing = Packing.of(system.layout)
+        self._canonical: Callable[[int], int] | None = None
 
     @classmethod
     def of(cls, system: System, properties: list[str] | None = None) -> Symmetry:
@@ -148,26 +151,76 @@ class Symmetry:
         return cls(system, groups)
 
     def canonical(self, state: tuple[int, ...]) -> tuple[int, ...]:
-        out = list(state)
-        for g in self.groups:
-            if not g.refs:
-                columns = sorted(tuple(state[b + j] for b in g.bases) for j in range(g.size))
-                for j, column in enumerate(columns):
-                    for b, value in zip(g.bases, column, strict=True):
-                        out[b + j] = value
-                continue
-            order = sorted(range(g.size), key=lambda j: (tuple(state[b + j] for b in g.bases),
-                                                         tuple(state[r] == j for r in g.refs)))
-            for k, j in enumerate(order):
-                for b in g.bases:
-                    out[b + k] = state[b + j]
-            rank = {j: k for k, j in enumerate(order)}
-            for r in g.refs:
-                out[r] = rank.get(state[r], state[r])
-        return tuple(out)
+        return self.packing.unpack(self.canonical_packed(self.packing.pack(state)))
 
-    def canonical_packed(self, x: int) -> int:
-        return self.packing.pack(self.canonical(self.packing.unpack(x)))
+    @property
+    def canonical_packed(self) -> Callable[[int], int]:
+        """The canonical form of a packed state (a function generated for this system)."""
+        if self._canonical is None:
+            self._canonical = _compile_canonical(self.groups, self.packing)
+        return self._canonical
+
+
+def _compile_canonical(groups: list[Group], packing: Packing) -> Callable[[int], int]:
+    """Generate the canonical-form function on packed states.
+
+    Each element's column becomes one integer key, its fields concatenated from the first
+    array's (high bits) to the last reference's "points here" bit (low bits), so integer order
+    is the columns' lexicographic order. Most states are already sorted: they return at once.
+    """
+    off, wid = packing.offsets, packing.widths
+
+    def field(slot: int) -> str:
+        return f"((x >> {off[slot]}) & {(1 << wid[slot]) - 1})"
+
+    lines = ["def canonical(x):"]
+    for n, g in enumerate(groups):
+        for k, r in enumerate(g.refs):
+            lines.append(f"    r{n}_{k} = {field(r)}")
+        keys = []
+        for j in range(g.size):
+            parts, shift = [], 0
+            for k in reversed(range(len(g.refs))):
+                parts.append(f"((r{n}_{k} == {j}) << {shift})")
+                shift += 1
+            for b in reversed(g.bases):
+                parts.append(f"({field(b + j)} << {shift})")
+                shift += wid[b + j]
+            keys.append(" | ".join(parts) or "0")
+            lines.append(f"    k{n}_{j} = {keys[-1]}")
+        sorted_test = " <= ".join(f"k{n}_{j}" for j in range(g.size))
+        key_tuple = ", ".join(f"k{n}_{j}" for j in range(g.size))
+        lines.append(f"    if not ({sorted_test}):")
+        order = f"sorted(range({g.size}), key=({key_tuple},).__getitem__)"
+        lines.append(f"        x = _permute(x, {order}, GROUP{n})")
+    lines.append("    return x")
+    env: dict[str, Any] = {"_permute": _permute}
+    for n, g in enumerate(groups):
+        fields = [(tuple((off[b + j], wid[b + j]) for j in range(g.size))) for b in g.bases]
+        refs = tuple((off[r], wid[r]) for r in g.refs)
+        env[f"GROUP{n}"] = (fields, refs, g.size)
+    exec("\n".join(lines), env)  # generated from the layout only: no model text is executed
+    return env["canonical"]
+
+
+def _permute(x: int, order: list[int], group: tuple) -> int:
+    """``x`` with element ``order[k]`` of the group moved to position k, references renamed."""
+    fields, refs, size = group
+    y = x
+    for places in fields:
+        for k, j in enumerate(order):
+            if k != j:
+                o_from, w = places[j]
+                o_to = places[k][0]
+                y = (y & ~(((1 << w) - 1) << o_to)) | (((x >> o_from) & ((1 << w) - 1)) << o_to)
+    rank = [0] * size
+    for k, j in enumerate(order):
+        rank[j] = k
+    for o, w in refs:
+        v = (x >> o) & ((1 << w) - 1)
+        if v < size:
+            y = (y & ~(((1 << w) - 1) << o)) | (rank[v] << o)
+    return y
 
 
 def _check_invariant(system: System, group: Group, perm: tuple[int, ...], checked: list) -> None:

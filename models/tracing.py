@@ -74,7 +74,7 @@ class Tracer:
         if isinstance(term.node, Const) and not d.lo <= term.node.value <= d.hi:
             raise self.error(f"assigns {term.node.value} to '{info.name}', outside its domain "
                              f"{d.describe()}")
-        if hi < d.lo or lo > d.hi:
+        if (hi < d.lo or lo > d.hi) and not self.never_enabled():
             raise self.error(f"assigns '{info.name}' a value in {lo}..{hi}, always outside "
                              f"{d.describe()}")
         self.assigned[index] = term.node
@@ -88,7 +88,13 @@ class Tracer:
             self.guard.append(Const(int(bool(cond)), True))
 
     def guard_node(self) -> Node:
+        if self.never_enabled():
+            return Const(0, True)
         return mk("and", *self.guard) if self.guard else Const(1, True)
+
+    def never_enabled(self) -> bool:
+        """The guard so far can never hold (``round < rounds`` with rounds = 0, say)."""
+        return bool(self.guard) and interval(mk("and", *self.guard), self.layout) == (0, 0)
 
     def error(self, message: str) -> ModelDefinitionError:
         return ModelDefinitionError(f"{self.context}: {message}")
