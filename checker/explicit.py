@@ -180,7 +180,7 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     domain_error: tuple[int, int, int, int] | None = None
     while True:
         active = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
-                        want_deadlock and DEADLOCK not in found, graph, sym is not None)
+                        want_deadlock and DEADLOCK not in found, graph, bool(sym and sym.groups))
         search = compile_search(system, packing, active)
         canon = sym.canonical_packed if sym is not None and sym.groups else None
         event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges, fired, canon)
@@ -210,6 +210,9 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     stats = Stats(states=len(states), transitions=transitions, depth=_depth(parents, len(states) - 1),
                   seconds=elapsed, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     complete = event == "done"
+    if sym is not None and sym.action_orbit:  # an instance fired if one of its orbit fired
+        fired_orbits = {sym.action_orbit[k] for k, f in enumerate(fired) if f}
+        fired = bytearray(sym.action_orbit[k] in fired_orbits for k in range(len(fired)))
     never = [a.label for a, f in zip(system.actions, fired, strict=True) if not f] if complete else []
     result = Exploration(system, {}, stats, packing, states, parents, via, edges, never_enabled=never,
                          symmetry=sym)

@@ -119,6 +119,9 @@ class Symmetry:
         self.groups = groups
         self.packing = Packing.of(system.layout)
         self._canonical: Callable[[int], int] | None = None
+        # action instance -> a representative of its orbit: canonical states enable only some
+        # instances of an orbit (say, those on the page sorted first), yet each fires somewhere.
+        self.action_orbit: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, system: System, properties: list[str] | None = None) -> Symmetry:
@@ -145,10 +148,21 @@ class Symmetry:
             raise SymmetryRefused(f"{system.model}: symmetry reduction is for safety properties; check "
                                   f"{', '.join(live)} without --symmetry (or choose safety properties "
                                   "with --property)")
+        orbit = list(range(len(system.actions)))  # union-find over action instances
+
+        def root(k: int) -> int:
+            while orbit[k] != k:
+                orbit[k] = orbit[orbit[k]]
+                k = orbit[k]
+            return k
+
         for group in groups:
             for perm in group.generators():
-                _check_invariant(system, group, perm, checked)
-        return cls(system, groups)
+                for k, target in _check_invariant(system, group, perm, checked).items():
+                    orbit[root(k)] = root(target)
+        sym = cls(system, groups)
+        sym.action_orbit = tuple(root(k) for k in range(len(system.actions)))
+        return sym
 
     def canonical(self, state: tuple[int, ...]) -> tuple[int, ...]:
         return self.packing.unpack(self.canonical_packed(self.packing.pack(state)))
@@ -223,18 +237,19 @@ def _permute(x: int, order: list[int], group: tuple) -> int:
     return y
 
 
-def _check_invariant(system: System, group: Group, perm: tuple[int, ...], checked: list) -> None:
+def _check_invariant(system: System, group: Group, perm: tuple[int, ...], checked: list) -> dict[int, int]:
+    """The image of each action instance under ``perm``, once everything is checked invariant."""
     what = f"permuting {group.index} by {list(perm)}"
     rename = Renaming(group, perm)
     try:
-        _check_images(system, rename, what, checked)
+        return _check_images(system, rename, what, checked)
     except SymmetryRefused as exc:
         if str(exc).startswith(system.model):
             raise
         raise SymmetryRefused(f"{system.model}: {exc}") from None
 
 
-def _check_images(system: System, rename: Renaming, what: str, checked: list) -> None:
+def _check_images(system: System, rename: Renaming, what: str, checked: list) -> dict[int, int]:
     slot_map = rename.slot_map
 
     def image(node: Node) -> Node:
@@ -267,3 +282,4 @@ def _check_images(system: System, rename: Renaming, what: str, checked: list) ->
         elif image(p.pred) != _normal(p.pred):
             raise SymmetryRefused(f"{system.model}: property '{p.name}' is not invariant under {what}; "
                                   "it names particular elements")
+    return images
