@@ -138,7 +138,7 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     open_act = [index[n] for n in wanted if n in index and props[index[n]].kind == "action"]
     live = [n for n in wanted if n in index and props[index[n]].kind in LIVENESS]
     graph = graph or bool(live)  # liveness is decided on the recorded transitions
-    sym = Symmetry.of(system) if symmetry else None  # refuses, with the reason, if not symmetric
+    sym = Symmetry.of(system, wanted) if symmetry else None  # refuses, with the reason, if not symmetric
 
     packing = Packing.of(system.layout)
     states: list[int] = []
@@ -179,9 +179,10 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     fired = bytearray(len(system.actions))  # coverage: which action instances were ever enabled
     domain_error: tuple[int, int, int, int] | None = None
     # Compiled once; a decided property is switched off and the search resumes where it was.
+    reduced = bool(sym and sym.groups)  # a one-element symmetric set explores unreduced
     search = compile_search(system, packing, Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
-                                                     want_deadlock, graph, sym is not None))
-    canon = sym.canonical_packed if sym is not None else None
+                                                     want_deadlock, graph, reduced))
+    canon = sym.canonical_packed if reduced else None
     decided: set[int] = set()
     while True:
         event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges, fired, canon, decided)
@@ -209,6 +210,9 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     stats = Stats(states=len(states), transitions=transitions, depth=_depth(parents, len(states) - 1),
                   seconds=elapsed, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     complete = event == "done"
+    if sym is not None and sym.action_orbit:  # an instance fired if one of its orbit fired
+        fired_orbits = {sym.action_orbit[k] for k, f in enumerate(fired) if f}
+        fired = bytearray(sym.action_orbit[k] in fired_orbits for k in range(len(fired)))
     never = [a.label for a, f in zip(system.actions, fired, strict=True) if not f] if complete else []
     result = Exploration(system, {}, stats, packing, states, parents, via, edges, never_enabled=never,
                          symmetry=sym)
