@@ -92,8 +92,8 @@ def main() -> None:
         ("hand-written BFS", "two-phase-commit rms=7", handwritten_two_phase, (7,)),
         ("migcheck explicit", "two-phase-commit rms=7", engine_run, ("two-phase-commit", {"rms": 7})),
         ("migcheck explicit", "guest-assisted (defaults)", engine_run, ("guest-assisted", {})),
-        ("migcheck explicit", "guest-assisted slots=3 pages=3", engine_run,
-         ("guest-assisted", {"slots": 3, "pages": 3})),
+        ("migcheck explicit", "guest-assisted slots=2 pages=3", engine_run,
+         ("guest-assisted", {"slots": 2, "pages": 3})),
     ]
     print(f"machine: {platform.machine()}, {platform.processor() or 'unknown cpu'}, "
           f"Python {platform.python_version()}, {platform.system()}")

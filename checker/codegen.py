@@ -137,7 +137,7 @@ _TEST = 25.0  # one conjunct tested (on the packed state or an unpacked local)
 _GENERAL = 40.0  # one conjunct that reads several slots
 _UNPACK = 45.0  # a bit field into a local
 _COMPARE = 8.0  # one case of a branch on a local
-_COPY = 5.0  # what one more copy of an item's code must save per state (it costs compile time)
+_COPY = 10.0  # what one more copy of an item's code must save per state (it costs compile time)
 _MIN_SAVING = 10.0  # per state; below this a branch is not worth its code
 
 
@@ -275,8 +275,8 @@ class _Generator:
                 sub = []
                 for it in members:
                     conds = self.sp.restrict(it.conds, {slot: values})
-                    assert conds is not None
-                    sub.append(replace(it, conds=tuple(conds)))
+                    if conds is not None:  # else a folded part is false for these values
+                        sub.append(replace(it, conds=tuple(conds)))
                 cases.append((values, self.plan(sub, inner)))
             out.append(_Branch(slot, tuple(cases)))
             p = end
@@ -346,7 +346,9 @@ class _Generator:
     def unpack(self, s: int, indent: int) -> None:
         o, w, lo = self.packing.offsets[s], self.packing.widths[s], self.packing.lows[s]
         field = (f"(x >> {o}) & {(1 << w) - 1}" if o else f"x & {(1 << w) - 1}") if w else "0"
-        self.emit(indent, f"v{s} = {field}" + (f" + {lo}" if lo else ""))
+        if lo:
+            field = f"({field}) + {lo}" if lo > 0 else f"({field}) - {-lo}"
+        self.emit(indent, f"v{s} = {field}")
 
     def source(self) -> str:
         active, system = self.active, self.system
@@ -499,10 +501,16 @@ class _Generator:
                 self.unpack(s, level)
                 scope.add(s)
             if isinstance(c, Test):
-                line.append(self.test(c, known[c.slot], c.slot in scope))
-                known[c.slot] = c.values & known[c.slot]
+                allowed = c.values & known[c.slot]
+                if not allowed:  # an earlier part of the guard already excludes these values
+                    self.never(level, indent)
+                    return
+                if allowed != known[c.slot]:
+                    line.append(self.test(c, known[c.slot], c.slot in scope))
+                    known[c.slot] = allowed
             elif isinstance(c, Const):
                 if not c.value:
+                    self.never(level, indent)
                     return
             else:
                 line.append(self.py(c))
@@ -515,6 +523,11 @@ class _Generator:
             level += 1
             scope = set(scope)
         self.action_body(item.index, level, scope, known)
+
+    def never(self, level: int, indent: int) -> None:
+        """A guard found false part way: close the ``if`` blocks it opened."""
+        if level > indent:
+            self.emit(level, "pass")
 
     def fold(self, node: Node, known: Known) -> Node:
         """``node`` with the slots that have one possible value here folded in."""

@@ -172,20 +172,18 @@ ENUM_LABELS = {"rm_state": RM_STATES, "tm_state": ("init", "done"), "phase": PHA
 def guest_assisted_fields(slots: int, pages: int) -> tuple[str, ...]:
     return (("phase", "round", "drv", "hstep", "opted_in", "bme")
             + tuple(f"slot{i}" for i in range(slots)) + ("next_to_use", "next_to_clean", "rx_head")
+            + tuple(f"buf{i}" for i in range(slots))
             + tuple(f"mapped{p}" for p in range(pages)) + tuple(f"dirty{p}" for p in range(pages))
             + tuple(f"synced{p}" for p in range(pages))
             + ("ring_dirty", "ring_synced", "ring_copied_quiet", "cpu_dirty", "cpu_synced")
             + tuple(f"touch{i}" for i in range(slots)) + ("lost", "dest_device"))
 
 
-def _sharers(slots: int, pages: int) -> list[list[int]]:
-    return [[j for j in range(slots) if j != i and j % pages == i % pages] for i in range(slots)]
-
-
 def guest_assisted_protocol(slots: int = 2, pages: int = 1, rounds: int = 1,
                             inflight: int = 1) -> tuple[Protocol, list]:
     """disable-first as a minicheck ``Protocol``: enumerations are small ints, arrays are runs of
-    fields. Returns the protocol and the list that collects action-property violations."""
+    fields; ``buf{i}`` is the page holding slot i's buffer, ``pages`` for none (as migcheck packs
+    a ``Ref``). Returns the protocol and the list that collects action-property violations."""
     idle, precopy, notified, stopped, copied, switched, aborted, blocked = range(8)
     down, up, handling, acked, recovering = range(5)
     free, ready, data_inflight, data_landed, wb_inflight, done = range(6)
@@ -195,14 +193,15 @@ def guest_assisted_protocol(slots: int = 2, pages: int = 1, rounds: int = 1,
     PHASE, ROUND, DRV_, HSTEP, OPTED, BME = (at[f] for f in ("phase", "round", "drv", "hstep",
                                                              "opted_in", "bme"))
     SLOT = at["slot0"]
-    NTU, NTC, HEAD = at["next_to_use"], at["next_to_clean"], at["rx_head"]
+    NTU, NTC, HEAD, BUF = at["next_to_use"], at["next_to_clean"], at["rx_head"], at["buf0"]
+    NONE = pages  # buf{i}: no buffer since the last unmap
     MAPPED, DIRTY, SYNCED = at["mapped0"], at["dirty0"], at["synced0"]
     RING_DIRTY, RING_SYNCED, RING_QUIET = at["ring_dirty"], at["ring_synced"], at["ring_copied_quiet"]
     CPU_DIRTY, CPU_SYNCED = at["cpu_dirty"], at["cpu_synced"]
     TOUCH_ = at["touch0"]
     DEST = at["dest_device"]
     slot_range, page_range = range(slots), range(pages)
-    sharers = _sharers(slots, pages)
+    others = [[j for j in slot_range if j != i] for i in slot_range]
     vcpu_runs = (True, True, True, False, False, False, True, True)  # idle precopy notified aborted blocked
     violations: list = []
 
@@ -249,25 +248,28 @@ def guest_assisted_protocol(slots: int = 2, pages: int = 1, rounds: int = 1,
             out.append(("probe", tuple(n)))
         if drv == up and runs:
             i = s[NTU]
-            if s[SLOT + i] == free:
-                if not bme:
-                    violations.append(("recovery", s, L["refill"][i]))
-                n = list(s)
-                n[NTU] = (i + 1) % slots
-                n[MAPPED + i % pages] = True
-                n[RING_DIRTY] = True
-                n[RING_SYNCED] = False
-                n[SLOT + i] = ready
-                out.append((L["refill"][i], tuple(n)))
+            if s[SLOT + i] == free:  # a fresh buffer takes any page; a recycled one keeps its own
+                for p in (page_range if s[BUF + i] == NONE else (s[BUF + i],)):
+                    if not bme:
+                        violations.append(("recovery", s, L["refill"][i]))
+                    n = list(s)
+                    n[NTU] = (i + 1) % slots
+                    n[BUF + i] = p
+                    n[MAPPED + p] = True
+                    n[RING_DIRTY] = True
+                    n[RING_SYNCED] = False
+                    n[SLOT + i] = ready
+                    out.append((L["refill"][i], tuple(n)))
             i = s[NTC]
-            if s[SLOT + i] == done:
-                p = i % pages
-                if all(s[SLOT + j] == free for j in sharers[i]):
+            p = s[BUF + i]
+            if s[SLOT + i] == done and p != NONE:
+                if all(s[SLOT + j] == free for j in others[i] if s[BUF + j] == p):
                     if not bme:
                         violations.append(("recovery", s, L["clean_unmap"][i]))
                     n = list(s)
                     n[NTC] = (i + 1) % slots
                     n[SLOT + i] = free
+                    n[BUF + i] = NONE
                     n[MAPPED + p] = False
                     n[DIRTY + p] = True
                     out.append((L["clean_unmap"][i], tuple(n)))
@@ -328,8 +330,11 @@ def guest_assisted_protocol(slots: int = 2, pages: int = 1, rounds: int = 1,
             busy = in_flight(s) >= inflight
             for i in slot_range:
                 st = s[SLOT + i]
+                p = s[BUF + i]
+                if p == NONE:
+                    continue
                 if st == ready:
-                    if bme and s[HEAD] == i and s[MAPPED + i % pages] and not busy:
+                    if bme and s[HEAD] == i and s[MAPPED + p] and not busy:
                         if halted:
                             violations.append(("quiescence", s, L["rx_data"][i]))
                         n = list(s)
@@ -339,12 +344,12 @@ def guest_assisted_protocol(slots: int = 2, pages: int = 1, rounds: int = 1,
                 elif st == data_inflight:
                     if halted:
                         violations.append(("quiescence", s, L["land_data"][i]))
-                    if not s[MAPPED + i % pages]:
+                    if not s[MAPPED + p]:
                         violations.append(("recovery", s, L["land_data"][i]))
                     n = list(s)
-                    n[SYNCED + i % pages] = False
-                    for j in sharers[i]:
-                        if n[TOUCH_ + j] == t_read:
+                    n[SYNCED + p] = False
+                    for j in others[i]:
+                        if n[BUF + j] == p and n[TOUCH_ + j] == t_read:
                             n[TOUCH_ + j] = t_raced
                     n[SLOT + i] = data_landed
                     out.append((L["land_data"][i], tuple(n)))
@@ -416,8 +421,7 @@ def guest_assisted_protocol(slots: int = 2, pages: int = 1, rounds: int = 1,
 
     synced = [f"synced{p}" for p in page_range]
     slot_names = [f"slot{i}" for i in slot_range]
-    pairs = [(f"slot{i}", f"slot{j}") for i in slot_range for j in slot_range
-             if i != j and i % pages == j % pages]
+    pairs = [(f"slot{i}", f"slot{j}", f"buf{i}", f"buf{j}") for i in slot_range for j in slot_range if i != j]
 
     def d_quiet(d):
         return not d["bme"] and all(d[n] != data_inflight and d[n] != wb_inflight for n in slot_names)
@@ -434,10 +438,12 @@ def guest_assisted_protocol(slots: int = 2, pages: int = 1, rounds: int = 1,
         "dma_in_flight_after_event": lambda d: not (d["phase"] == notified and not d_quiet(d)
                                                     and d["drv"] == handling),
         "abort_after_event": lambda d: not (d["phase"] == aborted and d["drv"] in (handling, acked)),
-        "touch_beside_dma": lambda d: not any(d[a] == done and d[b] == data_inflight for a, b in pairs),
+        "touch_beside_dma": lambda d: not any(d[a] == done and d[b] == data_inflight and d[pa] == d[pb]
+                                              for a, b, pa, pb in pairs),
         "migration_starts": lambda d: d["phase"] in (idle, blocked),
     }
-    initial = (idle, 0, down, 0, False, False) + (free,) * slots + (0, 0, 0) + (False,) * (3 * pages) \
+    initial = (idle, 0, down, 0, False, False) + (free,) * slots + (0, 0, 0) + (NONE,) * slots \
+        + (False,) * (3 * pages) \
         + (False,) * 5 + (t_none,) * slots + (False, False)
     protocol = Protocol(name=f"guest-assisted slots={slots} pages={pages}", candidate=False,
                         fields=fields, initial=initial, transitions=transitions, invariants=invariants)
@@ -453,15 +459,17 @@ def guest_assisted_class(slots: int = 2, pages: int = 1, rounds: int = 1,
     initial = dict.fromkeys(fields, False)
     initial.update(phase="idle", round=0, drv="down", hstep=0, next_to_use=0, next_to_clean=0,
                    rx_head=0)
+    none = pages  # buf{i}: no buffer since the last unmap (as migcheck packs a Ref)
     for i in range(slots):
         initial[f"slot{i}"] = "free"
         initial[f"touch{i}"] = "none"
+        initial[f"buf{i}"] = none
     for f in fields:
         ns["__annotations__"][f] = type(initial[f])
         ns[f] = initial[f]
     violations: list = []
     slot_range, page_range = range(slots), range(pages)
-    sharers = _sharers(slots, pages)
+    others = [[j for j in slot_range if j != i] for i in slot_range]
     slot_names = [f"slot{i}" for i in slot_range]
     touch_names = [f"touch{i}" for i in slot_range]
     inflight_states = ("data_inflight", "wb_inflight")
@@ -509,41 +517,47 @@ def guest_assisted_class(slots: int = 2, pages: int = 1, rounds: int = 1,
         s.bme = True
 
     for i in slot_range:
-        slot, touch, p = f"slot{i}", f"touch{i}", i % pages
-        mapped, dirty, after = f"mapped{p}", f"dirty{p}", (i + 1) % slots
-        shares = [f"slot{j}" for j in sharers[i]]
+        for p in page_range:
+            slot, touch, buf = f"slot{i}", f"touch{i}", f"buf{i}"
+            mapped, dirty, after = f"mapped{p}", f"dirty{p}", (i + 1) % slots
+            sharers = [(f"buf{j}", f"slot{j}") for j in others[i]]
 
-        def refill(s, i=i, slot=slot, mapped=mapped, after=after):
-            check("recovery", s.bme, s, f"refill({i})")
-            s.next_to_use = after
-            setattr(s, mapped, True)
-            s.ring_dirty = True
-            s.ring_synced = False
-            setattr(s, slot, "ready")
+            def refill(s, i=i, p=p, slot=slot, buf=buf, mapped=mapped, after=after):
+                check("recovery", s.bme, s, f"refill({i}, {p})")
+                s.next_to_use = after
+                setattr(s, buf, p)
+                setattr(s, mapped, True)
+                s.ring_dirty = True
+                s.ring_synced = False
+                setattr(s, slot, "ready")
 
-        add(f"refill({i})", lambda s, i=i, slot=slot: s.drv == "up" and s.phase in vcpu_runs
-            and s.next_to_use == i and getattr(s, slot) == "free", refill)
+            add(f"refill({i}, {p})", lambda s, i=i, p=p, slot=slot, buf=buf: s.drv == "up"
+                and s.phase in vcpu_runs and s.next_to_use == i and getattr(s, slot) == "free"
+                and getattr(s, buf) in (none, p), refill)
 
-        def clean_unmap(s, i=i, slot=slot, mapped=mapped, dirty=dirty, after=after):
-            check("recovery", s.bme, s, f"clean_unmap({i})")
-            s.next_to_clean = after
-            setattr(s, slot, "free")
-            setattr(s, mapped, False)
-            setattr(s, dirty, True)
+            def clean_unmap(s, i=i, p=p, slot=slot, buf=buf, mapped=mapped, dirty=dirty, after=after):
+                check("recovery", s.bme, s, f"clean_unmap({i}, {p})")
+                s.next_to_clean = after
+                setattr(s, slot, "free")
+                setattr(s, buf, none)
+                setattr(s, mapped, False)
+                setattr(s, dirty, True)
 
-        add(f"clean_unmap({i})", lambda s, i=i, slot=slot, shares=shares: s.drv == "up"
-            and s.phase in vcpu_runs and s.next_to_clean == i and getattr(s, slot) == "done"
-            and all(getattr(s, j) == "free" for j in shares), clean_unmap)
+            add(f"clean_unmap({i}, {p})", lambda s, i=i, p=p, slot=slot, buf=buf, sharers=sharers:
+                s.drv == "up" and s.phase in vcpu_runs and s.next_to_clean == i
+                and getattr(s, slot) == "done" and getattr(s, buf) == p
+                and all(getattr(s, j) == "free" for b, j in sharers if getattr(s, b) == p), clean_unmap)
 
-        def clean_recycle(s, i=i, slot=slot, dirty=dirty, after=after):
-            check("recovery", s.bme, s, f"clean_recycle({i})")
-            s.next_to_clean = after
-            setattr(s, slot, "free")
-            setattr(s, dirty, True)
+            def clean_recycle(s, i=i, p=p, slot=slot, dirty=dirty, after=after):
+                check("recovery", s.bme, s, f"clean_recycle({i}, {p})")
+                s.next_to_clean = after
+                setattr(s, slot, "free")
+                setattr(s, dirty, True)
 
-        add(f"clean_recycle({i})", lambda s, i=i, slot=slot, touch=touch: s.drv == "up"
-            and s.phase in vcpu_runs and s.next_to_clean == i and getattr(s, slot) == "done"
-            and getattr(s, touch) == "none", clean_recycle)
+            add(f"clean_recycle({i}, {p})", lambda s, i=i, p=p, slot=slot, buf=buf, touch=touch:
+                s.drv == "up" and s.phase in vcpu_runs and s.next_to_clean == i
+                and getattr(s, slot) == "done" and getattr(s, buf) == p and getattr(s, touch) == "none",
+                clean_recycle)
 
     @add("handle_event", lambda s: s.opted_in and s.drv == "up" and s.phase == "notified"
          and all(getattr(s, t) == "none" for t in touch_names))
@@ -588,30 +602,33 @@ def guest_assisted_class(slots: int = 2, pages: int = 1, rounds: int = 1,
 
     # ---- VF device (quiescence: no DMA issued with BME clear, none lands once stopped)
     for i in slot_range:
-        slot, p, after = f"slot{i}", i % pages, (i + 1) % slots
-        mapped, synced = f"mapped{p}", f"synced{p}"
-        share_touch = [f"touch{j}" for j in sharers[i]]
+        for p in page_range:
+            slot, buf, after = f"slot{i}", f"buf{i}", (i + 1) % slots
+            mapped, synced = f"mapped{p}", f"synced{p}"
+            share_touch = [(f"buf{j}", f"touch{j}") for j in others[i]]
 
-        def rx_data(s, i=i, slot=slot, after=after):
-            check("quiescence", s.bme and s.phase not in ("stopped", "copied"), s, f"rx_data({i})")
-            s.rx_head = after
-            setattr(s, slot, "data_inflight")
+            def rx_data(s, i=i, p=p, slot=slot, after=after):
+                check("quiescence", s.bme and s.phase not in ("stopped", "copied"), s, f"rx_data({i}, {p})")
+                s.rx_head = after
+                setattr(s, slot, "data_inflight")
 
-        add(f"rx_data({i})", lambda s, i=i, slot=slot, mapped=mapped: s.bme and s.phase != "switched"
-            and s.rx_head == i and getattr(s, slot) == "ready" and getattr(s, mapped)
-            and in_flight(s) < inflight, rx_data)
+            add(f"rx_data({i}, {p})", lambda s, i=i, p=p, slot=slot, buf=buf, mapped=mapped: s.bme
+                and s.phase != "switched" and s.rx_head == i and getattr(s, slot) == "ready"
+                and getattr(s, buf) == p and getattr(s, mapped) and in_flight(s) < inflight, rx_data)
 
-        def land_data(s, i=i, slot=slot, mapped=mapped, synced=synced, share_touch=share_touch):
-            check("quiescence", s.phase not in ("stopped", "copied"), s, f"land_data({i})")
-            check("recovery", getattr(s, mapped), s, f"land_data({i})")
-            setattr(s, synced, False)
-            for t in share_touch:
-                if getattr(s, t) == "read":
-                    setattr(s, t, "raced")
-            setattr(s, slot, "data_landed")
+            def land_data(s, i=i, p=p, slot=slot, mapped=mapped, synced=synced, share_touch=share_touch):
+                check("quiescence", s.phase not in ("stopped", "copied"), s, f"land_data({i}, {p})")
+                check("recovery", getattr(s, mapped), s, f"land_data({i}, {p})")
+                setattr(s, synced, False)
+                for b, t in share_touch:
+                    if getattr(s, b) == p and getattr(s, t) == "read":
+                        setattr(s, t, "raced")
+                setattr(s, slot, "data_landed")
 
-        add(f"land_data({i})", lambda s, slot=slot: s.phase != "switched"
-            and getattr(s, slot) == "data_inflight", land_data)
+            add(f"land_data({i}, {p})", lambda s, p=p, slot=slot, buf=buf: s.phase != "switched"
+                and getattr(s, slot) == "data_inflight" and getattr(s, buf) == p, land_data)
+
+        slot = f"slot{i}"
 
         def rx_writeback(s, i=i, slot=slot):
             check("quiescence", s.bme and s.phase not in ("stopped", "copied"), s, f"rx_writeback({i})")
@@ -681,8 +698,8 @@ def guest_assisted_class(slots: int = 2, pages: int = 1, rounds: int = 1,
 
     # ---- safety properties, and the witnesses as invariants that must be refuted
     synced_names = [f"synced{p}" for p in page_range]
-    pairs = [(f"slot{i}", f"slot{j}") for i in slot_range for j in slot_range
-             if i != j and i % pages == j % pages]
+    pairs = [(f"slot{i}", f"slot{j}", f"buf{i}", f"buf{j}") for i in slot_range for j in slot_range
+             if i != j]
     props = {
         "completeness": lambda s: s.phase != "switched" or (
             all(getattr(s, n) for n in synced_names) and s.ring_synced and s.cpu_synced),
@@ -695,7 +712,7 @@ def guest_assisted_class(slots: int = 2, pages: int = 1, rounds: int = 1,
                                                     and s.drv == "handling"),
         "abort_after_event": lambda s: not (s.phase == "aborted" and s.drv in ("handling", "acked")),
         "touch_beside_dma": lambda s: not any(getattr(s, a) == "done" and getattr(s, b) == "data_inflight"
-                                              for a, b in pairs),
+                                              and getattr(s, pa) == getattr(s, pb) for a, b, pa, pb in pairs),
         "migration_starts": lambda s: s.phase in ("idle", "blocked"),
     }
     for name, fn in props.items():
