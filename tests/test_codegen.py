@@ -112,7 +112,7 @@ class Shapes(Model):
     (bundled("peterson"), {}),
     (bundled("dining-philosophers"), {}),
     (bundled("spinlock"), {}),
-    (bundled("guest-assisted").variants()["plain-touch"], {"slots": 2, "pages": 2}),
+    (bundled("guest-assisted").variants()["plain-touch"], {"slots": 1, "pages": 2}),
 ])
 def test_states_parents_and_actions_are_those_of_a_plain_breadth_first_search(model, params):
     system = build(model, params)
