@@ -43,6 +43,9 @@ from .symmetry import Symmetry
 
 TICK = 1024  # the sequential engine checks its limits after every 1024th expanded state
 _FORGET = 4_000_000  # a worker forgets the successors it produced beyond this many (memory)
+LOCAL_LEVEL = 2048  # levels with fewer states are expanded by the coordinator itself
+MIN_CHUNK = 1024  # frontier states per task, at least
+CHUNKS_PER_WORKER = 3  # tasks per worker and level: the coordinator merges one while others run
 
 
 class WorkersRefused(MigcheckError):
@@ -156,32 +159,47 @@ def generate_expand(system: System, packing: Packing, checks: Checks) -> str:
 
 # ---------------------------------------------------------------- worker processes
 
-_worker: dict[str, Any] = {}
+class Expander:
+    """What a worker process holds: the model, its compiled ``expand`` functions (one per set of
+    open checks) and the successors it has produced. The coordinator has one too, for levels too
+    small to be worth sending."""
+
+    def __init__(self, system: System, symmetry: Symmetry | None):
+        self.system = system
+        self.packing = Packing.of(system.layout)
+        self.wide = self.packing.bits > 64  # states travel as a list of ints, not an array of u64
+        self.canon = symmetry.canonical_packed if symmetry is not None else None
+        self.compiled: dict[Checks, Any] = {}
+        self.produced: set[int] = set()
+
+    def __call__(self, task: tuple[Checks, Any]) -> tuple:
+        checks, chunk = task
+        expand = self.compiled.get(checks)
+        if expand is None:
+            source = generate_expand(self.system, self.packing, checks)
+            namespace: dict = {}
+            exec(compile(source, f"<migcheck parallel {self.system.model}/{self.system.variant}>", "exec"),
+                 namespace)
+            expand = self.compiled[checks] = namespace["expand"]
+        if len(self.produced) > _FORGET:
+            self.produced.clear()  # always sound: forgetting only means sending a duplicate
+        fired = bytearray(len(self.system.actions))
+        succ, owner, acts, spent, hits, dead, domain = expand(chunk, self.produced, fired, self.canon)
+        return (succ if self.wide else array("Q", succ), array("I", owner), array("I", acts),
+                array("I", spent), tuple(h for h in hits if h[1] >= 0), dead, domain, bytes(fired))
+
+
+_expander: Expander | None = None  # the worker process's own
 
 
 def _start_worker(system: System, symmetry: Symmetry | None) -> None:
-    packing = Packing.of(system.layout)
-    _worker.update(system=system, packing=packing, wide=packing.bits > 64, compiled={}, produced=set(),
-                   canon=symmetry.canonical_packed if symmetry is not None else None)
+    global _expander
+    _expander = Expander(system, symmetry)
 
 
 def _expand_chunk(task: tuple[Checks, Any]) -> tuple:
-    checks, chunk = task
-    w = _worker
-    expand = w["compiled"].get(checks)
-    if expand is None:
-        source = generate_expand(w["system"], w["packing"], checks)
-        namespace: dict = {}
-        exec(compile(source, f"<migcheck parallel {w['system'].model}/{w['system'].variant}>", "exec"),
-             namespace)
-        expand = w["compiled"][checks] = namespace["expand"]
-    produced = w["produced"]
-    if len(produced) > _FORGET:
-        produced.clear()  # always sound: forgetting only means sending a duplicate
-    fired = bytearray(len(w["system"].actions))
-    succ, owner, acts, spent, hits, dead, domain = expand(chunk, produced, fired, w["canon"])
-    return (succ if w["wide"] else array("Q", succ), array("I", owner), array("I", acts),
-            array("I", spent), tuple(h for h in hits if h[1] >= 0), dead, domain, bytes(fired))
+    assert _expander is not None, "the worker process was not started with _start_worker"
+    return _expander(task)
 
 
 # ---------------------------------------------------------------- the coordinating process
@@ -194,9 +212,11 @@ def explore_parallel(system: System, properties: list[str] | None = None, *, wor
     """Explore ``system`` breadth-first on ``workers`` processes; the result equals
     `explicit.explore`'s with the same arguments (states, numbering, verdicts, counterexamples).
 
-    ``chunk_states`` fixes how many frontier states a task holds (default: a level split into
-    about four tasks per worker, 256 to 8192 states each); it changes the speed, never the
-    result. ``start_method`` is multiprocessing's (default ``fork`` where available).
+    ``chunk_states`` fixes how many frontier states a task holds and sends every level to the
+    workers (default: a level split into about three tasks per worker, each of at least 1024
+    states; levels under 2048 states are expanded by the coordinator, since a round trip to the
+    workers would cost more); it changes the speed, never the result. ``start_method`` is
+    multiprocessing's (default ``fork`` where available).
 
     >>> from migcheck.models.library import bundled
     >>> from migcheck.models.model import build
@@ -246,19 +266,27 @@ def explore_parallel(system: System, properties: list[str] | None = None, *, wor
         return False
 
     method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    pool = multiprocessing.get_context(method).Pool(workers, _start_worker, (system, sym))
+    pool = None  # started at the first level worth sending to workers
+    local = Expander(system, sym)
     try:
         level_start, depth, stopped = 0, 0, False
         while level_start < len(states) and not stopped:
             level_end = len(states)
             checks = Checks(tuple(open_inv), tuple(open_wit), tuple(open_act),
                             plan.deadlock and DEADLOCK not in found, every_edge, sym is not None)
-            size = chunk_states or min(8192, max(256, -(-(level_end - level_start) // (4 * workers))))
+            width = level_end - level_start
+            size = chunk_states or max(MIN_CHUNK, -(-width // (CHUNKS_PER_WORKER * workers)))
             bounds = [(a, min(a + size, level_end)) for a in range(level_start, level_end, size)]
-            tasks = ((checks, states[a:b] if wide else array("Q", states[a:b])) for a, b in bounds)
+            if chunk_states is None and width < LOCAL_LEVEL:  # a round trip would cost more
+                results: Any = (local((checks, states[a:b])) for a, b in bounds)
+            else:
+                if pool is None:
+                    pool = multiprocessing.get_context(method).Pool(workers, _start_worker, (system, sym))
+                tasks = ((checks, states[a:b] if wide else array("Q", states[a:b])) for a, b in bounds)
+                results = pool.imap(_expand_chunk, tasks)
             hits: dict[int, tuple[int, int]] = {}  # property -> first (state, action) this level
             dead = -1
-            for (base, end), result in zip(bounds, pool.imap(_expand_chunk, tasks), strict=False):
+            for (base, end), result in zip(bounds, results, strict=False):
                 succ, owner, acts, spent, chunk_hits, chunk_dead, domain, chunk_fired = result
                 for a_i, f in enumerate(chunk_fired):
                     if f:
@@ -299,8 +327,9 @@ def explore_parallel(system: System, properties: list[str] | None = None, *, wor
                 found[DEADLOCK] = ("state", dead)
             level_start, depth = level_end, depth + 1
     finally:
-        pool.terminate()
-        pool.join()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
 
     elapsed = time.perf_counter() - started
     return conclude(system, plan, packing, states, parents, via, edges, found=found,

@@ -50,6 +50,13 @@ def test_the_chunk_size_and_the_number_of_workers_change_nothing(two_phase_commi
         assert_same(sequential, explore_parallel(system, workers=workers, chunk_states=chunk))
 
 
+def test_default_task_sizes_mix_local_and_worker_levels(two_phase_commit):
+    # rms=6: the first and last levels are under 2048 states (expanded by the coordinator), the
+    # middle ones reach about 8,000 (cut into tasks for the workers).
+    system = build(two_phase_commit, {"rms": 6})
+    assert_same(explore(system), explore_parallel(system, workers=2))
+
+
 def test_a_violated_property_gets_the_same_shortest_counterexample(two_phase_commit, peterson):
     broken = build(two_phase_commit.variants()["commit-without-votes"], {"rms": 3})
     v = explore_parallel(broken, ["consistency"], workers=2).verdicts["consistency"]
