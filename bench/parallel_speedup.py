@@ -7,7 +7,8 @@ load falls on all of them; seconds are the best of the runs. The results must be
 (the script checks states, transitions and verdicts). Alongside wall-clock time it reports the
 CPU seconds of the coordinating process and of the workers in the best run, and the machine's
 1-minute load average before and after each row (``os.getloadavg()``): other jobs may share
-the cores.
+the cores. To say how much a second process can win at all at that moment, it also times a
+busy loop (no communication) on one process and split over two, at the start and at the end.
 
     python bench/parallel_speedup.py [--repeat 3]
 """
@@ -15,6 +16,7 @@ the cores.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import resource
@@ -34,6 +36,27 @@ CASES = [
     ("guest-assisted (defaults), with liveness", "guest-assisted", {}, "all"),
 ]
 MODES = [("sequential", None), ("parallel, 1 worker", 1), ("parallel, 2 workers", 2)]
+
+
+def busy_loop(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def ceiling(n: int = 20_000_000) -> float:
+    """The speed-up two processes get right now on work that needs no communication at all: a
+    busy loop, once in this process, then split in halves over a pool of two. On an idle
+    2-core machine it is close to 2; with other jobs on the cores it is what is left to win."""
+    t = time.perf_counter()
+    busy_loop(n)
+    one = time.perf_counter() - t
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        t = time.perf_counter()
+        pool.map(busy_loop, [n // 2, n - n // 2])
+        two = time.perf_counter() - t
+    return one / two
 
 
 def cpu_seconds(who: int) -> float:
@@ -76,7 +99,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {cpu_name()}, "
           f"{os.cpu_count()} cores; CPython {platform.python_version()}, {platform.system()}")
-    print(f"load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    print(f"load average (1, 5, 15 min) at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"ceiling at the start (a busy loop split over 2 processes): speed-up {ceiling():.2f}\n")
     print("| model | search | states | seconds (best) | states/s | speed-up | coordinator CPU s "
           "| workers' CPU s | load avg (1 min) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
@@ -106,6 +130,7 @@ def main() -> None:
     print(f"\nload average (1 min) sampled after each search: min {min(loads):.2f}, max {max(loads):.2f}, "
           f"mean {sum(loads) / len(loads):.2f}; at the end: "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"ceiling at the end (a busy loop split over 2 processes): speed-up {ceiling():.2f}")
 
 
 if __name__ == "__main__":
