@@ -122,6 +122,39 @@ def test_an_update_outside_its_domain_is_the_same_error():
     assert_same(sequential, parallel)
 
 
+class Wide(Model):
+    """Two counters on either side of a 67-bit field: packed states need more than 64 bits."""
+
+    name = "wide"
+    a = Int(0, 3, init=0)
+    pad = Int(0, 2**66, init=2**65)
+    b = Int(0, 3, init=0)
+
+    @action(owner="environment")
+    def inc_a(s):
+        require(s.a < 3)
+        s.a = s.a + 1
+
+    @action(owner="environment")
+    def inc_b(s):
+        require(s.b < 3)
+        s.b = s.b + 1
+
+    @invariant
+    def not_both_full(s):
+        return s.a + s.b < 6
+
+
+def test_states_wider_than_64_bits_travel_as_ints():
+    system = build(Wide)
+    sequential = explore(system)
+    assert max(sequential.states) >= 2**64  # the case being tested
+    parallel = explore_parallel(system, workers=2, chunk_states=2)
+    assert parallel.verdicts["not-both-full"].verdict == "violated"
+    assert len(parallel.verdicts["not-both-full"].trace) == 6
+    assert_same(sequential, parallel)
+
+
 def test_symmetry_reduced_search_is_the_same(two_phase_commit):
     system = build(two_phase_commit.variants()["commit-without-votes"], {"rms": 4})
     sequential = explore(system, symmetry=True)
