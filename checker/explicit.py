@@ -132,7 +132,8 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     open_inv, open_wit, open_act = list(plan.invariants), list(plan.witnesses), list(plan.action_props)
     want_deadlock = plan.deadlock
     graph = graph or bool(plan.liveness)  # liveness is decided on the recorded transitions
-    sym = Symmetry.of(system) if symmetry else None  # refuses, with the reason, if not symmetric
+    # refuses, with the reason, if not symmetric
+    sym = Symmetry.of(system, list(plan.wanted)) if symmetry else None
 
     packing = Packing.of(system.layout)
     states, seen = initial_states(system, packing, graph)
@@ -165,9 +166,9 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     domain_error: tuple[int, int, int, int] | None = None
     while True:
         active = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
-                        want_deadlock and DEADLOCK not in found, graph, sym is not None)
+                        want_deadlock and DEADLOCK not in found, graph, bool(sym and sym.groups))
         search = compile_search(system, packing, active)
-        canon = sym.canonical_packed if sym is not None else None
+        canon = sym.canonical_packed if sym is not None and sym.groups else None
         event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges, fired, canon)
         transitions += t
         if edges is not None and event not in ("done", "limit"):
@@ -256,6 +257,9 @@ def conclude(system: System, plan: Plan, packing: Packing, states: list[int], pa
     props, index, wanted, want_deadlock = system.properties, plan.index, plan.wanted, plan.deadlock
     stats = Stats(states=len(states), transitions=transitions, depth=_depth(parents, len(states) - 1),
                   seconds=seconds, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if symmetry is not None and symmetry.action_orbit:  # an instance fired if one of its orbit fired
+        fired_orbits = {symmetry.action_orbit[k] for k, f in enumerate(fired) if f}
+        fired = bytearray(symmetry.action_orbit[k] in fired_orbits for k in range(len(fired)))
     never = [a.label for a, f in zip(system.actions, fired, strict=True) if not f] if complete else []
     result = Exploration(system, {}, stats, packing, states, parents, via, edges, never_enabled=never,
                          symmetry=symmetry)

@@ -168,7 +168,7 @@ class Expander:
         self.system = system
         self.packing = Packing.of(system.layout)
         self.wide = self.packing.bits > 64  # states travel as a list of ints, not an array of u64
-        self.canon = symmetry.canonical_packed if symmetry is not None else None
+        self.canon = symmetry.canonical_packed if symmetry is not None and symmetry.groups else None
         self.compiled: dict[Checks, Any] = {}
         self.produced: set[int] = set()
 
@@ -192,8 +192,11 @@ class Expander:
 _expander: Expander | None = None  # the worker process's own
 
 
-def _start_worker(system: System, symmetry: Symmetry | None) -> None:
+def _start_worker(system: System, symmetric_for: list[str] | None) -> None:
+    """The worker's own `Expander`; with symmetry, it rebuilds the checked `Symmetry` for the
+    properties named (its canonical form is a generated function, which does not pickle)."""
     global _expander
+    symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
     _expander = Expander(system, symmetry)
 
 
@@ -232,7 +235,8 @@ def explore_parallel(system: System, properties: list[str] | None = None, *, wor
     plan = Plan.of(system, properties)
     props = system.properties
     every_edge = graph or bool(plan.liveness)  # liveness is decided on the recorded transitions
-    sym = Symmetry.of(system) if symmetry else None  # refuses, with the reason, if not symmetric
+    # refuses, with the reason, if not symmetric
+    sym = Symmetry.of(system, list(plan.wanted)) if symmetry else None
     open_inv, open_wit, open_act = list(plan.invariants), list(plan.witnesses), list(plan.action_props)
 
     packing = Packing.of(system.layout)
@@ -273,7 +277,7 @@ def explore_parallel(system: System, properties: list[str] | None = None, *, wor
         while level_start < len(states) and not stopped:
             level_end = len(states)
             checks = Checks(tuple(open_inv), tuple(open_wit), tuple(open_act),
-                            plan.deadlock and DEADLOCK not in found, every_edge, sym is not None)
+                            plan.deadlock and DEADLOCK not in found, every_edge, bool(sym and sym.groups))
             width = level_end - level_start
             size = chunk_states or max(MIN_CHUNK, -(-width // (CHUNKS_PER_WORKER * workers)))
             bounds = [(a, min(a + size, level_end)) for a in range(level_start, level_end, size)]
@@ -281,7 +285,8 @@ def explore_parallel(system: System, properties: list[str] | None = None, *, wor
                 results: Any = (local((checks, states[a:b])) for a, b in bounds)
             else:
                 if pool is None:
-                    pool = multiprocessing.get_context(method).Pool(workers, _start_worker, (system, sym))
+                    pool = multiprocessing.get_context(method).Pool(
+                        workers, _start_worker, (system, list(plan.wanted) if sym is not None else None))
                 tasks = ((checks, states[a:b] if wide else array("Q", states[a:b])) for a, b in bounds)
                 results = pool.imap(_expand_chunk, tasks)
             hits: dict[int, tuple[int, int]] = {}  # property -> first (state, action) this level

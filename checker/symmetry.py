@@ -6,16 +6,27 @@ permutation group (a swap of the first two elements and a rotation of all), the 
 states, every action (guard, updates, owner, fairness), the final-state predicate and every
 property must map onto themselves; otherwise the reduction is refused with the reason.
 
-A state's canonical form sorts, for each symmetric index set, the tuples of its arrays'
-elements ("columns"); that is a canonical representative under the full permutation group
-of the set, since nothing else in the state refers to its elements. Counterexamples found on
-canonical states are mapped back to a concrete trace by following, from the concrete state,
-an enabled action whose successor has the next canonical state as its canonical form.
+State may also refer to elements (a `Ref` variable: the page a slot's buffer is in). A
+permutation then renames those values too, and the invariance check renames the constants a
+reference is compared with or assigned (``buf[i] == p`` becomes ``buf[i] == π(p)``). A
+reference may only be compared, assigned or chosen by ``ite``; ordering or arithmetic on it
+is refused, since it would tell elements apart.
+
+A state's canonical form sorts, for each symmetric index set, the elements by their
+"column": the values of the arrays over the set at that element, then which references
+point at it. Two elements with equal columns are untouched by swapping them (no reference
+can point at both), so sorting gives one representative per orbit of the full permutation
+group. This needs the references to live outside the arrays over their own set (refused
+otherwise). Counterexamples found on canonical states are mapped back to a concrete trace
+by following, from the concrete state, an enabled action whose successor has the next
+canonical state as its canonical form.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from migcheck.models.errors import MigcheckError
 from migcheck.models.expr import Const, Node, Op, Slot
@@ -40,21 +51,55 @@ def _normal(node: Node) -> Node:
     return Op(node.op, args)
 
 
-def _rename(node: Node, slot_map: dict[int, int]) -> Node:
-    if isinstance(node, Slot):
-        return Slot(slot_map.get(node.index, node.index))
-    if isinstance(node, Const):
-        return node
-    return Op(node.op, tuple(_rename(a, slot_map) for a in node.args))
+class Renaming:
+    """A permutation of one symmetric set, applied to IR: array slots move, and the values of
+    references (and the constants they meet) are renamed."""
+
+    def __init__(self, group: Group, perm: tuple[int, ...]):
+        self.slot_map = group.slot_map(perm)
+        self.value_map = dict(enumerate(perm))
+        self.refs = frozenset(group.refs)
+
+    def is_ref(self, node: Node) -> bool:
+        if isinstance(node, Slot):
+            return node.index in self.refs
+        return isinstance(node, Op) and node.op == "ite" and any(self.is_ref(a) for a in node.args[1:])
+
+    def __call__(self, node: Node, as_ref: bool = False) -> Node:
+        if isinstance(node, Slot):
+            return Slot(self.slot_map.get(node.index, node.index))
+        if isinstance(node, Const):
+            return Const(self.value_map.get(node.value, node.value)) if as_ref else node
+        if node.op == "ite":
+            cond, *branches = node.args
+            as_ref = as_ref or self.is_ref(node)
+            return Op("ite", (self(cond), *(self(b, as_ref) for b in branches)))
+        if node.op in ("eq", "ne"):
+            as_ref = any(self.is_ref(a) for a in node.args)
+            return Op(node.op, tuple(self(a, as_ref) for a in node.args))
+        if any(self.is_ref(a) for a in node.args):
+            raise SymmetryRefused(f"'{node.op}' applied to a reference to a symmetric element; "
+                                  "references may only be compared for equality or assigned")
+        return Op(node.op, tuple(self(a) for a in node.args))
+
+    def state(self, state: tuple[int, ...]) -> tuple[int, ...]:
+        out = list(state)
+        for s, t in self.slot_map.items():
+            out[t] = state[s]
+        for r in self.refs:
+            out[r] = self.value_map.get(state[r], state[r])
+        return tuple(out)
 
 
 @dataclass(frozen=True)
 class Group:
-    """One symmetric index set: its name, size, and the base slot of each array over it."""
+    """One symmetric index set: its name, size, the base slot of each array over it, and the
+    slots holding references to its elements."""
 
     index: str
     size: int
     bases: tuple[int, ...]
+    refs: tuple[int, ...] = ()
 
     def slot_map(self, perm: tuple[int, ...]) -> dict[int, int]:
         return {b + j: b + perm[j] for b in self.bases for j in range(self.size)}
@@ -73,47 +118,142 @@ class Symmetry:
         self.system = system
         self.groups = groups
         self.packing = Packing.of(system.layout)
+        self._canonical: Callable[[int], int] | None = None
+        # action instance -> a representative of its orbit: canonical states enable only some
+        # instances of an orbit (say, those on the page sorted first), yet each fires somewhere.
+        self.action_orbit: tuple[int, ...] = ()
 
     @classmethod
-    def of(cls, system: System) -> Symmetry:
-        """Check the symmetric index sets of ``system``; raise `SymmetryRefused` with the reason."""
+    def of(cls, system: System, properties: list[str] | None = None) -> Symmetry:
+        """Check the symmetric index sets of ``system`` for the properties named (default: all);
+        raise `SymmetryRefused` with the reason. A set with one element gives no reduction."""
         groups = []
         for index, arrays in system.symmetric:
             bases = tuple(system.layout.var(a).base for a in arrays)
             size = dict(system.params)[index]
+            refs = tuple(k for k, info in enumerate(system.layout.slots)
+                         if info.domain.kind == "ref" and info.domain.of == index)
+            inside = {info.var for k, info in enumerate(system.layout.slots) if k in refs} & set(arrays)
+            if inside:
+                raise SymmetryRefused(f"{system.model}: '{sorted(inside)[0]}' is an array over {index} "
+                                      f"holding references to {index}; symmetry reduction does not "
+                                      "support that")
             if size > 1:
-                groups.append(Group(index, size, bases))
-        if not groups:
-            raise SymmetryRefused(f"{system.model}: no index set is declared symmetric=True "
-                                  "(or every symmetric set has one element)")
-        for kind in (p.kind for p in system.properties):
-            if kind in ("eventually", "leads_to"):
-                raise SymmetryRefused(f"{system.model}: symmetry reduction is for safety properties; "
-                                      "check liveness without --symmetry")
+                groups.append(Group(index, size, bases, refs))
+        if not system.symmetric:
+            raise SymmetryRefused(f"{system.model}: no index set is declared symmetric=True")
+        checked = [p for p in system.properties if properties is None or p.name in properties]
+        live = [p.name for p in checked if p.kind in ("eventually", "leads_to")]
+        if live:
+            raise SymmetryRefused(f"{system.model}: symmetry reduction is for safety properties; check "
+                                  f"{', '.join(live)} without --symmetry (or choose safety properties "
+                                  "with --property)")
+        orbit = list(range(len(system.actions)))  # union-find over action instances
+
+        def root(k: int) -> int:
+            while orbit[k] != k:
+                orbit[k] = orbit[orbit[k]]
+                k = orbit[k]
+            return k
+
         for group in groups:
             for perm in group.generators():
-                _check_invariant(system, group, perm)
-        return cls(system, groups)
+                for k, target in _check_invariant(system, group, perm, checked).items():
+                    orbit[root(k)] = root(target)
+        sym = cls(system, groups)
+        sym.action_orbit = tuple(root(k) for k in range(len(system.actions)))
+        return sym
 
     def canonical(self, state: tuple[int, ...]) -> tuple[int, ...]:
-        out = list(state)
-        for g in self.groups:
-            columns = sorted(tuple(state[b + j] for b in g.bases) for j in range(g.size))
-            for j, column in enumerate(columns):
-                for b, value in zip(g.bases, column, strict=True):
-                    out[b + j] = value
-        return tuple(out)
+        return self.packing.unpack(self.canonical_packed(self.packing.pack(state)))
 
-    def canonical_packed(self, x: int) -> int:
-        return self.packing.pack(self.canonical(self.packing.unpack(x)))
+    @property
+    def canonical_packed(self) -> Callable[[int], int]:
+        """The canonical form of a packed state (a function generated for this system)."""
+        if self._canonical is None:
+            self._canonical = _compile_canonical(self.groups, self.packing)
+        return self._canonical
 
 
-def _check_invariant(system: System, group: Group, perm: tuple[int, ...]) -> None:
-    slot_map = group.slot_map(perm)
+def _compile_canonical(groups: list[Group], packing: Packing) -> Callable[[int], int]:
+    """Generate the canonical-form function on packed states.
+
+    Each element's column becomes one integer key, its fields concatenated from the first
+    array's (high bits) to the last reference's "points here" bit (low bits), so integer order
+    is the columns' lexicographic order. Most states are already sorted: they return at once.
+    """
+    off, wid = packing.offsets, packing.widths
+
+    def field(slot: int) -> str:
+        return f"((x >> {off[slot]}) & {(1 << wid[slot]) - 1})"
+
+    lines = ["def canonical(x):"]
+    for n, g in enumerate(groups):
+        for k, r in enumerate(g.refs):
+            lines.append(f"    r{n}_{k} = {field(r)}")
+        keys = []
+        for j in range(g.size):
+            parts, shift = [], 0
+            for k in reversed(range(len(g.refs))):
+                parts.append(f"((r{n}_{k} == {j}) << {shift})")
+                shift += 1
+            for b in reversed(g.bases):
+                parts.append(f"({field(b + j)} << {shift})")
+                shift += wid[b + j]
+            keys.append(" | ".join(parts) or "0")
+            lines.append(f"    k{n}_{j} = {keys[-1]}")
+        sorted_test = " <= ".join(f"k{n}_{j}" for j in range(g.size))
+        key_tuple = ", ".join(f"k{n}_{j}" for j in range(g.size))
+        lines.append(f"    if not ({sorted_test}):")
+        order = f"sorted(range({g.size}), key=({key_tuple},).__getitem__)"
+        lines.append(f"        x = _permute(x, {order}, GROUP{n})")
+    lines.append("    return x")
+    env: dict[str, Any] = {"_permute": _permute}
+    for n, g in enumerate(groups):
+        fields = [(tuple((off[b + j], wid[b + j]) for j in range(g.size))) for b in g.bases]
+        refs = tuple((off[r], wid[r]) for r in g.refs)
+        env[f"GROUP{n}"] = (fields, refs, g.size)
+    exec("\n".join(lines), env)  # generated from the layout only: no model text is executed
+    return env["canonical"]
+
+
+def _permute(x: int, order: list[int], group: tuple) -> int:
+    """``x`` with element ``order[k]`` of the group moved to position k, references renamed."""
+    fields, refs, size = group
+    y = x
+    for places in fields:
+        for k, j in enumerate(order):
+            if k != j:
+                o_from, w = places[j]
+                o_to = places[k][0]
+                y = (y & ~(((1 << w) - 1) << o_to)) | (((x >> o_from) & ((1 << w) - 1)) << o_to)
+    rank = [0] * size
+    for k, j in enumerate(order):
+        rank[j] = k
+    for o, w in refs:
+        v = (x >> o) & ((1 << w) - 1)
+        if v < size:
+            y = (y & ~(((1 << w) - 1) << o)) | (rank[v] << o)
+    return y
+
+
+def _check_invariant(system: System, group: Group, perm: tuple[int, ...], checked: list) -> dict[int, int]:
+    """The image of each action instance under ``perm``, once everything is checked invariant."""
     what = f"permuting {group.index} by {list(perm)}"
+    rename = Renaming(group, perm)
+    try:
+        return _check_images(system, rename, what, checked)
+    except SymmetryRefused as exc:
+        if str(exc).startswith(system.model):
+            raise
+        raise SymmetryRefused(f"{system.model}: {exc}") from None
+
+
+def _check_images(system: System, rename: Renaming, what: str, checked: list) -> dict[int, int]:
+    slot_map = rename.slot_map
 
     def image(node: Node) -> Node:
-        return _normal(_rename(node, slot_map))
+        return _normal(rename(node))
 
     def key(act: ActionIR, guard: Node, updates: dict[int, Node]) -> tuple:
         return (act.name, act.owner, act.fairness, _normal(guard),
@@ -122,21 +262,18 @@ def _check_invariant(system: System, group: Group, perm: tuple[int, ...]) -> Non
     by_key = {key(a, a.guard, dict(a.updates)): k for k, a in enumerate(system.actions)}
     images: dict[int, int] = {}
     for k, act in enumerate(system.actions):
-        mapped = {slot_map.get(s, s): _rename(n, slot_map) for s, n in act.updates}
-        target = by_key.get(key(act, _rename(act.guard, slot_map), mapped))
+        mapped = {slot_map.get(s, s): rename(n, s in rename.refs) for s, n in act.updates}
+        target = by_key.get(key(act, rename(act.guard), mapped))
         if target is None:
             raise SymmetryRefused(f"{system.model}: {what} maps action {act.label} to no action of "
                                   "the model; the index set is not symmetric")
         images[k] = target
     for init in system.initial:
-        permuted = list(init)
-        for s, t in slot_map.items():
-            permuted[t] = init[s]
-        if tuple(permuted) not in system.initial:
+        if rename.state(init) not in system.initial:
             raise SymmetryRefused(f"{system.model}: {what} changes the initial state")
     if system.final is not None and image(system.final) != _normal(system.final):
         raise SymmetryRefused(f"{system.model}: {what} changes the final-state predicate")
-    for p in system.properties:
+    for p in checked:
         if p.kind == "action":
             for k, pred in enumerate(p.per_action):
                 if image(pred) != _normal(p.per_action[images[k]]):
@@ -145,3 +282,4 @@ def _check_invariant(system: System, group: Group, perm: tuple[int, ...]) -> Non
         elif image(p.pred) != _normal(p.pred):
             raise SymmetryRefused(f"{system.model}: property '{p.name}' is not invariant under {what}; "
                                   "it names particular elements")
+    return images

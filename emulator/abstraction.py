@@ -14,6 +14,9 @@ Each variable is read off concrete state:
   the dirty log's bits; ``synced[p]``, ``ring_synced``, ``cpu_synced``: the destination's
   bytes equal the source's; ``ring_copied_quiet``: the ring page's last copy was made with
   the VF quiet.
+- ``buf[i]``: the buffer page the driver put slot i's buffer in at its last refill; None
+  before its first refill and after the clean that unmapped it (a recycled buffer, and a
+  ring reset, keep it).
 - ``next_to_use``, ``next_to_clean``: the driver's ring indexes; ``rx_head``: the VF's RDH
   (all modulo the ring size).
 - ``touch[i]``: none unless a plain touch begun by cleaning slot i is half done; then read
@@ -48,6 +51,7 @@ def guest_assisted_state(m: Machine) -> dict[str, Any]:
         "next_to_use": m.driver.next_to_use % layout.slots,
         "next_to_clean": m.driver.next_to_clean % layout.slots,
         "rx_head": m.vf.head % layout.slots,
+        "buf": list(m.driver.buffer_page),
         "mapped": [m.iommu.is_mapped(p) for p in buffers],
         "dirty": [log.is_dirty(p) for p in buffers],
         "synced": [synced(m, p) for p in buffers],

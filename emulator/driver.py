@@ -1,8 +1,10 @@
 """The guest's VF driver (ixgbevf-like), with the thread's migration support.
 
-RX refill: dma_map the buffer's page, write the descriptor (buffer address, status cleared),
-advance next_to_use, write RDT. RX clean: poll DD at next_to_clean, hand the packet up, then
-unmap the buffer's page or recycle the buffer. Dirty marking ("touch") is a store that
+RX refill: put the slot's buffer in a page (any buffer page for a fresh buffer, its own page
+for a recycled one), dma_map the page, write the descriptor (buffer address, status
+cleared), advance next_to_use, write RDT. RX clean: poll DD at next_to_clean, hand the
+packet up, then unmap the buffer's page (the slot has no buffer until its next refill) or
+recycle the buffer (it keeps its page). Dirty marking ("touch") is a store that
 changes no data: atomic (``cmpxchg(p, x, x)``), or, when ``plain_touch``, a plain read and a
 later write of the value read, two separate steps, so a DMA write that lands in between is
 really overwritten. The migration-event handler runs its steps (clear BME, drain, mark,
@@ -77,6 +79,8 @@ class GuestDriver:
         self.next_to_use = 0
         self.next_to_clean = 0
         self.published = [False] * layout.slots  # handed to the VF by RDT, not cleaned yet
+        # the buffer page holding each slot's buffer; None before its first refill and after an unmap
+        self.buffer_page: list[int | None] = [None] * layout.slots
         self.touch: Touch | None = None
         self.refills = 0
 
@@ -126,20 +130,40 @@ class GuestDriver:
     def next_clean_slot(self) -> int:
         return self.next_to_clean % self.layout.slots
 
-    def why_not_refill(self) -> str | None:
+    def refill_pages(self) -> list[int]:
+        """The pages the next refill may put its buffer in: the recycled buffer's own page, or
+        any buffer page for a fresh buffer."""
+        kept = self.buffer_page[self.next_refill_slot()]
+        return [kept] if kept is not None else list(range(self.layout.buffer_pages))
+
+    def why_not_refill(self, page: int | None = None) -> str | None:
         slot = self.next_refill_slot()
         if self.published[slot]:
             return f"driver: descriptor {slot} (next_to_use) still belongs to the VF or awaits clean"
+        if page is not None:
+            if not self.layout.is_buffer_page(page):
+                return (f"driver: there is no RX buffer page {page} (the guest has "
+                        f"{self.layout.buffer_pages}: 0..{self.layout.buffer_pages - 1})")
+            kept = self.buffer_page[slot]
+            if kept is not None and kept != page:
+                return (f"driver: descriptor {slot}'s buffer was recycled and stays in page {kept}; "
+                        f"it cannot move to page {page} (only an unmapped slot takes a page afresh)")
         return self._running()
 
-    def refill(self) -> int:
-        """Refill the descriptor at next_to_use and write RDT; returns its slot."""
-        refuse(self.why_not_refill())
+    def refill(self, page: int | None = None) -> int:
+        """Refill the descriptor at next_to_use, its buffer in buffer page ``page``, and write
+        RDT; returns its slot. A recycled buffer stays in its page; a fresh one goes in
+        ``page`` (when None, the allocator's default: page ``slot % buffer_pages``)."""
+        refuse(self.why_not_refill(page))
         slot = self.next_refill_slot()
-        page, offset = self.layout.buffer(slot)
+        if page is None:
+            kept = self.buffer_page[slot]
+            page = kept if kept is not None else slot % self.layout.buffer_pages
+        offset = self.layout.buffer_offset(slot)
         self.stack.release(self.memory.ram, page, offset, self.layout.buffer_size)
         if not self.iommu.is_mapped(page):
             self.iommu.map(page)  # dma_map
+        self.buffer_page[slot] = page
         self.refills += 1
         address = self.layout.address(page, offset)
         self.memory.cpu_write(self.layout.ring_page, slot * DESCRIPTOR_SIZE,
@@ -152,6 +176,13 @@ class GuestDriver:
                             length=DESCRIPTOR_SIZE)
         self.vf.write_rdt(self.next_to_use)
         return slot
+
+    def buffer_of(self, slot: int) -> tuple[int, int]:
+        """The (page, offset) of descriptor ``slot``'s buffer; the slot must have one."""
+        page = self.buffer_page[slot]
+        if page is None:
+            raise ValueError(f"descriptor {slot} has no buffer (never refilled, or unmapped since)")
+        return page, self.layout.buffer_offset(slot)
 
     def descriptor(self, slot: int) -> RxDescriptor:
         return RxDescriptor(self.memory.cpu_read(self.layout.ring_page, slot * DESCRIPTOR_SIZE,
@@ -169,12 +200,16 @@ class GuestDriver:
         if not self.descriptor(slot).dd:
             return f"driver: descriptor {slot} (next_to_clean): DD not set"
         if unmap:
-            page = self.layout.buffer(slot)[0]
-            others = [j for j in self.layout.slots_in_page(page) if j != slot and self.published[j]]
+            page = self.buffer_of(slot)[0]
+            others = [j for j in self.slots_in_page(page) if j != slot and self.published[j]]
             if others:
                 return (f"driver: page {page} also holds the buffer of descriptor {others[0]}, "
                         "so it cannot be unmapped")
         return None
+
+    def slots_in_page(self, page: int) -> list[int]:
+        """The slots whose buffers are in ``page`` now (recycled ones included)."""
+        return [j for j, p in enumerate(self.buffer_page) if p == page]
 
     def clean(self, unmap: bool) -> int:
         """Clean the descriptor at next_to_clean: hand its packet up, then unmap its page or
@@ -182,7 +217,7 @@ class GuestDriver:
         refuse(self.why_not_clean(unmap))
         slot = self.next_clean_slot()
         desc = self.descriptor(slot)
-        page, offset = self.layout.buffer(slot)
+        page, offset = self.buffer_of(slot)
         length = min(desc.length, self.layout.buffer_size)
         buffer = HeldBuffer(slot, page, offset, length, desc.rss)
         marks = self.config.marks_dma_pages
@@ -191,6 +226,7 @@ class GuestDriver:
             if marks and self.config.unmap_marks:
                 self.memory.cpu_touch(page, offset)  # the dummy write before dma_unmap
             self.iommu.unmap(page)
+            self.buffer_page[slot] = None  # the next refill takes a page afresh
             self.journal.record("driver", "clean", f"clean descriptor {slot}: packet handed up with its "
                                 f"page; page {page} unmapped" + (" after a dummy write" if marks and
                                                                  self.config.unmap_marks else ""),

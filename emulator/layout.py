@@ -1,10 +1,15 @@
 """Where things live in the emulated guest's RAM: the RX buffer pages, the page holding the
-RX descriptor ring, and one ordinary page the guest CPU writes; and where RX slot i's
-buffer is.
+RX descriptor ring, and one ordinary page the guest CPU writes; and where in its page RX
+slot i's buffer is.
 
-Slot ``i``'s buffer is in buffer page ``i % buffer_pages``. When several slots share a page
-they take equal, non-overlapping parts of it: two slots share a page as ixgbevf's half-page
-(2048-byte) buffers do, at offsets 0 and 2048.
+Which buffer page holds slot ``i``'s buffer is the driver's choice at refill (a page
+allocator's, in a real guest): any buffer page for a fresh buffer, the same page again for a
+recycled one (see `emulator.driver`). Within whatever page it is in, slot ``i``'s buffer is
+at offset ``i * buffer_size``, so buffers that share a page never overlap, whichever slots
+share it. With up to two slots a buffer is half a page (2048 bytes), as ixgbevf's half-page
+buffers are: two slots in one page sit at offsets 0 and 2048. With more slots a buffer is the
+largest power-of-two fraction of the page that gives every slot its own part (1024 bytes for
+3 or 4 slots, 512 for 5 to 8).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 
 PAGE_SIZE = 4096
 RX_BUFFER_SIZE = 2048  # ixgbevf's RX buffer: half a page
+MIN_BUFFER_SIZE = 128  # the smallest buffer the emulator uses: room for one frame (96 bytes)
 GUEST_RAM_BASE = 0x10_0000  # guest-physical address of page 0; the IOMMU maps IOVA = GPA
 
 
@@ -26,6 +32,9 @@ class GuestLayout:
     def __post_init__(self) -> None:
         if self.slots < 1 or self.buffer_pages < 1:
             raise ValueError("a guest needs at least one RX slot and one RX buffer page")
+        if self.slots > PAGE_SIZE // MIN_BUFFER_SIZE:
+            raise ValueError(f"{self.slots} RX slots: at most {PAGE_SIZE // MIN_BUFFER_SIZE}, so that "
+                             f"every slot's buffer ({MIN_BUFFER_SIZE} bytes or more) fits in one page")
 
     @property
     def ring_page(self) -> int:
@@ -41,19 +50,22 @@ class GuestLayout:
 
     @property
     def buffer_size(self) -> int:
-        """Bytes per RX buffer: half a page, smaller when more than two slots share a page."""
-        per_page = -(-self.slots // self.buffer_pages)
+        """Bytes per RX buffer: half a page, a smaller power-of-two part with more than two slots.
+
+        >>> GuestLayout(2, 1).buffer_size, GuestLayout(3, 2).buffer_size, GuestLayout(8, 1).buffer_size
+        (2048, 1024, 512)
+        """
         parts = 2
-        while parts < per_page:
+        while parts < self.slots:
             parts *= 2
         return min(RX_BUFFER_SIZE, PAGE_SIZE // parts)
 
-    def buffer(self, slot: int) -> tuple[int, int]:
-        """The (page, offset) of RX slot ``slot``'s buffer."""
-        return slot % self.buffer_pages, (slot // self.buffer_pages) * self.buffer_size
+    def buffer_offset(self, slot: int) -> int:
+        """The offset of RX slot ``slot``'s buffer within whatever buffer page holds it."""
+        return slot * self.buffer_size
 
-    def slots_in_page(self, page: int) -> list[int]:
-        return [i for i in range(self.slots) if self.buffer(i)[0] == page]
+    def is_buffer_page(self, page: int) -> bool:
+        return 0 <= page < self.buffer_pages
 
     def address(self, page: int, offset: int = 0) -> int:
         """The guest-physical address of ``offset`` in ``page``."""

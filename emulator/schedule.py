@@ -39,7 +39,8 @@ def operations(m: Machine) -> list[Operation]:
         add(f"vf.write_back({slot})", vf.why_not_write_back(slot), lambda slot=slot: vf.write_back(slot))
     add("driver.opt_in", d.why_not_opt_in(), d.opt_in)
     add("driver.probe", d.why_not_probe(), d.probe)
-    add("driver.refill", d.why_not_refill(), d.refill)
+    for page in d.refill_pages():  # a fresh buffer may go in any page, so buffers come to share
+        add(f"driver.refill(page {page})", d.why_not_refill(page), lambda page=page: d.refill(page))
     add("driver.clean(unmap)", d.why_not_clean(True), lambda: d.clean(True))
     add("driver.clean(recycle)", d.why_not_clean(False), lambda: d.clean(False))
     add("driver.touch_write_back", d.why_not_touch_write_back(), d.touch_write_back)

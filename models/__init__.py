@@ -3,7 +3,7 @@
 >>> from migcheck.models import Model, Index, Bool, Int, Enum, Array, action, require
 """
 
-from .domains import Array, Bool, Enum, Index, Int, Param
+from .domains import Array, Bool, Enum, Index, Int, Param, Ref
 from .errors import (
                      DomainViolation,
                      MigcheckError,
@@ -35,6 +35,7 @@ __all__ = [
                      "Param",
                      "ParameterError",
                      "PropertyIR",
+                     "Ref",
                      "SolverUnknown",
                      "System",
                      "TraceError",

@@ -75,10 +75,12 @@ Bound = int | str | Callable[[dict[str, int]], int]  # literal, parameter name, 
 class Domain:
     """The resolved, concrete domain of one state slot."""
 
-    kind: str  # "bool" | "int" | "enum"
+    kind: str  # "bool" | "int" | "enum" | "ref"
     lo: int
     hi: int
     labels: tuple[str, ...] = ()
+    of: str = ""  # for "ref": the index set referred to (its key in the model)
+    none: bool = False  # for "ref": whether hi (one past the last element) means None
 
     def render(self, value: int) -> Any:
         """The value as a person reads it: True/False, an int, or the enum label."""
@@ -86,6 +88,8 @@ class Domain:
             return bool(value)
         if self.kind == "enum":
             return self.labels[value]
+        if self.kind == "ref" and self.none and value == self.hi:
+            return None
         return value
 
     def parse(self, shown: Any) -> int:
@@ -98,6 +102,14 @@ class Domain:
             if not isinstance(shown, bool):
                 raise ValueError(f"{shown!r} is not a boolean")
             return int(shown)
+        if self.kind == "ref":
+            if shown is None and self.none:
+                return self.hi
+            last = self.hi - 1 if self.none else self.hi
+            if isinstance(shown, bool) or not isinstance(shown, int) or not 0 <= shown <= last:
+                raise ValueError(f"{shown!r} is not a {self.of} (0..{last}"
+                                 + (" or null)" if self.none else ")"))
+            return shown
         if isinstance(shown, bool) or not isinstance(shown, int) or not self.lo <= shown <= self.hi:
             raise ValueError(f"{shown!r} is not an integer in {self.lo}..{self.hi}")
         return shown
@@ -107,6 +119,8 @@ class Domain:
             return "Bool"
         if self.kind == "enum":
             return "Enum(" + ", ".join(self.labels) + ")"
+        if self.kind == "ref":
+            return f"Ref({self.of}" + (", none=True)" if self.none else ")")
         return f"Int({self.lo}, {self.hi})"
 
 
@@ -162,6 +176,29 @@ class Enum(VarType):
 
     def resolve(self, params: dict[str, int]) -> Domain:
         return Domain("enum", 0, len(self.labels) - 1, tuple(self.labels))
+
+
+class Ref(VarType):
+    """A reference to an element of an index set, or None: ``buf = Array(slots, Ref(pages))``.
+
+    References are compared and assigned, never ordered or added, so a ``symmetric`` index
+    set stays symmetric when state refers to its elements (symmetry reduction renames them).
+    """
+
+    def __init__(self, to: Index, none: bool = True, init: Any = VarType._NO_INIT, doc: str = ""):
+        if not isinstance(to, Index):
+            raise ModelDefinitionError(f"Ref({to!r}): the argument must be an Index of the model")
+        super().__init__(init, doc)
+        self.to = to
+        self.none = none
+
+    def resolve(self, params: dict[str, int]) -> Domain:
+        raise ModelDefinitionError("Ref(...) is resolved with the name of its index: use resolve_as")
+
+    def resolve_as(self, key: str, params: dict[str, int]) -> Domain:
+        """The domain, given ``key``, the model's name for the index referred to."""
+        size = params[key]
+        return Domain("ref", 0, size if self.none else size - 1, of=key, none=self.none)
 
 
 def _bound(bound: Bound, params: dict[str, int]) -> int:

@@ -113,6 +113,20 @@ BOOL = "bool"
 INT = "int"
 
 
+@dataclass(frozen=True)
+class RefType:
+    """The type of a reference to an element of an index set (a page number, say), or None.
+
+    References can be compared for equality and stored, not ordered or added: that is what
+    lets a symmetric index set's elements be permuted (see ``checker/symmetry.py``). At run
+    time element k is k and None is ``size``.
+    """
+
+    index: str
+    size: int
+    none: bool = True
+
+
 class StateBranch(Exception):
     """Raised when a traced term is used as a Python truth value; the tracer adds context."""
 
@@ -179,6 +193,13 @@ class Term:
     def __ge__(self, other: Any) -> Term:
         return _order("le", lift(other, INT), self, ">=")
 
+    def is_none(self) -> Term:
+        """True when a reference (`Ref`) refers to nothing: ``s.buf[i].is_none()``."""
+        if not (isinstance(self.typ, RefType) and self.typ.none):
+            what = _typename(self.typ) + (f" ({self.names[0]})" if self.names else "")
+            raise ModelDefinitionError(f"is_none() needs a Ref(..., none=True) value, got {what}")
+        return self == None  # noqa: E711  (builds a term; None is the reference's null value)
+
     def isin(self, *values: Any) -> Term:
         """True when the term equals one of ``values``: ``s.phase.isin("stopped", "switched")``."""
         return any_(self == v for v in values)
@@ -210,6 +231,13 @@ def lift(value: Any, typ: Any) -> Term:
         if value not in typ:
             raise ModelDefinitionError(f"{value!r} is not a value of Enum({', '.join(typ)})")
         return Term(Const(typ.index(value)), typ)
+    if isinstance(typ, RefType):
+        if value is None and typ.none:
+            return Term(Const(typ.size), typ)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < typ.size:
+            allowed = f"0..{typ.size - 1}" + (" or None" if typ.none else "")
+            raise ModelDefinitionError(f"{value!r} is not a {typ.index} ({allowed})")
+        return Term(Const(value), typ)
     if typ == BOOL:
         if not isinstance(value, (bool, int)) or value not in (0, 1):
             raise ModelDefinitionError(f"{value!r} is not a boolean")
@@ -226,6 +254,8 @@ def _expect(t: Term, typ: Any, what: str) -> None:
 
 
 def _typename(typ: Any) -> str:
+    if isinstance(typ, RefType):
+        return f"Ref({typ.index})"
     return f"Enum({', '.join(typ)})" if isinstance(typ, tuple) else typ
 
 

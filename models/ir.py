@@ -177,8 +177,19 @@ def interval(node: Node, layout: Layout) -> tuple[int, int]:
         d = layout.slots[node.index].domain
         return d.lo, d.hi
     assert isinstance(node, Op)
-    if node.op in ("not", "and", "or", "eq", "ne", "lt", "le"):
-        return 0, 1
+    if node.op in ("not", "and", "or"):
+        parts = [interval(a, layout) for a in node.args]
+        if node.op == "not":
+            return 1 - parts[0][1], 1 - parts[0][0]
+        if node.op == "and":
+            return min(lo for lo, _ in parts), min(hi for _, hi in parts)
+        return max(lo for lo, _ in parts), max(hi for _, hi in parts)
+    if node.op in ("eq", "ne", "lt", "le"):
+        (a, b), (c, d) = interval(node.args[0], layout), interval(node.args[1], layout)
+        never, always = {"eq": (b < c or d < a, a == b == c == d),
+                         "ne": (a == b == c == d, b < c or d < a),
+                         "lt": (a >= d, b < c), "le": (a > d, b <= c)}[node.op]
+        return (0, 0) if never else (1, 1) if always else (0, 1)
     if node.op == "ite":
         (a, b), (c, d) = interval(node.args[1], layout), interval(node.args[2], layout)
         return min(a, c), max(b, d)

@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .domains import Array, Index, Member, Param, VarType
+from .domains import Array, Index, Member, Param, Ref, VarType
 from .errors import ModelDefinitionError, ParameterError
 from .expr import BOOL, Const, Slot, Term, lift, mk
 from .ir import ActionIR, Layout, PropertyIR, SlotInfo, System, VarInfo, interval
-from .tracing import StateView, Tracer
+from .tracing import StateView, Tracer, value_type
 
 OWNERS_SUGGESTED = ("driver", "device", "hypervisor", "environment")
 VERDICTS_EXPECTABLE = ("holds", "violated", "vacuous")
@@ -322,7 +322,10 @@ def _layout(cls: type[Model], values: dict[str, int], prefix: str) -> tuple[Layo
         else:
             continue
         try:
-            domain = vtype.resolve(values)
+            if isinstance(vtype, Ref):
+                domain = vtype.resolve_as(_index_key(cls, vtype.to, key, prefix), values)
+            else:
+                domain = vtype.resolve(values)
         except ModelDefinitionError as exc:
             raise ModelDefinitionError(f"{prefix}: variable '{key}': {exc}") from None
         label = m.over.label if isinstance(m, Array) else None
@@ -335,7 +338,7 @@ def _layout(cls: type[Model], values: dict[str, int], prefix: str) -> tuple[Layo
         for i in range(count):
             slots.append(SlotInfo(f"{key}[{i}]" if length is not None else key, key,
                                   i if length is not None else None, domain))
-            typ = domain.labels if domain.kind == "enum" else domain.kind
+            typ = value_type(domain)
             try:
                 node = lift(inits[i], typ).node
             except ModelDefinitionError as exc:

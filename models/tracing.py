@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .domains import Domain
 from .errors import ModelDefinitionError
-from .expr import BOOL, INT, Const, Node, Slot, StateBranch, Term, ite, lift, mk
+from .expr import BOOL, INT, Const, Node, RefType, Slot, StateBranch, Term, ite, lift, mk
 from .ir import Layout, interval
 
 # The tracer of the action being traced, for require(); a stack so traces can nest in tests.
@@ -26,7 +27,13 @@ def require(cond: Any) -> None:
 
 
 def slot_type(layout: Layout, index: int) -> Any:
-    d = layout.slots[index].domain
+    return value_type(layout.slots[index].domain)
+
+
+def value_type(d: Domain) -> Any:
+    """The expression type of values of domain ``d``."""
+    if d.kind == "ref":
+        return RefType(d.of, d.hi if d.none else d.hi + 1, d.none)
     return d.labels if d.kind == "enum" else (BOOL if d.kind == "bool" else INT)
 
 
@@ -67,7 +74,7 @@ class Tracer:
         if isinstance(term.node, Const) and not d.lo <= term.node.value <= d.hi:
             raise self.error(f"assigns {term.node.value} to '{info.name}', outside its domain "
                              f"{d.describe()}")
-        if hi < d.lo or lo > d.hi:
+        if (hi < d.lo or lo > d.hi) and not self.never_enabled():
             raise self.error(f"assigns '{info.name}' a value in {lo}..{hi}, always outside "
                              f"{d.describe()}")
         self.assigned[index] = term.node
@@ -81,7 +88,13 @@ class Tracer:
             self.guard.append(Const(int(bool(cond)), True))
 
     def guard_node(self) -> Node:
+        if self.never_enabled():
+            return Const(0, True)
         return mk("and", *self.guard) if self.guard else Const(1, True)
+
+    def never_enabled(self) -> bool:
+        """The guard so far can never hold (``round < rounds`` with rounds = 0, say)."""
+        return bool(self.guard) and interval(mk("and", *self.guard), self.layout) == (0, 0)
 
     def error(self, message: str) -> ModelDefinitionError:
         return ModelDefinitionError(f"{self.context}: {message}")

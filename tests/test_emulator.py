@@ -55,13 +55,65 @@ def test_atomic_touch_changes_no_data():
     assert mem.ram.page(0) == before and mem.dirty_log.is_dirty(0)
 
 
-def test_half_page_buffers_as_ixgbevf_and_the_model():
+def test_half_page_buffers_as_ixgbevf_whatever_page_holds_them():
     layout = GuestLayout(slots=2, buffer_pages=1)
-    assert [layout.buffer(i) for i in range(2)] == [(0, 0), (0, 2048)]
-    layout = GuestLayout(slots=4, buffer_pages=2)
-    assert [layout.buffer(i) for i in range(4)] == [(0, 0), (1, 0), (0, 2048), (1, 2048)]
+    assert layout.buffer_size == 2048 and [layout.buffer_offset(i) for i in range(2)] == [0, 2048]
+    layout = GuestLayout(slots=2, buffer_pages=3)  # the page is the driver's choice, not the offset
+    assert layout.buffer_size == 2048 and [layout.buffer_offset(i) for i in range(2)] == [0, 2048]
     layout = GuestLayout(slots=3, buffer_pages=1)  # no two buffers overlap
-    assert [layout.buffer(i) for i in range(3)] == [(0, 0), (0, 1024), (0, 2048)]
+    assert [layout.buffer_offset(i) for i in range(3)] == [0, 1024, 2048]
+    for slots in range(1, 9):  # any slots may share a page: every buffer has its own part of it
+        layout = GuestLayout(slots, 1)
+        parts = [(layout.buffer_offset(i), layout.buffer_offset(i) + layout.buffer_size)
+                 for i in range(slots)]
+        assert parts[-1][1] <= 4096 and FRAME_LEN <= layout.buffer_size
+        assert all(a[1] <= b[0] for a, b in zip(parts, parts[1:], strict=False))
+        assert 4096 % layout.buffer_size == 0
+
+
+def test_a_refill_puts_a_fresh_buffer_in_the_page_it_is_given_and_recycling_keeps_it():
+    m = up(MachineConfig(slots=2, buffer_pages=3))
+    assert m.driver.refill_pages() == [0, 1, 2]
+    with pytest.raises(StepRefused, match="no RX buffer page 3"):
+        m.driver.refill(3)
+    m.driver.refill(2)
+    assert m.driver.buffer_page == [2, None] and m.iommu.is_mapped(2) and not m.iommu.is_mapped(0)
+    assert m.driver.descriptor(0).pkt_addr == m.layout.address(2, 0)
+    m.driver.refill(2)  # two buffers in one page, in its two halves
+    assert m.driver.descriptor(1).pkt_addr == m.layout.address(2, 2048)
+    m.packet_arrives()
+    m.land(0, DATA)
+    assert parse(m.memory.ram.read(2, 0, FRAME_LEN)) == 1
+    m.vf.write_back(0)
+    m.land(0, WRITEBACK)
+    m.driver.clean(unmap=False)  # recycled: the buffer keeps its page
+    assert m.driver.buffer_page == [2, 2] and m.driver.refill_pages() == [2]
+    with pytest.raises(StepRefused, match="stays in page 2; it cannot move to page 0"):
+        m.driver.refill(0)
+    m.driver.refill(2)
+
+
+def test_an_unmap_forgets_the_page_and_follows_the_actual_placement():
+    m = up(MachineConfig(slots=2, buffer_pages=2))
+    m.driver.refill(1)
+    m.driver.refill(0)  # slot 1 in page 0: slot 0's page 1 holds no other buffer
+    receive_one_landed = m.packet_arrives()
+    m.land(receive_one_landed, DATA)
+    m.vf.write_back(0)
+    m.land(0, WRITEBACK)
+    m.driver.clean(unmap=True)  # allowed although slot 1 is published: it is in another page
+    assert m.driver.buffer_page == [None, 0] and not m.iommu.is_mapped(1) and m.iommu.is_mapped(0)
+    assert m.driver.refill_pages() == [0, 1]
+    m.driver.refill(0)  # afresh, now beside slot 1's buffer
+    assert m.driver.buffer_page == [0, 0] and m.driver.descriptor(0).pkt_addr == m.layout.address(0, 0)
+    m.packet_arrives()
+    m.land(1, DATA)
+    m.vf.write_back(1)
+    m.land(1, WRITEBACK)
+    with pytest.raises(StepRefused, match="page 0 also holds the buffer of descriptor 0"):
+        m.driver.clean(unmap=True)
+    m.driver.clean(unmap=False)
+    assert [r.seq for r in m.stack.received] == [2]
 
 
 def test_descriptor_formats_follow_the_advanced_rx_layout():
@@ -89,7 +141,7 @@ def test_posted_writes_land_when_and_in_the_order_the_caller_says():
     m.packet_arrives()
     m.packet_arrives()
     assert [w.seq for w in m.vf.dma.posted] == [1, 2]
-    page, offset = m.layout.buffer(1)
+    page, offset = m.driver.buffer_of(1)
     assert parse(m.memory.ram.read(page, offset, FRAME_LEN)) is None  # nothing landed yet
     m.land(1, DATA)  # the second write lands first
     assert parse(m.memory.ram.read(page, offset, FRAME_LEN)) == 2
@@ -176,7 +228,8 @@ def test_a_plain_touch_really_overwrites_a_write_landing_between_its_halves():
     m.land(1, DATA)  # packet 2 lands in the other half of page 0
     assert guest_assisted_state(m)["touch"] == ["raced", "none"]
     m.driver.touch_write_back()
-    page, offset = m.layout.buffer(1)
+    page, offset = m.driver.buffer_of(1)
+    assert (page, offset) == (0, 2048)
     assert parse(m.memory.ram.read(page, offset, FRAME_LEN)) is None  # packet 2 is gone
     damage = assess(m)
     assert damage.stale_writes and damage.stale_writes[0].offset == 2048

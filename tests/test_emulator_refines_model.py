@@ -9,10 +9,12 @@ One known imprecision of the model is allowed, and only where it arises (see
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
 from functools import lru_cache
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
@@ -33,6 +35,7 @@ PARAMS = (  # (slots, pages, rounds, inflight)
     (2, 2, 1, 2),
     (3, 2, 2, 2),
     (4, 1, 1, 3),
+    (2, 3, 1, 2),  # more pages than slots: a buffer may have a page to itself, or share one
 )
 
 
@@ -109,6 +112,29 @@ def explain(system: System, before: tuple[int, ...], after: tuple[int, ...],
     return f"the emulator changed {moved}; the model allows only: " + "; ".join(options)
 
 
+def refined_step(system: System, state: tuple[int, ...], m: Machine, op: Operation,
+                 variant: str) -> tuple[tuple[int, ...], bool]:
+    """Run ``op`` on ``m``; the new abstract state, and whether it took the one allowed
+    imprecision. Fails unless the step is a transition of the model from ``state``."""
+    touched = m.driver.touch.page if m.driver.touch is not None else None
+    op.run()
+    after = abstract(m, system)
+    allowed = interpret.successors(system, state)
+    targets = {s for _, s in allowed}
+    if after in targets:
+        return after, False
+    if stale_write_back_restores_the_copy(system, op.label, touched, after, targets):
+        return after, True
+    raise AssertionError(f"[{variant}] emulator step {op.label} is no transition of the "
+                         f"model: {explain(system, state, after, allowed)}")
+
+
+def shared_page(m: Machine) -> bool:
+    """Two slots' buffers are in one page now."""
+    pages = [p for p in m.driver.buffer_page if p is not None]
+    return len(set(pages)) < len(pages)
+
+
 class EmulatorRefinesModel(RuleBasedStateMachine):
     """Each emulator operation maps to a transition (or a self-loop) the model allows."""
 
@@ -126,19 +152,10 @@ class EmulatorRefinesModel(RuleBasedStateMachine):
         op = pick(data, self.m, self.patient)
         if op is None:
             return
-        label = op.label
-        touched = self.m.driver.touch.page if self.m.driver.touch is not None else None
-        op.run()
-        after = abstract(self.m, self.system)
-        allowed = interpret.successors(self.system, self.state)
-        targets = {s for _, s in allowed}
-        if after not in targets:
-            if stale_write_back_restores_the_copy(self.system, label, touched, after, targets):
-                self.imprecisions += 1
-            else:
-                raise AssertionError(f"[{self.variant}] emulator step {label} is no transition of the "
-                                     f"model: {explain(self.system, self.state, after, allowed)}")
-        self.state = after
+        self.state, imprecise = refined_step(self.system, self.state, self.m, op, self.variant)
+        self.imprecisions += imprecise
+        if shared_page(self.m):
+            event("two buffers in one page")
 
     @invariant()
     def the_emulator_can_always_do_something_until_it_ends(self) -> None:
@@ -187,3 +204,66 @@ def test_the_one_allowed_imprecision_is_real():
     targets = {s for _, s in interpret.successors(system, before)}
     assert after not in targets
     assert stale_write_back_restores_the_copy(system, "driver.touch_write_back", 0, after, targets)
+
+
+def walk(variant: str, params: tuple[int, int, int, int], seed: int,
+         steps: int = 60) -> Iterator[tuple[Operation, list[int | None], Machine]]:
+    """A seeded random schedule, each step checked as in the state machine above; yields
+    each operation, the buffers' pages before it, and the machine just after it."""
+    rng = random.Random(seed)
+    m, system = fresh_machine(variant, params)
+    state = abstract(m, system)
+    for _ in range(steps):
+        ops = operations(m)
+        if not ops:
+            return
+        groups = sorted({_group(op) for op in ops})
+        group = rng.choice([g for g in groups for _ in range(WEIGHTS[g])])
+        op = rng.choice([op for op in ops if _group(op) == group])
+        before = list(m.driver.buffer_page)
+        state, _ = refined_step(system, state, m, op, variant)
+        yield op, before, m
+
+
+def test_random_schedules_use_the_freedom_of_page_choice():
+    """The schedules explore what the model now allows: a fresh buffer in any page (not only
+    the old fixed page ``i % pages``), two buffers sharing a page although there are more
+    pages than slots, a slot taking another page after an unmap, and a plain touch racing a
+    DMA write into its page. Every step refines the model."""
+    seen = set()
+    for seed in range(60):
+        variant = ("plain-touch", "disable-first", "unmap-unmarked")[seed % 3]
+        last_page: dict[int, int] = {}
+        for op, before, m in walk(variant, (2, 3, 1, 2), seed):
+            if op.label.startswith("driver.refill"):
+                slot = (m.driver.next_to_use - 1) % 2
+                page = m.driver.buffer_page[slot]
+                assert page is not None and op.label == f"driver.refill(page {page})"
+                if page != slot % 3:
+                    seen.add("placed elsewhere than i % pages")
+                if before[slot] is None and last_page.get(slot, page) != page:
+                    seen.add("another page after an unmap")
+                last_page[slot] = page
+            if shared_page(m):
+                seen.add("two buffers in one of three pages")
+            if m.journal.of_kind("stale_write"):
+                seen.add("a stale write-back")
+    assert seen == {"placed elsewhere than i % pages", "another page after an unmap",
+                    "two buffers in one of three pages", "a stale write-back"}
+
+
+def test_the_schedule_offers_every_page_to_a_fresh_buffer_and_only_its_own_to_a_recycled_one():
+    m, _ = fresh_machine("disable-first", (2, 3, 1, 2))
+    m.driver.opt_in()
+    m.driver.probe()
+    refills = [op.label for op in operations(m) if op.label.startswith("driver.refill")]
+    assert refills == ["driver.refill(page 0)", "driver.refill(page 1)", "driver.refill(page 2)"]
+    m.driver.refill(2)
+    m.packet_arrives()
+    m.land(0, "data")
+    m.vf.write_back(0)
+    m.land(0, "writeback")
+    m.driver.clean(unmap=False)
+    m.driver.refill(1)
+    refills = [op.label for op in operations(m) if op.label.startswith("driver.refill")]
+    assert refills == ["driver.refill(page 2)"]  # slot 0 again: its recycled buffer stays in page 2

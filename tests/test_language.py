@@ -13,7 +13,9 @@ from migcheck.models import (
     Int,
     Model,
     ModelDefinitionError,
+    Param,
     ParameterError,
+    Ref,
     action,
     build,
     ite,
@@ -220,3 +222,55 @@ def test_ite_and_variants_with_flags():
     loose = explore(build(Loose)).verdicts["never-one"]
     assert loose.verdict == "violated" and len(loose.trace) == 1
     assert build(Loose).expected("never-one") == "violated"
+
+
+def test_an_action_whose_guard_can_never_hold_is_dropped_not_an_error():
+    """With rounds = 0, ``round < rounds`` never holds, so ``round + 1`` never leaves Int(0, 0)."""
+
+    class Rounds(Model):
+        name = "rounds"
+        check_deadlock = False
+        rounds = Param(default=0, allowed=range(3))
+        round = Int(0, "rounds", init=0)
+
+        @action(owner="hypervisor")
+        def precopy_round(s):
+            require(s.round < s.rounds)
+            s.round = s.round + 1
+
+    assert [a.label for a in build(Rounds, {"rounds": 0}).actions] == []
+    assert [a.label for a in build(Rounds, {"rounds": 2}).actions] == ["precopy_round"]
+
+
+def test_references_compare_and_assign_but_do_not_order():
+    class Pointers(Model):
+        name = "pointers"
+        pages = Index("page", default=2, allowed=range(1, 4))
+        buf = Ref(pages, init=None)
+
+        @action(owner="driver")
+        def take(s, p: pages):
+            require(s.buf.is_none())
+            s.buf = p
+
+    system = build(Pointers)
+    assert system.layout.render(system.initial[0]) == {"buf": None}
+    assert [a.label for a in system.actions] == ["take(p=0)", "take(p=1)"]
+    assert explore(system).stats.states == 3
+
+    class Ordered(Pointers):
+        @action(owner="driver")
+        def take(s, p: Pointers.pages):
+            require(s.buf < p)
+            s.buf = p
+
+    with pytest.raises(ModelDefinitionError, match="'<' needs int operands, got Ref"):
+        build(Ordered)
+
+    class OutOfRange(Pointers):
+        @action(owner="driver")
+        def take(s, p: Pointers.pages):
+            s.buf = 2
+
+    with pytest.raises(ModelDefinitionError, match="2 is not a page"):
+        build(OutOfRange)

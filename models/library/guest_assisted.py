@@ -8,8 +8,10 @@ thread, and each way of getting it wrong, is a variant of this one model.
 Abstractions (each exact for what the properties ask):
 - A page's content is not stored; ``synced[p]`` says whether the destination's copy equals
   the source. A DMA or CPU write that changes data clears it; copying the page sets it.
-- RX slot ``i`` uses a buffer in page ``i % pages``; with fewer pages than slots, two
-  buffers share a page, as ixgbevf's half-page buffers do.
+- A refill puts slot ``i``'s buffer in any page (``buf[i]``), as a page allocator would; a
+  recycled buffer keeps its page, and an unmapped slot takes a page afresh. Several buffers
+  may share a page, as ixgbevf's half-page buffers do. Nothing tells pages apart, so the
+  pages are a symmetric index set (``--symmetry`` explores one state per permutation orbit).
 - The ring is used in order: the driver refills at next_to_use and cleans at next_to_clean,
   the VF fills at its head. ``slots`` counts the descriptors that can hold a buffer at once
   (a real ixgbe ring keeps one more descriptor unused, to tell full from empty).
@@ -31,6 +33,7 @@ from migcheck.models import (
     Int,
     Model,
     Param,
+    Ref,
     action,
     all_,
     any_,
@@ -62,8 +65,8 @@ class GuestAssisted(Model):
     variant_name = "disable-first"
 
     slots = Index("slot", default=2, allowed=range(1, 9), doc="RX descriptor ring slots")
-    pages = Index("page", default=1, allowed=range(1, 9),
-                  doc="RX buffer pages (slot i uses page i % pages)")
+    pages = Index("page", default=1, allowed=range(1, 33), symmetric=True,
+                  doc="RX buffer pages (a refill may put its buffer in any of them)")
     rounds = Param(default=1, allowed=range(5), doc="pre-copy rounds after the first full copy")
     inflight = Param(default=1, allowed=range(1, 5), doc="posted DMA writes in flight at once")
 
@@ -96,6 +99,8 @@ class GuestAssisted(Model):
     next_to_use = Int(0, lambda p: p["slots"] - 1, init=0, doc="the driver's next descriptor to refill")
     next_to_clean = Int(0, lambda p: p["slots"] - 1, init=0, doc="the driver's next descriptor to clean")
     rx_head = Int(0, lambda p: p["slots"] - 1, init=0, doc="RDH: the VF's next descriptor to fill")
+    buf = Array(slots, Ref(pages), init=None, doc="the page holding the slot's buffer (None: no "
+                "buffer since the last unmap)")
     mapped = Array(pages, Bool, init=False)
     # Guest memory, the dirty log and the destination (buffer pages, ring page, a CPU page)
     dirty = Array(pages, Bool, init=False, doc="KVM dirty log: CPU writes only")
@@ -118,13 +123,9 @@ class GuestAssisted(Model):
     def vcpu_runs(s):
         return s.phase.isin(*VCPU_RUNS)
 
-    def page_of(s, i):
-        return i % len(s.mapped)
-
-    def sharers(s, i):
-        """The other slots whose buffers live in slot i's page."""
-        p = GuestAssisted.page_of(s, i)
-        return [j for j in s.slots if j != i and GuestAssisted.page_of(s, j) == p]
+    def sharers(s, i, p):
+        """Whether each other slot's buffer is in page p (slot i's page)."""
+        return [(j, s.buf[j] == p) for j in s.slots if j != i]
 
     def after(s, i):
         return (i + 1) % len(s.slot)
@@ -171,36 +172,38 @@ class GuestAssisted(Model):
         s.bme = True
 
     @action(owner="driver")
-    def refill(s, i: slots):
-        """RX refill: dma_map the buffer, write the descriptor, clear its status, write RDT."""
+    def refill(s, i: slots, p: pages):
+        """RX refill: dma_map the buffer (page p), write the descriptor, clear its status, write RDT."""
         require((s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.next_to_use == i)
-                & (s.slot[i] == "free"))
-        p = GuestAssisted.page_of(s, i)
+                & (s.slot[i] == "free") & (s.buf[i].is_none() | (s.buf[i] == p)))
         s.next_to_use = GuestAssisted.after(s, i)
+        s.buf[i] = p
         s.mapped[p] = True
         s.ring_dirty = True  # the descriptor write is a CPU write: the log sees it
         s.ring_synced = False
         s.slot[i] = "ready"
 
     @action(owner="driver")
-    def clean_unmap(s, i: slots):
-        """RX clean: DD is set; hand the packet up and dma_unmap the buffer's page."""
-        p = GuestAssisted.page_of(s, i)
+    def clean_unmap(s, i: slots, p: pages):
+        """RX clean: DD is set; hand the packet up and dma_unmap the buffer's page p (once no
+        other buffer in it is in use)."""
         require((s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.next_to_clean == i)
-                & (s.slot[i] == "done") & all_(s.slot[j] == "free" for j in GuestAssisted.sharers(s, i)))
+                & (s.slot[i] == "done") & (s.buf[i] == p)
+                & all_(implies(shared, s.slot[j] == "free") for j, shared in GuestAssisted.sharers(s, i, p)))
         s.next_to_clean = GuestAssisted.after(s, i)
         s.slot[i] = "free"
+        s.buf[i] = None
         s.mapped[p] = False
         if s.guest_assist and s.unmap_marks:
             s.dirty[p] = True  # the thread's dummy write on unmap
 
     @action(owner="driver")
-    def clean_recycle(s, i: slots):
-        """RX clean keeping the page mapped: dma_sync_for_cpu (marks by atomic touch), read the
-        packet, dma_sync_for_device. With a plain touch this is only the read half."""
-        p = GuestAssisted.page_of(s, i)
+    def clean_recycle(s, i: slots, p: pages):
+        """RX clean keeping page p mapped for the slot's next buffer: dma_sync_for_cpu (marks by
+        atomic touch), read the packet, dma_sync_for_device. With a plain touch this is only
+        the read half."""
         require((s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.next_to_clean == i)
-                & (s.slot[i] == "done") & (s.touch[i] == "none"))
+                & (s.slot[i] == "done") & (s.buf[i] == p) & (s.touch[i] == "none"))
         if s.guest_assist and s.plain_touch:
             s.touch[i] = "read"  # *p read; written back by touch_write_back
             return
@@ -210,11 +213,10 @@ class GuestAssisted(Model):
             s.dirty[p] = True  # cmpxchg(p, x, x): a write the log sees, no data changed
 
     @action(owner="driver")
-    def touch_write_back(s, i: slots):
+    def touch_write_back(s, i: slots, p: pages):
         """The write half of a plain touch: *p = (the value read). Stale if a DMA landed since."""
-        p = GuestAssisted.page_of(s, i)
         require(s.plain_touch & (s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.slot[i] == "done")
-                & (s.touch[i] != "none"))
+                & (s.buf[i] == p) & (s.touch[i] != "none"))
         raced = s.touch[i] == "raced"
         s.lost = s.lost | raced
         s.synced[p] = s.synced[p] & ~raced  # stale bytes replace the landed ones
@@ -292,22 +294,20 @@ class GuestAssisted(Model):
     # ------------------------------------------------------------ VF device
 
     @action(owner="device")
-    def rx_data(s, i: slots):
+    def rx_data(s, i: slots, p: pages):
         """A packet arrives; the VF issues the posted DMA write of its data to slot i's buffer."""
-        p = GuestAssisted.page_of(s, i)
-        require(s.bme & (s.phase != "switched") & (s.rx_head == i) & (s.slot[i] == "ready") & s.mapped[p]
-                & (GuestAssisted.in_flight(s) < s.inflight))
+        require(s.bme & (s.phase != "switched") & (s.rx_head == i) & (s.slot[i] == "ready")
+                & (s.buf[i] == p) & s.mapped[p] & (GuestAssisted.in_flight(s) < s.inflight))
         s.rx_head = GuestAssisted.after(s, i)
         s.slot[i] = "data_inflight"
 
     @action(owner="device")
-    def land_data(s, i: slots):
-        """The data write lands in the buffer page; the dirty log does not see it."""
-        p = GuestAssisted.page_of(s, i)
-        require((s.phase != "switched") & (s.slot[i] == "data_inflight"))
+    def land_data(s, i: slots, p: pages):
+        """The data write lands in the buffer page p; the dirty log does not see it."""
+        require((s.phase != "switched") & (s.slot[i] == "data_inflight") & (s.buf[i] == p))
         s.synced[p] = False
-        for j in GuestAssisted.sharers(s, i):  # a plain touch of the page now writes back stale bytes
-            s.touch[j] = ite(s.touch[j] == "read", "raced", s.touch[j])
+        for j, shared in GuestAssisted.sharers(s, i, p):  # a plain touch of p now writes back stale bytes
+            s.touch[j] = ite(shared & (s.touch[j] == "read"), "raced", s.touch[j])
         s.slot[i] = "data_landed"
 
     @action(owner="device")
@@ -439,7 +439,7 @@ class GuestAssisted(Model):
         if act.name in ("refill", "clean_unmap", "clean_recycle", "touch_write_back"):
             return before.bme
         if act.name == "land_data":
-            return before.mapped[GuestAssisted.page_of(before, act.params["i"])]
+            return before.mapped[act.params["p"]]
         return True
 
     @invariant(witness="touch-beside-dma")
@@ -493,9 +493,8 @@ class GuestAssisted(Model):
     def touch_beside_dma(s):
         """A page's buffer is being cleaned while a DMA write to its other half is in flight
         (marking-preserves-data)."""
-        return any_((s.slot[i] == "done") & (s.slot[j] == "data_inflight")
-                    for i in s.slots for j in s.slots
-                    if i != j and GuestAssisted.page_of(s, i) == GuestAssisted.page_of(s, j))
+        return any_((s.slot[i] == "done") & (s.slot[j] == "data_inflight") & (s.buf[i] == s.buf[j])
+                    for i in s.slots for j in s.slots if i != j)
 
     @reachable
     def migration_starts(s):
