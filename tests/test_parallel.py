@@ -163,6 +163,18 @@ def test_symmetry_reduced_search_is_the_same(two_phase_commit):
     interpret.validate(system, parallel.verdicts["consistency"].trace)  # mapped back to a concrete run
 
 
+def test_symmetric_pages_in_spawned_workers(guest_assisted):
+    # Spawned workers rebuild the checked symmetry (its canonical form is generated code).
+    system = build(guest_assisted.variants()["thread-order"], {"pages": 2})
+    safety = [p.name for p in system.properties if p.kind in ("invariant", "action", "reachable")]
+    sequential = explore(system, safety, symmetry=True)
+    parallel = explore_parallel(system, safety, symmetry=True, workers=2, chunk_states=500,
+                                start_method="spawn")
+    assert_same(sequential, parallel)
+    assert parallel.verdicts["completeness"].verdict == "violated"
+    interpret.validate(system, parallel.verdicts["completeness"].trace)
+
+
 def test_the_model_reaches_spawned_workers_as_picklable_ir(two_phase_commit):
     system = build(two_phase_commit, {"rms": 3})
     assert_same(explore(system), explore_parallel(system, workers=2, start_method="spawn"))
