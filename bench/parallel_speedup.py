@@ -32,7 +32,7 @@ from migcheck.models.model import build
 CASES = [
     ("two-phase-commit rms=6", "two-phase-commit", {"rms": 6}, "safety"),
     ("two-phase-commit rms=7", "two-phase-commit", {"rms": 7}, "safety"),
-    ("guest-assisted slots=3 pages=3", "guest-assisted", {"slots": 3, "pages": 3}, "safety"),
+    ("guest-assisted slots=2 pages=3", "guest-assisted", {"slots": 2, "pages": 3}, "safety"),
     ("guest-assisted slots=2 pages=2, with liveness", "guest-assisted", {"slots": 2, "pages": 2}, "all"),
 ]
 MODES = [("sequential", None), ("parallel, 1 worker", 1), ("parallel, 2 workers", 2)]
