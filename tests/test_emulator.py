@@ -7,6 +7,7 @@ ixgbevf's, and a plain touch really overwrites a write that lands between its tw
 from __future__ import annotations
 
 import struct
+from itertools import pairwise
 
 import pytest
 
@@ -67,7 +68,7 @@ def test_half_page_buffers_as_ixgbevf_whatever_page_holds_them():
         parts = [(layout.buffer_offset(i), layout.buffer_offset(i) + layout.buffer_size)
                  for i in range(slots)]
         assert parts[-1][1] <= 4096 and FRAME_LEN <= layout.buffer_size
-        assert all(a[1] <= b[0] for a, b in zip(parts, parts[1:], strict=False))
+        assert all(a[1] <= b[0] for a, b in pairwise(parts))
         assert 4096 % layout.buffer_size == 0
 
 
