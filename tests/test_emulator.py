@@ -354,9 +354,12 @@ def test_switchover_stops_the_source():
     assert [(p.seq, p.fate) for p in assess(m).packets] == [(1, "lost")]
 
 
-def test_the_package_docstring_example_runs():
+def test_the_docstring_examples_run():
     import doctest
 
     import migcheck.emulator
+    import migcheck.emulator.layout
 
     assert doctest.testmod(migcheck.emulator).failed == 0
+    assert doctest.testmod(migcheck.emulator.layout).attempted == 1
+    assert doctest.testmod(migcheck.emulator.layout).failed == 0
