@@ -2,14 +2,16 @@
 
 The coordinating process holds the visited set, the packed states in breadth-first order and
 the parent and action index of each. Each level's frontier is cut into chunks of consecutive
-states; worker processes (started once per exploration, each holding the model's IR) expand
-a chunk with a generated function built from the same compiled pieces as the sequential
-engine (`codegen.py`): they unpack bit fields, evaluate guards, updates and the open
-properties, and return the successors as packed ints with their parent's position and the
-action, plus the first state of the chunk that decides each open property. The coordinator
-merges the chunks in frontier order, so states get the same numbers, parents and actions as
-in the sequential search, and each property is decided at the same state: the verdicts, state
-counts, depth and counterexamples are identical to `explicit.explore`'s (the tests check it).
+states. Worker processes (started once per exploration, at the first level large enough to
+be worth a round trip; each holds the model's IR) expand a chunk with a generated function
+built from the same compiled pieces as the sequential engine (`codegen.py`): they unpack bit
+fields, evaluate guards, updates and the open properties, and return the successors as packed
+ints with their parent's position and the action, plus the first state of the chunk that
+decides each open property. Smaller levels the coordinator expands itself with the same
+function. The coordinator merges the chunks in frontier order, so states get the same
+numbers, parents and actions as in the sequential search, and each property is decided at
+the same state: the verdicts, state counts, depth and counterexamples are identical to
+`explicit.explore`'s (the tests check it).
 
 Like the sequential engine, the search goes on after a property is decided (until every state
 is expanded, or a limit or a domain error stops it), so that state counts, coverage and the
@@ -21,7 +23,8 @@ pickling and the coordinator's look-ups; it is off when every transition is reco
 or ``graph=True``), which needs each edge.
 
 Nothing is written to files; the model reaches the workers as its IR (`System`, plain frozen
-dataclasses) through multiprocessing's in-memory pickling.
+dataclasses) through multiprocessing's in-memory pickling. ``_successor`` and ``py`` come from
+`codegen.py` unchanged, so a guard, an update or a property means the same in both engines.
 """
 
 from __future__ import annotations
