@@ -6,7 +6,9 @@ from __future__ import annotations
 from migcheck.checker import interpret
 from migcheck.checker.explicit import explore
 from migcheck.checker.trace import Step, Trace
+from migcheck.models import all_, implies
 from migcheck.models.model import build
+from migcheck.properties import invariant
 
 MUTATION_FINDS = {  # DOMAIN.md's bug scenarios: variant -> the property it must violate
     "thread-order": "completeness",
@@ -108,3 +110,18 @@ def test_counterexamples_are_shortest_and_stable_across_parameters(guest_assiste
     # More rounds add behaviours but cannot shorten the shortest loss of an unmapped page.
     assert len(bigger.trace) <= len(small.trace)
     assert "clean_unmap" in labels(small.trace)
+
+
+def test_a_half_done_plain_touch_keeps_its_buffer(guest_assisted):
+    """The emulator refuses to clean (unmap) a slot whose plain touch is half done; the model
+    once allowed it, reaching ``lost`` by a path no driver takes and writing the stale bytes
+    of one page into another. A touch now holds its slot, in ring order, until written back."""
+
+    class Checked(guest_assisted.variants()["plain-touch"]):
+        @invariant
+        def touch_holds_its_buffer(s):
+            return all_(implies(s.touch[i] != "none", (s.slot[i] == "done") & ~s.buf[i].is_none()
+                                & (s.next_to_clean == i)) for i in s.slots)
+
+    result = explore(build(Checked, {"pages": 2}), ["touch-holds-its-buffer"])
+    assert result.verdicts["touch-holds-its-buffer"].verdict == "holds"
