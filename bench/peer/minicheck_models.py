@@ -263,7 +263,7 @@ def guest_assisted_protocol(slots: int = 2, pages: int = 1, rounds: int = 1,
             i = s[NTC]
             p = s[BUF + i]
             if s[SLOT + i] == done and p != NONE:
-                if all(s[SLOT + j] == free for j in others[i] if s[BUF + j] == p):
+                if s[TOUCH_ + i] == t_none and all(s[SLOT + j] == free for j in others[i] if s[BUF + j] == p):
                     if not bme:
                         violations.append(("recovery", s, L["clean_unmap"][i]))
                     n = list(s)
@@ -543,9 +543,9 @@ def guest_assisted_class(slots: int = 2, pages: int = 1, rounds: int = 1,
                 setattr(s, mapped, False)
                 setattr(s, dirty, True)
 
-            add(f"clean_unmap({i}, {p})", lambda s, i=i, p=p, slot=slot, buf=buf, sharers=sharers:
-                s.drv == "up" and s.phase in vcpu_runs and s.next_to_clean == i
-                and getattr(s, slot) == "done" and getattr(s, buf) == p
+            add(f"clean_unmap({i}, {p})", lambda s, i=i, p=p, slot=slot, buf=buf, touch=touch,
+                sharers=sharers: s.drv == "up" and s.phase in vcpu_runs and s.next_to_clean == i
+                and getattr(s, slot) == "done" and getattr(s, buf) == p and getattr(s, touch) == "none"
                 and all(getattr(s, j) == "free" for b, j in sharers if getattr(s, b) == p), clean_unmap)
 
             def clean_recycle(s, i=i, p=p, slot=slot, dirty=dirty, after=after):
