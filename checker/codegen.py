@@ -603,7 +603,7 @@ class _Generator:
                 self.emit(indent, text)
 
     @staticmethod
-    def successor_expr(updates, checked, packing: Packing, env: dict[int, int], text=py) -> str:
+    def successor_expr(updates, checked, packing: Packing, env: dict[int, int], text=None) -> str:
         """``x`` after ``updates``: fields whose old value is known change by adding a constant;
         the others are cleared by a mask and or-ed with their new value."""
         clear = const = delta = 0
@@ -618,7 +618,7 @@ class _Generator:
                 const |= (node.value - lo) << o
                 continue
             clear |= ((1 << w) - 1) << o
-            value = f"n{s}" if s in checked else text(node)
+            value = f"n{s}" if s in checked else (text or py)(node)
             value = f"({value} - {lo})" if lo else value
             parts.append(f"({value} << {o})" if o else f"({value})")
         if const:
