@@ -118,6 +118,33 @@ class Exploration:
         return out
 
 
+class Limits:
+    """The search's stopping rules and progress events, shared by the sequential and the
+    parallel engine so that both stop at the same state for the same reason."""
+
+    def __init__(self, max_states: int | None, timeout: float | None,
+                 on_progress: ProgressFn | None):
+        self.max_states, self.timeout, self.on_progress = max_states, timeout, on_progress
+        self.started = time.perf_counter()
+        self.last_report = self.started
+        self.stop_reason: list[str] = []
+
+    def reached(self, states: int, expanded: int, extra: Callable[[], dict[str, Any]]) -> bool:
+        """Report progress at most twice a second; True (with the reason kept) once a limit is hit."""
+        now = time.perf_counter()
+        if self.on_progress is not None and now - self.last_report >= 0.5:
+            self.last_report = now
+            self.on_progress({"states": states, "expanded": expanded, "seconds": now - self.started,
+                              **extra()})
+        if self.max_states is not None and states >= self.max_states:
+            self.stop_reason.append(f"state limit reached ({states} states, --max-states {self.max_states})")
+            return True
+        if self.timeout is not None and now - self.started >= self.timeout:
+            self.stop_reason.append(f"time limit reached ({self.timeout:g} s, --timeout)")
+            return True
+        return False
+
+
 def explore(system: System, properties: list[str] | None = None, *, max_states: int | None = None,
             timeout: float | None = None, graph: bool = False, symmetry: bool = False,
             on_progress: ProgressFn | None = None) -> Exploration:
@@ -141,23 +168,11 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     via = array("I", [0] * len(states))
     edges: list[tuple[int, int, int]] | None = [] if graph else None
 
-    started = time.perf_counter()
-    last_report = [started]
-    stop_reason: list[str] = []
+    limits = Limits(max_states, timeout, on_progress)
+    started, stop_reason = limits.started, limits.stop_reason
 
     def tick(i: int) -> bool:
-        now = time.perf_counter()
-        if on_progress is not None and now - last_report[0] >= 0.5:
-            last_report[0] = now
-            on_progress({"states": len(states), "expanded": i, "seconds": now - started,
-                         "depth": _depth(parents, i - 1)})
-        if max_states is not None and len(states) >= max_states:
-            stop_reason.append(f"state limit reached ({len(states)} states, --max-states {max_states})")
-            return True
-        if timeout is not None and now - started >= timeout:
-            stop_reason.append(f"time limit reached ({timeout:g} s, --timeout)")
-            return True
-        return False
+        return limits.reached(len(states), i, lambda: {"depth": _depth(parents, i - 1)})
 
     found: dict[str, tuple[str, Any]] = {}  # property -> (kind of event, data)
     i = 0

@@ -41,7 +41,7 @@ from migcheck.models.expr import Const, slots_read
 from migcheck.models.ir import System
 
 from .codegen import Packing, _successor, py
-from .explicit import DEADLOCK, Exploration, Plan, ProgressFn, conclude, initial_states
+from .explicit import DEADLOCK, Exploration, Limits, Plan, ProgressFn, conclude, initial_states
 from .symmetry import Symmetry
 
 TICK = 1024  # the sequential engine checks its limits after every 1024th expanded state
@@ -249,28 +249,16 @@ def explore_parallel(system: System, properties: list[str] | None = None, *, wor
     edges: list[tuple[int, int, int]] | None = [] if every_edge else None
     fired = bytearray(len(system.actions))
     found: dict[str, tuple[str, Any]] = {}
-    stop_reason: list[str] = []
     domain_error: tuple[int, int, int, int] | None = None
     transitions = 0
     wide = packing.bits > 64
 
-    started = time.perf_counter()
-    last_report = [started]
+    limits = Limits(max_states, timeout, on_progress)
+    started, stop_reason = limits.started, limits.stop_reason
 
     def tick(i: int, depth: int) -> bool:
         """The sequential engine's limit check, at the same states (every 1024th)."""
-        now = time.perf_counter()
-        if on_progress is not None and now - last_report[0] >= 0.5:
-            last_report[0] = now
-            on_progress({"states": len(states), "expanded": i, "seconds": now - started, "depth": depth,
-                         "workers": workers})
-        if max_states is not None and len(states) >= max_states:
-            stop_reason.append(f"state limit reached ({len(states)} states, --max-states {max_states})")
-            return True
-        if timeout is not None and now - started >= timeout:
-            stop_reason.append(f"time limit reached ({timeout:g} s, --timeout)")
-            return True
-        return False
+        return limits.reached(len(states), i, lambda: {"depth": depth, "workers": workers})
 
     method = start_method or ("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
     pool = None  # started at the first level worth sending to workers
