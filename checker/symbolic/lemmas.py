@@ -1,0 +1,196 @@
+"""Strengthening lemmas mined from the model, for k-induction and PDR: candidate clauses that
+every state of an explicit search of a small instance satisfies, carried to the instance being
+checked by renaming the elements of its symmetric index sets, and filtered by a Houdini
+fixpoint so that what remains is inductive.
+
+1. *Mining.* The explicit engine explores a *sample* instance (the same variant, with each
+   symmetric index set cut down to `SAMPLE_SIZE` elements). For every slot and every pair of
+   slots, a combination of values that no explored state shows (and whose parts each occur)
+   becomes a candidate clause ``~(a = u & b = v)``: "data-driven" templates over pairs of
+   variables and array elements, as Daikon and Houdini do.
+2. *Carrying over.* A candidate mentions elements of a symmetric set through arrays over it
+   (``dirty[1]``) and through references to it (``buf[0] = 1``); it is instantiated for every
+   injective renaming of those elements into the target's (``dirty[p]``, ``buf[0] = p``).
+   A null reference stays null; scalars keep their values.
+3. *Houdini.* Candidates false in some initial state are dropped; then, while some candidate
+   can be falsified by one step from a state in the slot domains satisfying all remaining
+   candidates, every candidate that step falsifies is dropped. What survives is inductive
+   (relative to the domains) by construction, so it holds in every reachable state.
+
+Nothing here is trusted: the lemmas only strengthen a proof whose certificate (the lemmas
+included) is re-checked by `certificate.check_certificate` before ``holds`` is reported.
+Candidates are only candidates: a sample that misses behaviour gives too many (Houdini drops
+them), a sample too small gives too few (the proof may then fail; never a wrong verdict).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import z3
+
+from migcheck.models.ir import System
+
+from ..explicit import explore
+from .encode import Encoding, Unroller
+from .limits import Deadline
+
+SAMPLE_SIZE = 2  # elements of each symmetric index set in the sample instance
+SAMPLE_STATES = 400_000  # the sample's explicit search stops here (its states are still a sample)
+
+Literal = tuple[str, int]  # (slot name, value)
+
+
+@dataclass(frozen=True)
+class Mined:
+    """The lemmas that survived, with what it took to find them."""
+
+    lemmas: tuple[z3.BoolRef, ...]
+    sample_states: int
+    candidates: int
+    rounds: int
+
+
+def sample_params(system: System) -> dict[str, int]:
+    """The parameters of the sample instance: each symmetric index set cut to `SAMPLE_SIZE`.
+
+    >>> from migcheck.models import build
+    >>> from migcheck.models.library import bundled
+    >>> sample_params(build(bundled("guest-assisted"), {"pages": 8}))["pages"]
+    2
+    """
+    params = dict(system.params)
+    for key, _ in system.symmetric:
+        params[key] = min(params[key], SAMPLE_SIZE)
+    return params
+
+
+def mine_cubes(sample: System, states: list[tuple[int, ...]]) -> list[tuple[Literal, ...]]:
+    """Value combinations over one slot or a pair of slots that no state in ``states`` shows,
+    each of whose parts does occur; a cube ``((name, value), ...)``. Cost: slots² × states."""
+    names = [s.name for s in sample.layout.slots]
+    columns = list(zip(*states, strict=True)) if states else []
+    seen = [sorted(set(c)) for c in columns]
+    cubes: list[tuple[Literal, ...]] = []
+    for a, slot in enumerate(sample.layout.slots):
+        present = set(seen[a])
+        cubes += [((names[a], v),) for v in range(slot.domain.lo, slot.domain.hi + 1) if v not in present]
+    for a, b in itertools.combinations(range(len(columns)), 2):
+        pairs = set(zip(columns[a], columns[b], strict=True))
+        cubes += [((names[a], u), (names[b], v)) for u in seen[a] for v in seen[b] if (u, v) not in pairs]
+    return cubes
+
+
+class _Carrier:
+    """Renames cubes of the sample instance into the target instance (see the module docstring)."""
+
+    def __init__(self, sample: System, target: System):
+        self.target = {s.name: s for s in target.layout.slots}
+        self.sizes = {key: (dict(sample.params)[key], dict(target.params)[key])
+                      for key, _ in sample.symmetric}
+        self.element: dict[str, tuple[str, str, int]] = {}  # slot -> (set, array name, element)
+        self.refs: dict[str, str] = {}  # slot -> the set it refers to
+        for key, arrays in sample.symmetric:
+            for v in sample.layout.vars:
+                if v.name in arrays and v.length is not None:
+                    for j in range(v.length):
+                        self.element[f"{v.name}[{j}]"] = (key, v.name, j)
+        for s in sample.layout.slots:
+            if s.domain.kind == "ref" and s.domain.of in self.sizes:
+                self.refs[s.name] = s.domain.of
+
+    def carry(self, cube: tuple[Literal, ...]) -> list[tuple[Literal, ...]]:
+        mentioned: list[tuple[str, int]] = []
+        for name, value in cube:
+            if name in self.element:
+                key, _, j = self.element[name]
+                mentioned.append((key, j))
+            elif name in self.refs and value < self.sizes[self.refs[name]][0]:
+                mentioned.append((self.refs[name], value))
+        mentioned = list(dict.fromkeys(mentioned))
+        choices = [range(self.sizes[key][1]) for key, _ in mentioned]
+        out = []
+        for image in itertools.product(*choices):
+            renaming = dict(zip(mentioned, image, strict=True))
+            if len(set(zip((k for k, _ in mentioned), image, strict=True))) < len(mentioned):
+                continue  # not injective
+            lits = [self._literal(name, value, renaming) for name, value in cube]
+            if all(lit is not None for lit in lits):
+                out.append(tuple(lit for lit in lits if lit is not None))
+        return out
+
+    def _literal(self, name: str, value: int, renaming: dict[tuple[str, int], int]) -> Literal | None:
+        if name in self.element:
+            key, array, j = self.element[name]
+            name = f"{array}[{renaming[key, j]}]"
+        elif name in self.refs:
+            key = self.refs[name]
+            small, large = self.sizes[key]
+            value = renaming[key, value] if value < small else large  # null stays null
+        slot = self.target.get(name)
+        if slot is None or not slot.domain.lo <= value <= slot.domain.hi:
+            return None
+        return name, value
+
+
+def candidates(enc: Encoding, cubes: list[tuple[Literal, ...]]) -> list[z3.BoolRef]:
+    """The clauses ``~cube`` over ``enc``'s current-state constants, without repeats."""
+    by_name = {str(v): v for v in enc.cur}
+    out: dict[int, z3.BoolRef] = {}
+    for cube in cubes:
+        lits = []
+        for name, value in cube:
+            x = by_name[name]
+            lits.append(x if z3.is_bool(x) and value else z3.Not(x) if z3.is_bool(x) else x == value)
+        clause = z3.Not(enc.conj(lits))
+        out.setdefault(clause.get_id(), clause)
+    return list(out.values())
+
+
+def houdini(enc: Encoding, cands: list[z3.BoolRef], deadline: Deadline
+            ) -> tuple[list[z3.BoolRef], int]:
+    """The largest subset of ``cands`` that holds initially and is inductive (relative to the
+    slot domains), with the number of rounds it took. Raises `SolverUnknown` on a limit.
+
+    Each round is one query: a step, from a state in the domains satisfying every remaining
+    candidate, to a state falsifying one of them; its model drops every candidate it falsifies.
+    """
+    alive = list(range(len(cands)))
+    rounds = 0
+    first = enc.solver()
+    first.add(enc.init)
+    u = Unroller(enc)
+    step = enc.solver()
+    step.add(u.at(enc.domain, 0), u.at(enc.trans, 0), u.at(enc.domain, 1))
+    selectors = [enc.literal(f"candidate#{i}") for i in range(len(cands))]
+    for i, c in enumerate(cands):
+        step.add(z3.Implies(selectors[i], u.at(c, 0)))
+    after = [u.at(c, 1) for c in cands]
+    for solver, post, frame in ((first, cands, False), (step, after, True)):
+        while alive:
+            rounds += 1
+            goal = enc.literal(f"houdini#{rounds}")
+            solver.add(z3.Implies(goal, enc.disj([z3.Not(post[i]) for i in alive])))
+            assumptions = [goal, *([selectors[i] for i in alive] if frame else [])]
+            if deadline.check(solver, *assumptions) == z3.unsat:
+                break
+            model = solver.model()
+            alive = [i for i in alive if not z3.is_false(model.eval(post[i], model_completion=True))]
+    return [cands[i] for i in alive], rounds
+
+
+def mine(system: System, enc: Encoding, sample: System | None, deadline: Deadline,
+         extra: list[z3.BoolRef] = ()) -> Mined:
+    """Lemmas for ``system`` (over ``enc``) mined from ``sample`` (default: ``system`` itself),
+    filtered together with the ``extra`` candidates (say, the property's claim)."""
+    sample = system if sample is None else sample
+    ex = explore(sample, [], max_states=SAMPLE_STATES, timeout=deadline.seconds_left())
+    states = [ex.state(i) for i in range(len(ex.states))]
+    cubes = mine_cubes(sample, states)
+    if sample is not system:
+        carrier = _Carrier(sample, system)
+        cubes = [c for cube in cubes for c in carrier.carry(cube)]
+    cands = candidates(enc, cubes) + list(extra)
+    kept, rounds = houdini(enc, cands, deadline)
+    return Mined(tuple(kept), len(states), len(cands), rounds)
