@@ -39,7 +39,7 @@ from .limits import Deadline
 SAMPLE_SIZE = 2  # elements of each symmetric index set in the sample instance
 SAMPLE_STATES = 400_000  # the sample's explicit search stops here (its states are still a sample)
 
-Literal = tuple[str, int]  # (slot name, value)
+Literal = tuple[str, int, bool]  # slot name, value, and whether it equals (True) or differs
 
 
 @dataclass(frozen=True)
@@ -66,20 +66,88 @@ def sample_params(system: System) -> dict[str, int]:
     return params
 
 
-def mine_cubes(sample: System, states: list[tuple[int, ...]]) -> list[tuple[Literal, ...]]:
-    """Value combinations over one slot or a pair of slots that no state in ``states`` shows,
-    each of whose parts does occur; a cube ``((name, value), ...)``. Cost: slots² × states."""
-    names = [s.name for s in sample.layout.slots]
-    columns = list(zip(*states, strict=True)) if states else []
+@dataclass(frozen=True)
+class Feature:
+    """What a candidate clause talks about: one slot, or the *column* of one element of a
+    symmetric index set (every array over the set at that element, and for each reference
+    to the set whether it points at the element)."""
+
+    parts: tuple[tuple[str, int | None], ...]  # (slot, None): its value; (ref slot, j): == j
+
+    def literals(self, value: tuple[int, ...]) -> list[Literal]:
+        return [(name, v, True) if j is None else (name, j, bool(v))
+                for (name, j), v in zip(self.parts, value, strict=True)]
+
+
+def features(sample: System) -> list[tuple[Feature, list[int]]]:
+    """The features of ``sample`` and, for each part of each, the slot index it reads."""
+    slots = sample.layout.slots
+    index = {s.name: i for i, s in enumerate(slots)}
+    in_column: set[str] = set()
+    out: list[tuple[Feature, list[int]]] = []
+    for key, arrays in sample.symmetric:
+        size = dict(sample.params)[key]
+        refs = [s.name for s in slots if s.domain.kind == "ref" and s.domain.of == key]
+        for j in range(size):
+            parts: list[tuple[str, int | None]] = [(f"{a}[{j}]", None) for a in arrays]
+            parts += [(r, j) for r in refs]
+            in_column.update(f"{a}[{j}]" for a in arrays)
+            out.append((Feature(tuple(parts)), [index[n] for n, _ in parts]))
+    for s in slots:
+        if s.name not in in_column:
+            out.append((Feature(((s.name, None),)), [index[s.name]]))
+    return out
+
+
+def _read(state: tuple[int, ...], feature: Feature, where: list[int]) -> tuple[int, ...]:
+    return tuple(state[i] if j is None else int(state[i] == j)
+                 for (_, j), i in zip(feature.parts, where, strict=True))
+
+
+def mine_cubes(sample: System, states: list[tuple[int, ...]], triples: bool = False
+               ) -> list[tuple[Literal, ...]]:
+    """Combinations of feature values, over one feature or a pair, that no state in ``states``
+    shows although each part occurs, shortened while they stay unseen: the cubes whose
+    negations are the candidate clauses. Cost: features² × states."""
+    feats = features(sample)
+    columns = [[_read(x, f, w) for x in states] for f, w in feats]
     seen = [sorted(set(c)) for c in columns]
     cubes: list[tuple[Literal, ...]] = []
-    for a, slot in enumerate(sample.layout.slots):
-        present = set(seen[a])
-        cubes += [((names[a], v),) for v in range(slot.domain.lo, slot.domain.hi + 1) if v not in present]
-    for a, b in itertools.combinations(range(len(columns)), 2):
-        pairs = set(zip(columns[a], columns[b], strict=True))
-        cubes += [((names[a], u), (names[b], v)) for u in seen[a] for v in seen[b] if (u, v) not in pairs]
-    return cubes
+    for a, (f, _) in enumerate(feats):
+        if len(f.parts) == 1:
+            slot = sample.layout.slots[feats[a][1][0]]
+            present = {v for (v,) in seen[a]}
+            cubes += [tuple(f.literals((v,))) for v in range(slot.domain.lo, slot.domain.hi + 1)
+                      if v not in present]
+    scalars = [k for k, (f, _) in enumerate(feats) if len(f.parts) == 1]
+    groups = [list(g) for g in itertools.combinations(range(len(feats)), 2)]
+    if triples:  # a column with two slots: "page p is logged or synced once the handler marked"
+        groups += [[c, a, b] for c, (f, _) in enumerate(feats) if len(f.parts) > 1
+                   for a, b in itertools.combinations(scalars, 2)]
+    for group in groups:
+        combos = set(zip(*(columns[g] for g in group), strict=True))
+        flat = [tuple(x for part in combo for x in part) for combo in combos]
+        seen_flat = set(flat)
+        lits = [feats[g][0] for g in group]
+        for combo in itertools.product(*(seen[g] for g in group)):
+            values = tuple(x for part in combo for x in part)
+            if values in seen_flat:
+                continue
+            cube = [lit for f, part in zip(lits, combo, strict=True) for lit in f.literals(part)]
+            cubes.append(_shortest(cube, values, flat))
+    return list(dict.fromkeys(cubes))
+
+
+def _shortest(cube: list[Literal], values: tuple[int, ...], seen: list[tuple[int, ...]]
+              ) -> tuple[Literal, ...]:
+    """``cube`` (reading ``values``) with literals dropped, greedily, while no seen combination
+    agrees with what is left."""
+    keep = list(range(len(values)))
+    for k in range(len(values)):
+        rest = [i for i in keep if i != k]
+        if rest and not any(all(x[i] == values[i] for i in rest) for x in seen):
+            keep = rest
+    return tuple(cube[i] for i in keep)
 
 
 class _Carrier:
@@ -102,7 +170,7 @@ class _Carrier:
 
     def carry(self, cube: tuple[Literal, ...]) -> list[tuple[Literal, ...]]:
         mentioned: list[tuple[str, int]] = []
-        for name, value in cube:
+        for name, value, _ in cube:
             if name in self.element:
                 key, _, j = self.element[name]
                 mentioned.append((key, j))
@@ -115,12 +183,13 @@ class _Carrier:
             renaming = dict(zip(mentioned, image, strict=True))
             if len(set(zip((k for k, _ in mentioned), image, strict=True))) < len(mentioned):
                 continue  # not injective
-            lits = [self._literal(name, value, renaming) for name, value in cube]
+            lits = [self._literal(lit, renaming) for lit in cube]
             if all(lit is not None for lit in lits):
                 out.append(tuple(lit for lit in lits if lit is not None))
         return out
 
-    def _literal(self, name: str, value: int, renaming: dict[tuple[str, int], int]) -> Literal | None:
+    def _literal(self, lit: Literal, renaming: dict[tuple[str, int], int]) -> Literal | None:
+        name, value, positive = lit
         if name in self.element:
             key, array, j = self.element[name]
             name = f"{array}[{renaming[key, j]}]"
@@ -131,7 +200,7 @@ class _Carrier:
         slot = self.target.get(name)
         if slot is None or not slot.domain.lo <= value <= slot.domain.hi:
             return None
-        return name, value
+        return name, value, positive
 
 
 def candidates(enc: Encoding, cubes: list[tuple[Literal, ...]]) -> list[z3.BoolRef]:
@@ -140,9 +209,10 @@ def candidates(enc: Encoding, cubes: list[tuple[Literal, ...]]) -> list[z3.BoolR
     out: dict[int, z3.BoolRef] = {}
     for cube in cubes:
         lits = []
-        for name, value in cube:
+        for name, value, positive in cube:
             x = by_name[name]
-            lits.append(x if z3.is_bool(x) and value else z3.Not(x) if z3.is_bool(x) else x == value)
+            atom = (x if value else z3.Not(x)) if z3.is_bool(x) else x == value
+            lits.append(atom if positive else z3.Not(atom))
         clause = z3.Not(enc.conj(lits))
         out.setdefault(clause.get_id(), clause)
     return list(out.values())
@@ -181,13 +251,13 @@ def houdini(enc: Encoding, cands: list[z3.BoolRef], deadline: Deadline
 
 
 def mine(system: System, enc: Encoding, sample: System | None, deadline: Deadline,
-         extra: list[z3.BoolRef] = ()) -> Mined:
+         extra: list[z3.BoolRef] = (), triples: bool = False) -> Mined:
     """Lemmas for ``system`` (over ``enc``) mined from ``sample`` (default: ``system`` itself),
     filtered together with the ``extra`` candidates (say, the property's claim)."""
     sample = system if sample is None else sample
     ex = explore(sample, [], max_states=SAMPLE_STATES, timeout=deadline.seconds_left())
     states = [ex.state(i) for i in range(len(ex.states))]
-    cubes = mine_cubes(sample, states)
+    cubes = mine_cubes(sample, states, triples)
     if sample is not system:
         carrier = _Carrier(sample, system)
         cubes = [c for cube in cubes for c in carrier.carry(cube)]
