@@ -37,7 +37,7 @@ from .encode import Encoding, Unroller
 from .limits import Deadline
 
 SAMPLE_SIZE = 2  # elements of each symmetric index set in the sample instance
-SAMPLE_STATES = 400_000  # the sample's explicit search stops here (its states are still a sample)
+SAMPLE_STATES = 150_000  # the sample search stops here (a prefix is still a sample; mining is linear in it)
 
 Literal = tuple[str, int, bool]  # slot name, value, and whether it equals (True) or differs
 
