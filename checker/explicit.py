@@ -127,30 +127,16 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     "deadlock". Time: linear in states × action instances; memory: one packed int, one parent
     index and one action index per distinct state.
     """
+    plan = Plan.of(system, properties)
     props = system.properties
-    reported = [p.name for p in props] if properties is None else list(properties)
-    want_deadlock = system.check_deadlock and (properties is None or DEADLOCK in reported)
-    index = {p.name: k for k, p in enumerate(props)}
-    witnesses = [props[index[n]].witness for n in reported if n in index and props[index[n]].witness]
-    wanted = reported + [w for w in dict.fromkeys(witnesses) if w not in reported]
-    open_inv = [index[n] for n in wanted if n in index and props[index[n]].kind == "invariant"]
-    open_wit = [index[n] for n in wanted if n in index and props[index[n]].kind == "reachable"]
-    open_act = [index[n] for n in wanted if n in index and props[index[n]].kind == "action"]
-    live = [n for n in wanted if n in index and props[index[n]].kind in LIVENESS]
-    graph = graph or bool(live)  # liveness is decided on the recorded transitions
-    sym = Symmetry.of(system, wanted) if symmetry else None  # refuses, with the reason, if not symmetric
+    open_inv, open_wit, open_act = list(plan.invariants), list(plan.witnesses), list(plan.action_props)
+    want_deadlock = plan.deadlock
+    graph = graph or bool(plan.liveness)  # liveness is decided on the recorded transitions
+    # refuses, with the reason, if not symmetric
+    sym = Symmetry.of(system, list(plan.wanted)) if symmetry else None
 
     packing = Packing.of(system.layout)
-    states: list[int] = []
-    seen: Any = {} if graph else set()
-    for init in system.initial:
-        x = packing.pack(init)
-        if x not in seen:
-            if graph:
-                seen[x] = len(states)
-            else:
-                seen.add(x)
-            states.append(x)
+    states, seen = initial_states(system, packing, graph)
     parents = array("q", [-1] * len(states))
     via = array("I", [0] * len(states))
     edges: list[tuple[int, int, int]] | None = [] if graph else None
@@ -207,15 +193,76 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
             break  # done or limit
 
     elapsed = time.perf_counter() - started
+    return conclude(system, plan, packing, states, parents, via, edges, found=found,
+                    complete=event == "done", domain_error=domain_error, transitions=transitions,
+                    seconds=elapsed, fired=fired, stop_reason=stop_reason, symmetry=sym)
+
+
+def initial_states(system: System, packing: Packing, graph: bool) -> tuple[list[int], Any]:
+    """The distinct initial states, packed, and the visited set holding them (a dict from state to
+    index when every transition is recorded, else a set)."""
+    states: list[int] = []
+    seen: Any = {} if graph else set()
+    for init in system.initial:
+        x = packing.pack(init)
+        if x not in seen:
+            if graph:
+                seen[x] = len(states)
+            else:
+                seen.add(x)
+            states.append(x)
+    return states, seen
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one exploration checks: the properties asked for, their witnesses, by kind."""
+
+    reported: tuple[str, ...]  # the verdicts returned
+    wanted: tuple[str, ...]  # reported, plus the witnesses they name
+    index: dict[str, int]  # property name -> index in system.properties
+    invariants: tuple[int, ...]
+    witnesses: tuple[int, ...]
+    action_props: tuple[int, ...]
+    liveness: tuple[str, ...]
+    deadlock: bool
+
+    @classmethod
+    def of(cls, system: System, properties: list[str] | None) -> Plan:
+        """The deadlock check runs when the model asks for it and ``properties`` is None or
+        names "deadlock"."""
+        props = system.properties
+        reported = [p.name for p in props] if properties is None else list(properties)
+        index = {p.name: k for k, p in enumerate(props)}
+        witnesses = [props[index[n]].witness for n in reported if n in index and props[index[n]].witness]
+        wanted = reported + [w for w in dict.fromkeys(witnesses) if w not in reported]
+
+        def of_kind(*kinds: str) -> list[int]:
+            return [index[n] for n in wanted if n in index and props[index[n]].kind in kinds]
+
+        return cls(tuple(reported), tuple(wanted), index, tuple(of_kind("invariant")),
+                   tuple(of_kind("reachable")), tuple(of_kind("action")),
+                   tuple(props[k].name for k in of_kind(*LIVENESS)),
+                   system.check_deadlock and (properties is None or DEADLOCK in reported))
+
+
+def conclude(system: System, plan: Plan, packing: Packing, states: list[int], parents: array, via: array,
+             edges: list[tuple[int, int, int]] | None, *, found: dict[str, tuple[str, Any]], complete: bool,
+             domain_error: tuple[int, int, int, int] | None, transitions: int, seconds: float,
+             fired: bytearray, stop_reason: list[str], symmetry: Symmetry | None) -> Exploration:
+    """Verdicts from a finished (or stopped) search; shared by the sequential and parallel engines.
+
+    ``found`` maps a decided property to ("state", index) or ("step", (index, action)).
+    """
+    props, index, wanted, want_deadlock = system.properties, plan.index, plan.wanted, plan.deadlock
     stats = Stats(states=len(states), transitions=transitions, depth=_depth(parents, len(states) - 1),
-                  seconds=elapsed, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    complete = event == "done"
-    if sym is not None and sym.action_orbit:  # an instance fired if one of its orbit fired
-        fired_orbits = {sym.action_orbit[k] for k, f in enumerate(fired) if f}
-        fired = bytearray(sym.action_orbit[k] in fired_orbits for k in range(len(fired)))
+                  seconds=seconds, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    if symmetry is not None and symmetry.action_orbit:  # an instance fired if one of its orbit fired
+        fired_orbits = {symmetry.action_orbit[k] for k, f in enumerate(fired) if f}
+        fired = bytearray(symmetry.action_orbit[k] in fired_orbits for k in range(len(fired)))
     never = [a.label for a, f in zip(system.actions, fired, strict=True) if not f] if complete else []
     result = Exploration(system, {}, stats, packing, states, parents, via, edges, never_enabled=never,
-                         symmetry=sym)
+                         symmetry=symmetry)
 
     kinds = {p.name: p.kind for p in props}
     order = [n for n in wanted if n in kinds] + ([DEADLOCK] if want_deadlock else [])
@@ -250,8 +297,8 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
         else:
             result.verdicts[name] = Verdict(name, kind, INCONCLUSIVE, "explicit", False, stats,
                                             reason=stop_reason[0] if stop_reason else "stopped")
-    _mark_vacuous(result, [props[index[n]] for n in reported if n in index])
-    result.verdicts = {n: v for n, v in result.verdicts.items() if n in reported or n == DEADLOCK}
+    _mark_vacuous(result, [props[index[n]] for n in plan.reported if n in index])
+    result.verdicts = {n: v for n, v in result.verdicts.items() if n in plan.reported or n == DEADLOCK}
     return result
 
 

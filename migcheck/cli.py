@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--strict", action="store_true",
                     help="fail (exit 1) when an action is never enabled, or a witness never reached "
                          "that the variant does not expect to be unreachable")
+    ck.add_argument("--workers", metavar="N",
+                    help="explore on N worker processes, level by level (explicit engine; default 1: "
+                         "the sequential search); same verdicts, states and counterexamples")
     ck.add_argument("--json", action="store_true", help="print one JSON object")
     ck.add_argument("--trace-out", metavar="FILE", help="write the first counterexample as JSON")
     ck.set_defaults(func=cmd_check)
@@ -185,11 +188,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.depth is not None and args.engine not in ("bmc", "kind"):
         raise MigcheckError(f"--depth bounds the bmc and kind engines; --engine {args.engine} does not "
                             "take it")
+    workers = _workers(args.workers, args.engine)
     progress = _Progress() if sys.stderr.isatty() and not args.json else None
     try:
         results = run(model, variants=args.variant, properties=args.property, params=params,
                       engine=args.engine, max_states=args.max_states, timeout=args.timeout,
-                      depth=args.depth, symmetry=args.symmetry,
+                      depth=args.depth, symmetry=args.symmetry, workers=workers,
                       on_progress=progress)
     finally:
         if progress:
@@ -238,6 +242,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"\n{len(results) - bad} of {len(results)} verdicts as expected" +
           ("" if status == 0 else f"; exit status {status}"))
     return status
+
+
+def _workers(text: str | None, engine: str) -> int:
+    """--workers as a number of processes, refused in one line (not argparse's usage text)."""
+    if text is None:
+        return 1
+    try:
+        n = int(text)
+    except ValueError:
+        raise MigcheckError(f"--workers '{text}' is not an integer; give the number of worker "
+                            "processes, for example --workers 2") from None
+    if n < 1:
+        raise MigcheckError(f"--workers {n}: give at least 1 worker process (1 is the sequential search)")
+    if engine != "explicit":
+        raise MigcheckError(f"--workers spreads the explicit search over processes; --engine {engine} "
+                            "does not take it (use --engine explicit)")
+    return n
 
 
 def _check_writable(path: str, flag: str) -> None:

@@ -5,6 +5,9 @@ model's name, variant, parameters and IR hash) and validated against the model. 
 emulator is configured from the variant's flags and parameters and driven step by step;
 after every step the abstraction of the emulator's state must equal the trace's state, or
 the replay stops with the step, the action and the variables that differ (`TraceMismatch`).
+A step's slot ``i`` and page ``p`` are passed on to the emulator: the driver puts a fresh
+buffer in page ``p``, and the VF, the DMA engine and the driver's clean must find slot
+``i``'s buffer in page ``p``, or the replay diverges there.
 At the end the concrete damage is read off real bytes: the pages that differ between source
 and destination, and the packets the guest lost or got corrupted; and, for properties that
 are not about data, the concrete event the property forbids.
@@ -126,42 +129,102 @@ def _check_shape(path: str, data: Any) -> None:
 # ---------------------------------------------------------------- model actions as emulator calls
 
 
-def _slot(params: dict[str, int]) -> int:
-    return params["i"]
+def _index(params: dict[str, int], name: str, count: int, what: str) -> int:
+    """The step's parameter ``name``: an index below ``count`` into the emulator's ``what``."""
+    value = params.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StepRefused(f"the step gives no {what} '{name}' (an integer), but {value!r}")
+    if not 0 <= value < count:
+        raise StepRefused(f"{name}={value}: the emulator has no {what} {value} (it has {count}: "
+                          f"0..{count - 1})")
+    return value
+
+
+def _slot(m: Machine, params: dict[str, int]) -> int:
+    return _index(params, "i", m.layout.slots, "RX descriptor")
+
+
+def _page(m: Machine, params: dict[str, int]) -> int:
+    return _index(params, "p", m.layout.buffer_pages, "RX buffer page")
+
+
+def _page_of_address(m: Machine, address: int) -> int | None:
+    where = m.layout.locate(address)
+    return where[0] if where is not None else None
+
+
+def _buffer_in(m: Machine, slot: int, page: int) -> None:
+    """The driver's buffer for ``slot`` must be in ``page``, as the step says."""
+    held = m.driver.buffer_page[slot]
+    if held != page:
+        now = "has no buffer" if held is None else f"has its buffer in page {held}"
+        raise StepRefused(f"driver: descriptor {slot} {now}, not in page {page}")
 
 
 def _refill(m: Machine, p: dict[str, int]) -> None:
+    slot, page = _slot(m, p), _page(m, p)
     nxt = m.driver.next_refill_slot()
-    if nxt != _slot(p):
+    if nxt != slot:
         raise StepRefused(f"driver: refills in ring order: next_to_use is descriptor {nxt}")
-    m.driver.refill()
+    m.driver.refill(page)
 
 
 def _clean(unmap: bool) -> Callable[[Machine, dict[str, int]], None]:
     def clean(m: Machine, p: dict[str, int]) -> None:
+        slot, page = _slot(m, p), _page(m, p)
         nxt = m.driver.next_clean_slot()
-        if nxt != _slot(p):
+        if nxt != slot:
             raise StepRefused(f"driver: cleans in ring order: next_to_clean is descriptor {nxt}")
+        _buffer_in(m, slot, page)
         m.driver.clean(unmap)
     return clean
 
 
 def _touch_write_back(m: Machine, p: dict[str, int]) -> None:
+    slot, page = _slot(m, p), _page(m, p)
     t = m.driver.touch
-    if t is not None and t.slot != _slot(p):
+    if t is not None and t.slot != slot:
         raise StepRefused(f"driver: the half-done touch belongs to the clean of descriptor {t.slot}")
+    if t is not None and t.page != page:
+        raise StepRefused(f"driver: the half-done touch is of page {t.page}, not page {page}")
     m.driver.touch_write_back()
 
 
 def _rx_data(m: Machine, p: dict[str, int]) -> None:
+    slot, page = _slot(m, p), _page(m, p)
     nxt = m.vf.next_descriptor()
-    if nxt is not None and nxt != _slot(p):
+    if nxt is not None and nxt != slot:
         raise StepRefused(f"VF: takes descriptors in ring order: the next one (RDH) is {nxt}")
+    if nxt is not None:
+        address = m.driver.descriptor(nxt).pkt_addr  # what the VF will read from the ring
+        target = _page_of_address(m, address)
+        if target != page:
+            raise StepRefused(f"VF: descriptor {slot}'s buffer address {address:#x} is in "
+                              f"{'no guest page' if target is None else f'page {target}'}, "
+                              f"not page {page}")
     m.packet_arrives()
 
 
-def _land(m: Machine, p: dict[str, int], purpose: str) -> None:
-    m.land(_slot(p), purpose)
+def _rx_writeback(m: Machine, p: dict[str, int]) -> None:
+    m.vf.write_back(_slot(m, p))
+
+
+def _land(purpose: str) -> Callable[[Machine, dict[str, int]], None]:
+    def land(m: Machine, p: dict[str, int]) -> None:
+        slot = _slot(m, p)
+        if purpose == DATA:
+            page = _page(m, p)
+            index = m.vf.dma.find(slot, DATA)
+            if index is not None:
+                address = m.vf.dma.posted[index].iova
+                target = _page_of_address(m, address)
+                if target != page:
+                    raise StepRefused(f"DMA engine: the posted data write for descriptor {slot} goes "
+                                      f"to {address:#x}, in "
+                                      f"{'no guest page' if target is None else f'page {target}'}, "
+                                      f"not page {page}")
+        m.land(slot, purpose)
+    return land
 
 
 def _call(fn: Callable[[Machine], Callable[[], object]]) -> Callable[[Machine, dict[str, int]], None]:
@@ -188,9 +251,9 @@ ACTIONS: dict[str, Callable[[Machine, dict[str, int]], None]] = {
     "resume_without_reset": _call(lambda m: m.driver.resume_without_reset),
     # VF and its DMA engine
     "rx_data": _rx_data,
-    "land_data": lambda m, p: _land(m, p, DATA),
-    "rx_writeback": lambda m, p: m.vf.write_back(_slot(p)),
-    "land_writeback": lambda m, p: _land(m, p, WRITEBACK),
+    "land_data": _land(DATA),
+    "rx_writeback": _rx_writeback,
+    "land_writeback": _land(WRITEBACK),
     # the guest CPU
     "cpu_write": _call(lambda m: m.vcpu.store),
     # the migrator

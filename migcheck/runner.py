@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from migcheck.checker.explicit import DEADLOCK, explore
+from migcheck.checker.parallel import WorkersRefused, explore_parallel
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
 from migcheck.checker.symbolic import check_symbolic
 from migcheck.checker.symbolic.lemmas import sample_params
@@ -72,18 +73,25 @@ def check_properties_exist(systems: list[System], wanted: list[str] | None) -> N
 def run(model: type[Model], *, variants: list[str] | None = None, properties: list[str] | None = None,
         params: dict[str, Any] | None = None, engine: str = "explicit", max_states: int | None = None,
         timeout: float | None = None, depth: int | None = None, symmetry: bool = False,
+        workers: int = 1,
         on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> list[Result]:
     """Check every selected variant; raise a `MigcheckError` for bad input before any search.
 
     ``engine`` is explicit (default), one of the symbolic engines bmc, kind, pdr (safety and
     witnesses only; ``depth`` bounds bmc and k-induction), or ``all``: the explicit engine, then
     BMC to the explicit search's depth and PDR on the same properties; a disagreement turns the
-    row into an ``error`` naming both verdicts.
+    row into an ``error`` naming both verdicts. ``workers`` above 1 runs the explicit search on
+    that many processes (`checker/parallel.py`; same verdicts, states and counterexamples).
     """
     if engine not in ENGINES:
         raise ModelNotFound(f"unknown engine '{engine}' (engines: {', '.join(ENGINES)})")
     if symmetry and engine in SYMBOLIC:
         raise ModelNotFound(f"--symmetry reduces the explicit search; --engine {engine} does not take it")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise WorkersRefused(f"--workers {workers!r}: give a positive number of worker processes")
+    if workers > 1 and engine != "explicit":
+        raise WorkersRefused(f"--workers spreads the explicit search over processes; --engine {engine} "
+                             "does not take it (use --engine explicit)")
     classes = select_variants(model, variants)
     systems = [build(v, params) for v in classes]
     check_properties_exist(systems, properties)
@@ -101,8 +109,12 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
             results += [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
             continue
         progress = (lambda info, v=system.variant: on_progress(v, info)) if on_progress else None
-        exploration = explore(system, wanted, max_states=max_states, timeout=timeout,
-                              symmetry=symmetry, on_progress=progress)
+        if workers > 1:
+            exploration = explore_parallel(system, wanted, workers=workers, max_states=max_states,
+                                           timeout=timeout, symmetry=symmetry, on_progress=progress)
+        else:
+            exploration = explore(system, wanted, max_states=max_states, timeout=timeout,
+                                  symmetry=symmetry, on_progress=progress)
         verdicts = exploration.verdicts
         if engine == "all":
             if on_progress:

@@ -57,7 +57,7 @@ def test_thread_order_counterexample_is_printed_as_numbered_steps(capsys):
     assert status == 0
     assert "completeness violated in guest-assisted [thread-order]" in out
     assert "State 1: initial state" in out
-    assert "[driver] mark" in out and "[device] land_data(i=0)" in out
+    assert "[driver] mark" in out and "[device] land_data(i=0, p=0)" in out
     assert "synced[0] = False   (was True)" in out
 
 

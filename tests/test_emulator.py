@@ -7,6 +7,7 @@ ixgbevf's, and a plain touch really overwrites a write that lands between its tw
 from __future__ import annotations
 
 import struct
+from itertools import pairwise
 
 import pytest
 
@@ -67,7 +68,7 @@ def test_half_page_buffers_as_ixgbevf_whatever_page_holds_them():
         parts = [(layout.buffer_offset(i), layout.buffer_offset(i) + layout.buffer_size)
                  for i in range(slots)]
         assert parts[-1][1] <= 4096 and FRAME_LEN <= layout.buffer_size
-        assert all(a[1] <= b[0] for a, b in zip(parts, parts[1:], strict=False))
+        assert all(a[1] <= b[0] for a, b in pairwise(parts))
         assert 4096 % layout.buffer_size == 0
 
 
@@ -353,9 +354,12 @@ def test_switchover_stops_the_source():
     assert [(p.seq, p.fate) for p in assess(m).packets] == [(1, "lost")]
 
 
-def test_the_package_docstring_example_runs():
+def test_the_docstring_examples_run():
     import doctest
 
     import migcheck.emulator
+    import migcheck.emulator.layout
 
     assert doctest.testmod(migcheck.emulator).failed == 0
+    assert doctest.testmod(migcheck.emulator.layout).attempted == 1
+    assert doctest.testmod(migcheck.emulator.layout).failed == 0

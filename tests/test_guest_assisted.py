@@ -6,7 +6,9 @@ from __future__ import annotations
 from migcheck.checker import interpret
 from migcheck.checker.explicit import explore
 from migcheck.checker.trace import Step, Trace
+from migcheck.models import all_, implies
 from migcheck.models.model import build
+from migcheck.properties import invariant
 
 MUTATION_FINDS = {  # DOMAIN.md's bug scenarios: variant -> the property it must violate
     "thread-order": "completeness",
@@ -52,13 +54,13 @@ def test_the_threads_own_interleaving_is_a_counterexample(guest_assisted):
     """Replay, by hand, the interleaving DOMAIN.md describes: the write lands after the mark
     and before BME is cleared."""
     system = build(guest_assisted.variants()["thread-order"])
-    plan = ["opt_in_marking", "probe", ("refill", 0), "start_migration", "notify_guest",
-            "handle_event", "mark", "precopy_round", ("rx_data", 0), ("land_data", 0), "clear_bme",
+    plan = ["opt_in_marking", "probe", ("refill", 0, 0), "start_migration", "notify_guest",
+            "handle_event", "mark", "precopy_round", ("rx_data", 0, 0), ("land_data", 0, 0), "clear_bme",
             "drain", "acknowledge", "stop_vcpu", "stop_and_copy", "switchover"]
     state = system.initial[0]
     steps = [Step(None, (), None, state)]
-    for item in plan:
-        name, params = (item[0], (("i", item[1]),)) if isinstance(item, tuple) else (item, ())
+    for item in plan:  # a name, or (name, slot i, page p of its buffer)
+        name, params = (item[0], (("i", item[1]), ("p", item[2]))) if isinstance(item, tuple) else (item, ())
         a_i = interpret.find_action(system, name, params)
         assert interpret.enabled(system, a_i, state), name
         state = interpret.successor(system, a_i, state)
@@ -75,13 +77,30 @@ def test_the_threads_own_interleaving_is_a_counterexample(guest_assisted):
 
 
 def test_plain_touch_needs_two_buffers_in_one_page(guest_assisted):
+    # Buffers used to sit in fixed pages (slot i in page i % pages), so with a page per slot
+    # nothing could land in a page mid-touch and the property held only vacuously. Now a
+    # refill may put a fresh buffer in any page, so two buffers can share a page whatever
+    # ``pages`` is, and the race is found with spare pages too. What the race still needs is
+    # a second buffer: the counterexample's touch and the DMA write it destroys are in one
+    # page, and with one slot there is no second buffer to race with.
     plain = guest_assisted.variants()["plain-touch"]
-    shared = explore(build(plain, {"slots": 2, "pages": 1})).verdicts["marking-preserves-data"]
-    own = explore(build(plain, {"slots": 2, "pages": 2})).verdicts["marking-preserves-data"]
-    assert shared.verdict == "violated"
-    # No other buffer in the page: nothing can land mid-touch, and the witness of a touch
-    # beside an in-flight write is never reached, so the property holds only vacuously.
-    assert own.verdict == "vacuous"
+    for pages in (1, 2):
+        system = build(plain, {"slots": 2, "pages": pages})
+        verdict = explore(system, ["marking-preserves-data"]).verdicts["marking-preserves-data"]
+        assert verdict.verdict == "violated", pages
+        last = system.layout.render(verdict.trace.steps[-1].state)
+        step = verdict.trace.steps[-1]
+        assert step.action == "touch_write_back" and last["lost"]
+        touched, page = dict(step.params)["i"], dict(step.params)["p"]
+        other = 1 - touched  # the slot whose landed write the stale write-back destroyed
+        assert last["buf"][touched] == last["buf"][other] == page
+        landed = [s for s in verdict.trace.steps if s.action == "land_data"]
+        assert dict(landed[-1].params) == {"i": other, "p": page}
+    alone = explore(build(plain, {"slots": 1, "pages": 2}),
+                    ["marking-preserves-data"]).verdicts["marking-preserves-data"]
+    # A single buffer: nothing lands in its page while it is being cleaned, and the witness
+    # (a touch beside an in-flight write into the same page) is never reached.
+    assert alone.verdict == "vacuous"
 
 
 def test_counterexamples_are_shortest_and_stable_across_parameters(guest_assisted):
@@ -91,3 +110,18 @@ def test_counterexamples_are_shortest_and_stable_across_parameters(guest_assiste
     # More rounds add behaviours but cannot shorten the shortest loss of an unmapped page.
     assert len(bigger.trace) <= len(small.trace)
     assert "clean_unmap" in labels(small.trace)
+
+
+def test_a_half_done_plain_touch_keeps_its_buffer(guest_assisted):
+    """The emulator refuses to clean (unmap) a slot whose plain touch is half done; the model
+    once allowed it, reaching ``lost`` by a path no driver takes and writing the stale bytes
+    of one page into another. A touch now holds its slot, in ring order, until written back."""
+
+    class Checked(guest_assisted.variants()["plain-touch"]):
+        @invariant
+        def touch_holds_its_buffer(s):
+            return all_(implies(s.touch[i] != "none", (s.slot[i] == "done") & ~s.buf[i].is_none()
+                                & (s.next_to_clean == i)) for i in s.slots)
+
+    result = explore(build(Checked, {"pages": 2}), ["touch-holds-its-buffer"])
+    assert result.verdicts["touch-holds-its-buffer"].verdict == "holds"

@@ -74,7 +74,7 @@ def test_thread_order_check_then_replay_shows_the_stale_page_and_the_lost_packet
     assert "source      02 00 00 00 00 01" in out  # the packet's frame at the source
     assert "destination a5 a5 a5 a5" in out and "(stale)" in out  # the boot contents, stale
     assert "packet 1 (descriptor 0): LOST" in out
-    assert "[device] land_data(i=0)" in out and "not logged" in out
+    assert "[device] land_data(i=0, p=0)" in out and "not logged" in out
 
 
 @pytest.mark.parametrize("variant", sorted(DATA_LOSS))
@@ -144,18 +144,21 @@ def test_json_report_has_the_documented_keys(tmp_path, capsys, guest_assisted):
 # ---------------------------------------------------------------- divergence: model vs emulator
 
 
-def handmade(guest_assisted, variant: str, plan: list) -> tuple:
-    """A trace the model allows, step by step: names, or (name, i) for slot actions."""
-    system = build(guest_assisted.variants()[variant])
+def handmade(guest_assisted, variant: str, plan: list, params: dict | None = None,
+             prop: str = "completeness") -> tuple:
+    """A trace the model allows, step by step: names, (name, i) for slot actions, or
+    (name, i, p) for those that name the page of the slot's buffer too."""
+    system = build(guest_assisted.variants()[variant], params)
     state = system.initial[0]
     steps = [Step(None, (), None, state)]
     for item in plan:
-        name, params = (item, ()) if isinstance(item, str) else (item[0], (("i", item[1]),))
-        a_i = interpret.find_action(system, name, params)
+        name, args = (item, ()) if isinstance(item, str) else (item[0], item[1:])
+        step_params = tuple(zip("ip", args, strict=False))
+        a_i = interpret.find_action(system, name, step_params)
         assert interpret.enabled(system, a_i, state), item
         state = interpret.successor(system, a_i, state)
-        steps.append(Step(name, params, system.actions[a_i].owner, state))
-    return Trace(system.model, system.variant, system.params, system.ir_hash, "completeness",
+        steps.append(Step(name, step_params, system.actions[a_i].owner, state))
+    return Trace(system.model, system.variant, system.params, system.ir_hash, prop,
                  tuple(steps)), system
 
 
@@ -163,16 +166,93 @@ def test_a_replay_that_diverges_names_the_step_and_why(tmp_path, capsys, guest_a
     # The model says a raced plain touch always leaves the page different from its copy; here
     # the stale bytes written back are exactly the bytes the destination copied, so the
     # emulator's page is in sync while the model's is not.
-    plan = ["opt_in_marking", "probe", ("refill", 0), ("refill", 1), ("rx_data", 0), ("land_data", 0),
-            ("rx_writeback", 0), ("land_writeback", 0), "start_migration", ("clean_recycle", 0),
-            ("rx_data", 1), ("land_data", 1), ("touch_write_back", 0)]
+    plan = ["opt_in_marking", "probe", ("refill", 0, 0), ("refill", 1, 0), ("rx_data", 0, 0),
+            ("land_data", 0, 0), ("rx_writeback", 0), ("land_writeback", 0), "start_migration",
+            ("clean_recycle", 0, 0), ("rx_data", 1, 0), ("land_data", 1, 0), ("touch_write_back", 0, 0)]
     trace, system = handmade(guest_assisted, "plain-touch", plan)
     path = tmp_path / "restored.json"
     write_json_atomic(str(path), trace.to_json(system))
     status, out, err = run(capsys, "replay", str(path))
     assert status == 2 and out == ""
     assert err.count("\n") == 1
-    assert "replay diverged at step 13 touch_write_back(i=0)" in err and "synced[0]" in err
+    assert "replay diverged at step 13 touch_write_back(i=0, p=0)" in err and "synced[0]" in err
+
+
+# A plain touch in a page the driver chose: slot 0's first buffer in page 1 is unmapped,
+# its next one goes in page 2 beside slot 1's; the touch of page 2 (cleaning slot 1)
+# writes back stale bytes over slot 0's packet, which landed in between.
+MOVED_AND_SHARED = ["opt_in_marking", "probe", ("refill", 0, 1), ("refill", 1, 2), ("rx_data", 0, 1),
+                    ("land_data", 0, 1), ("rx_writeback", 0), ("land_writeback", 0),
+                    ("clean_unmap", 0, 1), ("refill", 0, 2), ("rx_data", 1, 2), ("land_data", 1, 2),
+                    ("rx_writeback", 1), ("land_writeback", 1), ("clean_recycle", 1, 2),
+                    ("rx_data", 0, 2), ("land_data", 0, 2), ("touch_write_back", 1, 2)]
+
+
+def test_buffers_go_in_the_pages_the_trace_chooses(tmp_path, capsys, guest_assisted):
+    trace, system = handmade(guest_assisted, "plain-touch", MOVED_AND_SHARED,
+                             {"pages": 3, "inflight": 2}, prop="marking-preserves-data")
+    assert system.layout.render(trace.steps[-1].state)["buf"] == [2, 2]
+    path = tmp_path / "moved.json"
+    write_json_atomic(str(path), trace.to_json(system))
+    status, out, err = run(capsys, "replay", str(path), "--json")
+    report = json.loads(out)
+    assert status == 0 and err == "" and report["result"] == "confirmed"
+    steps = {s["action"]: s["emulator"] for s in report["steps"]}
+    assert "refill descriptor 0: buffer 0x101000 (page 1 +0x000), status cleared" in steps["refill(i=0, p=1)"]
+    assert "refill descriptor 0: buffer 0x102000 (page 2 +0x000), status cleared" in steps["refill(i=0, p=2)"]
+    assert any("page 1 unmapped" in t for t in steps["clean_unmap(i=0, p=1)"])
+    assert [(w["role"], w["offset"]) for w in report["stale_writes"]] == [("RX buffer page 2", 0)]
+    assert [(p["seq"], p["slot"], p["page"], p["fate"]) for p in report["packets"]
+            if p["fate"] in ("lost", "corrupted")] == [(3, 0, 2, "lost")]
+
+
+def test_a_page_choice_the_emulator_cannot_follow_is_a_divergence(tmp_path, capsys, guest_assisted,
+                                                                 monkeypatch):
+    """The emulator checks each step's page itself (traces given to `replay` directly are not
+    checked against the model): the step, the page and where the buffer really is are named."""
+    trace, system = handmade(guest_assisted, "plain-touch", MOVED_AND_SHARED,
+                             {"pages": 3, "inflight": 2}, prop="marking-preserves-data")
+    cls = guest_assisted.variants()["plain-touch"]
+
+    def with_params(n: int, params: tuple) -> Trace:
+        steps = list(trace.steps)
+        steps[n] = replace(steps[n], params=params)
+        return replace(trace, steps=tuple(steps))
+
+    cases = {
+        3: ((("i", 0), ("p", 7)), r"refill\(i=0, p=7\): .*p=7: the emulator has no RX buffer page 7 "
+                                  r"\(it has 3: 0..2\)"),
+        5: ((("i", 0), ("p", 2)), r"rx_data\(i=0, p=2\): .*VF: descriptor 0's buffer address 0x101000 "
+                                  r"is in page 1, not page 2"),
+        6: ((("i", 0), ("p", 0)), r"land_data\(i=0, p=0\): .*DMA engine: the posted data write for "
+                                  r"descriptor 0 goes to 0x101000, in page 1, not page 0"),
+        9: ((("i", 0), ("p", 2)), r"clean_unmap\(i=0, p=2\): .*driver: descriptor 0 has its buffer in "
+                                  r"page 1, not in page 2"),
+        10: ((("i", 0), ("p", 1)), r"refill\(i=0, p=1\): .*emulator's state differs from the trace's "
+                                   r"in buf\[0\] \(trace 2, emulator 1\), mapped\[1\] \(trace False, "
+                                   r"emulator True\)"),
+        15: ((("i", 1), ("p", 0)), r"clean_recycle\(i=1, p=0\): .*driver: descriptor 1 has its buffer "
+                                   r"in page 2, not in page 0"),
+        18: ((("i", 1), ("p", 1)), r"touch_write_back\(i=1, p=1\): .*driver: the half-done touch is of "
+                                   r"page 2, not page 1"),
+        17: ((("i", 0),), r"land_data\(i=0\): .*the step gives no RX buffer page 'p' \(an integer\), "
+                          r"but None"),
+        16: ((("i", 0), ("p", True)), r"rx_data\(i=0, p=True\): .*the step gives no RX buffer page 'p' "
+                                      r"\(an integer\), but True"),
+    }
+    for n, (params, message) in cases.items():
+        with pytest.raises(TraceMismatch, match=rf"^replay diverged at step {n} {message}$"):
+            replay(with_params(n, params), system, cls)
+    # Through the command line, with the model's check of the trace out of the way: exit 2
+    # and one line, no traceback.
+    data = with_params(5, (("i", 0), ("p", 2))).to_json(system)
+    path = tmp_path / "elsewhere.json"
+    write_json_atomic(str(path), data)
+    monkeypatch.setattr("migcheck.replay.interpret.validate", lambda system, trace: None)
+    status, out, err = run(capsys, "replay", str(path))
+    assert status == 2 and out == "" and err.count("\n") == 1, err
+    assert "step 5 rx_data(i=0, p=2)" in err and "is in page 1, not page 2" in err
+    assert "Traceback" not in err
 
 
 def test_a_one_word_plain_touch_does_not_lose_the_write_in_the_other_half(guest_assisted):
@@ -182,7 +262,7 @@ def test_a_one_word_plain_touch_does_not_lose_the_write_in_the_other_half(guest_
     cls = guest_assisted.variants()["plain-touch"]
     config = machine_config(cls, dict(system.params))
     word = replace(config, driver=replace(config.driver, touch_span="word"))
-    with pytest.raises(TraceMismatch, match=r"step 10 land_data\(i=1\).* touch\[0\] \(trace raced, "
+    with pytest.raises(TraceMismatch, match=r"step 10 land_data\(i=1, p=0\).* touch\[0\] \(trace raced, "
                        r"emulator read\)"):
         replay(trace, system, cls, config=word)
 
@@ -216,6 +296,9 @@ BAD = {
     "bad state": lambda ga: edited(ga, lambda d: d["steps"][1]["state"].update(phase="flying")),
     "state not an object": lambda ga: edited(ga, lambda d: d["steps"][1].update(state=[1])),
     "no steps": lambda ga: edited(ga, lambda d: d.update(steps=[])),
+    "page out of range": lambda ga: edited(ga, lambda d: d["steps"][3]["params"].update(p=5)),
+    "page not an integer": lambda ga: edited(ga, lambda d: d["steps"][3]["params"].update(p="0")),
+    "page missing": lambda ga: edited(ga, lambda d: d["steps"][3]["params"].pop("p")),
 }
 
 

@@ -188,7 +188,7 @@ class GuestAssisted(Model):
         """RX clean: DD is set; hand the packet up and dma_unmap the buffer's page p (once no
         other buffer in it is in use)."""
         require((s.drv == "up") & GuestAssisted.vcpu_runs(s) & (s.next_to_clean == i)
-                & (s.slot[i] == "done") & (s.buf[i] == p)
+                & (s.slot[i] == "done") & (s.buf[i] == p) & (s.touch[i] == "none")
                 & all_(implies(shared, s.slot[j] == "free") for j, shared in GuestAssisted.sharers(s, i, p)))
         s.next_to_clean = GuestAssisted.after(s, i)
         s.slot[i] = "free"
