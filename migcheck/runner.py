@@ -12,6 +12,7 @@ from migcheck.checker.explicit import DEADLOCK, explore
 from migcheck.checker.parallel import WorkersRefused, explore_parallel
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
 from migcheck.checker.symbolic import check_symbolic
+from migcheck.checker.symbolic.lemmas import sample_params
 from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Verdict
 from migcheck.models.errors import ModelNotFound
 from migcheck.models.ir import System
@@ -91,10 +92,11 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
     if workers > 1 and engine != "explicit":
         raise WorkersRefused(f"--workers spreads the explicit search over processes; --engine {engine} "
                              "does not take it (use --engine explicit)")
-    systems = [build(v, params) for v in select_variants(model, variants)]
+    classes = select_variants(model, variants)
+    systems = [build(v, params) for v in classes]
     check_properties_exist(systems, properties)
     results: list[Result] = []
-    for system in systems:
+    for cls, system in zip(classes, systems, strict=True):
         wanted = None
         if properties:
             wanted = [p for p in properties if p in property_names(system)]
@@ -103,7 +105,7 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
         if engine in SYMBOLIC:
             if on_progress:
                 on_progress(system.variant, {"note": f"{engine} running"})
-            symbolic = check_symbolic(system, engine, wanted, depth, timeout)
+            symbolic = check_symbolic(system, engine, wanted, depth, timeout, sample=sample_of(cls, system))
             results += [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
             continue
         progress = (lambda info, v=system.variant: on_progress(v, info)) if on_progress else None
@@ -117,20 +119,28 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
         if engine == "all":
             if on_progress:
                 on_progress(system.variant, {"note": "explicit search done; bmc and pdr cross-checking"})
-            verdicts = cross_check(system, verdicts, timeout)
+            verdicts = cross_check(system, verdicts, timeout, sample_of(cls, system))
         never = tuple(exploration.never_enabled)
         for name, verdict in verdicts.items():
             results.append(Result(system, verdict, system.expected(name), never))
     return results
 
 
-def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | None) -> dict[str, Verdict]:
+def sample_of(cls: type[Model], system: System) -> System | None:
+    """The smaller instance whose explicit search the proof engines mine for lemmas: each
+    symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small."""
+    params = sample_params(system)
+    return None if params == dict(system.params) else build(cls, params)
+
+
+def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | None,
+                sample: System | None = None) -> dict[str, Verdict]:
     """Run BMC (to the explicit depth) and PDR on what the explicit engine decided; compare."""
     safety = [n for n, v in verdicts.items() if v.kind in ("invariant", "action", "reachable")]
     if not safety:
         return verdicts
     depth = max(v.stats.depth for v in verdicts.values())
-    others = {e: check_symbolic(system, e, safety, depth, timeout) for e in CROSS_CHECK}
+    others = {e: check_symbolic(system, e, safety, depth, timeout, sample=sample) for e in CROSS_CHECK}
     out = dict(verdicts)
     for name in safety:
         mine = verdicts[name]

@@ -36,8 +36,8 @@ def test_a_disagreement_is_an_error_naming_both_verdicts(monkeypatch):
 
     real = runner.check_symbolic
 
-    def lying_pdr(system, engine, props, depth, timeout):
-        verdicts = real(system, engine, props, depth, timeout)
+    def lying_pdr(system, engine, props, depth, timeout, **options):
+        verdicts = real(system, engine, props, depth, timeout, **options)
         if engine == "pdr" and "mutual-exclusion" in verdicts:
             from dataclasses import replace
 

@@ -42,7 +42,8 @@ ENGINES = ("bmc", "kind", "pdr")
 
 def check_symbolic(system: System, engine: str, properties: list[str] | None = None,
                    depth: int | None = None, timeout: float | None = None, *,
-                   lemmas: Sequence[Node] = ()) -> dict[str, Verdict]:
+                   lemmas: Sequence[Node] = (), mine_lemmas: bool = True,
+                   sample: System | None = None) -> dict[str, Verdict]:
     """Check ``properties`` of ``system`` (default: every invariant, action and reachable
     property) with one symbolic engine; a verdict per property, in the order asked.
 
@@ -58,6 +59,10 @@ def check_symbolic(system: System, engine: str, properties: list[str] | None = N
         Seconds for the whole call; running out gives ``inconclusive`` for what is open.
     lemmas
         k-induction only: IR state predicates that strengthen the induction (each checked).
+    mine_lemmas, sample
+        k-induction and PDR: strengthen the proof with lemmas mined from an explicit search of
+        ``sample`` (default ``system``; `lemmas.sample_params` gives a smaller instance of a
+        model with symmetric index sets) and filtered by Houdini; see `lemmas`.
 
     Raises `ModelNotFound` for an unknown engine or property, ValueError for a bad bound.
     """
@@ -72,8 +77,9 @@ def check_symbolic(system: System, engine: str, properties: list[str] | None = N
     if engine == "bmc":
         return bmc(system, properties, DEFAULT_DEPTH if depth is None else depth, timeout)
     if engine == "kind":
-        return kinduction(system, properties, DEFAULT_MAX_K if depth is None else depth, timeout, lemmas)
-    return pdr(system, properties, timeout, depth)
+        return kinduction(system, properties, DEFAULT_MAX_K if depth is None else depth, timeout, lemmas,
+                          mine_lemmas=mine_lemmas, sample=sample)
+    return pdr(system, properties, timeout, depth, mine_lemmas=mine_lemmas, sample=sample)
 
 
 __all__ = ["ENGINES", "Certificate", "CertificateCheck", "bmc", "certificate_smtlib",

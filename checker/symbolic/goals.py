@@ -47,6 +47,11 @@ def claim(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
     return enc.conj([safe_state(enc, prop), enc.domain_safe])
 
 
+def conjuncts(formula: z3.BoolRef) -> list[z3.BoolRef]:
+    """The top-level conjuncts of a formula (itself if it is not a conjunction)."""
+    return list(formula.children()) if z3.is_and(formula) else [formula]
+
+
 def violating_step(enc: Encoding, prop: PropertyIR) -> z3.BoolRef:
     """A transition (over ``cur``, ``act``, ``nxt``) that violates an action property."""
     return z3.And(enc.trans, enc.disj([z3.And(enc.act == a_i, z3.Not(enc.pred(p)))

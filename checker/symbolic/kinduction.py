@@ -32,7 +32,8 @@ from ..verdict import Verdict
 from . import outcome
 from .certificate import Certificate, check_certificate
 from .encode import Encoding, Unroller
-from .goals import safe_state, selected, supported, violating_step
+from .goals import claim, conjuncts, safe_state, selected, supported, violating_step
+from .lemmas import mine
 from .limits import Deadline
 
 ENGINE = "kind"
@@ -40,11 +41,15 @@ DEFAULT_MAX_K = 25
 
 
 def kinduction(system: System, properties: list[str] | None = None, max_k: int = DEFAULT_MAX_K,
-               timeout: float | None = None, lemmas: Sequence[Node] = ()) -> dict[str, Verdict]:
+               timeout: float | None = None, lemmas: Sequence[Node] = (), *,
+               mine_lemmas: bool = True, sample: System | None = None) -> dict[str, Verdict]:
     """Prove ``properties`` by k-induction for ``k`` up to ``max_k + 1``, or find counterexamples.
 
     ``lemmas`` are IR state predicates (boolean nodes over the system's slots) conjoined to
-    every property's induction hypothesis; each is checked like an invariant.
+    every property's induction hypothesis; each is checked like an invariant. With
+    ``mine_lemmas`` (default), lemmas mined from an explicit search of ``sample`` (default:
+    ``system``) and filtered by Houdini (`lemmas.mine`; inductive by construction, and part
+    of the re-checked certificate) strengthen the hypothesis too.
 
     >>> from migcheck.models import build
     >>> from migcheck.models.library import bundled
@@ -57,17 +62,25 @@ def kinduction(system: System, properties: list[str] | None = None, max_k: int =
     _check_lemmas(system, lemmas)
     deadline = Deadline(timeout)
     enc = Encoding(system)
-    return {p.name: _prove(system, enc, p, list(lemmas), max_k, deadline) if supported(p)
-            else outcome.unsupported(p, ENGINE) for p in selected(system, properties)}
+    props = selected(system, properties)
+    mined: tuple[z3.BoolRef, ...] = ()
+    if mine_lemmas and any(supported(p) for p in props):
+        claims = [c for p in props if supported(p) for c in conjuncts(claim(enc, p))]
+        try:
+            mined = mine(system, enc, sample, deadline, claims).lemmas
+        except SolverUnknown:
+            mined = ()  # out of time while mining: the induction runs unaided and reports the limit
+    return {p.name: _prove(system, enc, p, list(lemmas), max_k, deadline, mined) if supported(p)
+            else outcome.unsupported(p, ENGINE) for p in props}
 
 
 def _prove(system: System, enc: Encoding, prop: PropertyIR, lemmas: list[Node], max_k: int,
-           deadline: Deadline) -> Verdict:
+           deadline: Deadline, mined: tuple[z3.BoolRef, ...] = ()) -> Verdict:
     deadline.mark()
     unroll = Unroller(enc)
     lemma_preds = [enc.pred(n) for n in lemmas]
     safe = safe_state(enc, prop)
-    hyp = enc.conj([safe, enc.domain_safe, *lemma_preds])
+    hyp = enc.conj([safe, enc.domain_safe, *lemma_preds, *mined])
     base = enc.solver(*lemmas)
     base.add(unroll.at(enc.init, 0), unroll.at(enc.domain, 0))
     step = enc.solver(*lemmas)
