@@ -88,13 +88,14 @@ class Tracer:
             self.guard.append(Const(int(bool(cond)), True))
 
     def guard_node(self) -> Node:
-        if self.never_enabled():
-            return Const(0, True)
-        return mk("and", *self.guard) if self.guard else Const(1, True)
+        if not self.guard:
+            return Const(1, True)
+        node = mk("and", *self.guard)
+        return Const(0, True) if interval(node, self.layout) == (0, 0) else node
 
     def never_enabled(self) -> bool:
         """The guard so far can never hold (``round < rounds`` with rounds = 0, say)."""
-        return bool(self.guard) and interval(mk("and", *self.guard), self.layout) == (0, 0)
+        return self.guard_node() == Const(0, True)
 
     def error(self, message: str) -> ModelDefinitionError:
         return ModelDefinitionError(f"{self.context}: {message}")
