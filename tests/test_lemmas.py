@@ -104,19 +104,19 @@ def test_a_wrong_lemma_never_becomes_a_proof(monkeypatch):
         return [*cands, false], 1
 
     monkeypatch.setattr(lemmas_module, "houdini", trusting)
-    for engine in ("pdr", "kind"):
-        v = check_symbolic(system, engine, ["mutual-exclusion"], None, 60)["mutual-exclusion"]
+    for engine in ("pdr", "kind"):  # PDR without blocking, which does not use the mined lemmas
+        v = check_symbolic(system, engine, ["mutual-exclusion"], None, 60, block=False)["mutual-exclusion"]
         assert v.verdict != "holds" or not v.complete, engine
         assert v.verdict == "inconclusive", (engine, v.verdict, v.reason)
     monkeypatch.setattr(lemmas_module, "houdini", real)
-    v = check_symbolic(system, "pdr", ["mutual-exclusion"], None, 60)["mutual-exclusion"]
+    v = check_symbolic(system, "pdr", ["mutual-exclusion"], None, 60, block=False)["mutual-exclusion"]
     assert (v.verdict, v.completeness) == ("holds", "proved")
 
 
 def test_without_mining_the_engines_still_prove_peterson():
     system = system_of("peterson", "base")
     for engine in ("pdr", "kind"):
-        v = check_symbolic(system, engine, ["mutual-exclusion"], None, 60, mine_lemmas=False)
+        v = check_symbolic(system, engine, ["mutual-exclusion"], None, 60, mine_lemmas=False, block=False)
         assert (v["mutual-exclusion"].verdict, v["mutual-exclusion"].completeness) == ("holds", "proved")
 
 
@@ -125,7 +125,7 @@ def test_pdr_proves_guest_assisted_completeness_with_mined_lemmas():
     cls = bundled("guest-assisted")
     system = build(cls, {"pages": 1})
     enc = Encoding(system)
-    v = check_symbolic(system, "pdr", ["completeness"], None, 300)["completeness"]
+    v = check_symbolic(system, "pdr", ["completeness"], None, 300, block=False)["completeness"]
     assert (v.verdict, v.completeness) == ("holds", "proved")
     assert v.extra["lemmas"] > 0
     cert = v.extra["certificate"].invariant.translate(enc.ctx)

@@ -43,7 +43,7 @@ ENGINES = ("bmc", "kind", "pdr")
 def check_symbolic(system: System, engine: str, properties: list[str] | None = None,
                    depth: int | None = None, timeout: float | None = None, *,
                    lemmas: Sequence[Node] = (), mine_lemmas: bool = True,
-                   sample: System | None = None) -> dict[str, Verdict]:
+                   sample: System | None = None, block: bool = True) -> dict[str, Verdict]:
     """Check ``properties`` of ``system`` (default: every invariant, action and reachable
     property) with one symbolic engine; a verdict per property, in the order asked.
 
@@ -62,7 +62,10 @@ def check_symbolic(system: System, engine: str, properties: list[str] | None = N
     mine_lemmas, sample
         k-induction and PDR: strengthen the proof with lemmas mined from an explicit search of
         ``sample`` (default ``system``; `lemmas.sample_params` gives a smaller instance of a
-        model with symmetric index sets) and filtered by Houdini; see `lemmas`.
+        model with symmetric index sets) and filtered by Houdini; see `lemmas`. PDR also
+        generalises its blocked cubes against ``sample``'s states.
+    block
+        PDR only: try the blocking strengthening (`strengthen`) before Spacer (default).
 
     Raises `ModelNotFound` for an unknown engine or property, ValueError for a bad bound.
     """
@@ -79,7 +82,7 @@ def check_symbolic(system: System, engine: str, properties: list[str] | None = N
     if engine == "kind":
         return kinduction(system, properties, DEFAULT_MAX_K if depth is None else depth, timeout, lemmas,
                           mine_lemmas=mine_lemmas, sample=sample)
-    return pdr(system, properties, timeout, depth, mine_lemmas=mine_lemmas, sample=sample)
+    return pdr(system, properties, timeout, depth, mine_lemmas=mine_lemmas, sample=sample, block=block)
 
 
 __all__ = ["ENGINES", "Certificate", "CertificateCheck", "bmc", "certificate_smtlib",

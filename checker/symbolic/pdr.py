@@ -14,12 +14,21 @@ interpretation Spacer found for ``Inv`` is an inductive invariant, which is re-c
 `certificate.check_certificate` on a fresh solver before ``holds`` (``complete=True``) is
 reported.
 
-Strengthening lemmas ``L`` mined from the model (`lemmas.mine`: clauses over pairs of slots
-that a small explicit search never falsifies, carried over the symmetric index sets, filtered
-by a Houdini fixpoint, so inductive) are conjoined to both sides of the step clause, which
-leaves the reachable states unchanged and spares Spacer from rediscovering them; the
-certificate is then ``Inv & L``. When the claim's conjuncts themselves survive the Houdini
-fixpoint, ``L`` alone is the certificate and Spacer is not run.
+Before Spacer, the engine tries to strengthen the claim itself (`strengthen`): IC3's
+blocking step, with the states of an explicit search of a small *sample* instance as the
+generalisation oracle. Each counterexample to induction is blocked by a small cube that the
+sample never shows, instantiated for every renaming of the symmetric elements it mentions.
+When the claim and the blocked cubes are inductive together, they are the certificate
+(``invariant_by = "blocking"``) and Spacer is not run. This is what scales with symmetric
+index sets: the lemmas are found on the sample, so their number, not the reachable states,
+grows with the instance.
+
+Otherwise Spacer runs, with lemmas ``L`` mined from the model (`lemmas.mine`: clauses over
+pairs of slots that a small explicit search never falsifies, carried over the symmetric index
+sets, filtered by a Houdini fixpoint, so inductive) conjoined to both sides of the step
+clause, which leaves the reachable states unchanged and spares Spacer from rediscovering
+them; the certificate is then ``Inv & L``. When the claim's conjuncts themselves survive the
+Houdini fixpoint, ``L`` alone is the certificate.
 
 Sat means a counterexample exists; the engine then runs BMC on that property alone, which
 gives a shortest trace (replayed through the interpreter) and tells a violation
@@ -43,65 +52,108 @@ from .encode import Encoding
 from .goals import claim, conjuncts, selected, supported
 from .lemmas import Mined, mine
 from .limits import Deadline
+from .strengthen import Oracle, sample_oracle, strengthen
 
 ENGINE = "pdr"
 FALLBACK_DEPTH = 1000  # BMC depth cap after Spacer reports a counterexample
 
 
 def pdr(system: System, properties: list[str] | None = None, timeout: float | None = None,
-        depth: int | None = None, *, mine_lemmas: bool = True, sample: System | None = None
-        ) -> dict[str, Verdict]:
-    """Prove or refute ``properties`` with Spacer; ``depth`` caps the BMC that extracts a
-    counterexample Spacer reports (default 1000). With ``mine_lemmas`` (default), lemmas mined
-    from an explicit search of ``sample`` (default: ``system`` itself; see `lemmas`) strengthen
-    the step clause; the time spent mining counts against ``timeout``.
+        depth: int | None = None, *, mine_lemmas: bool = True, sample: System | None = None,
+        block: bool = True) -> dict[str, Verdict]:
+    """Prove or refute ``properties``: by blocking counterexamples to induction (``block``,
+    default) and otherwise with Spacer; ``depth`` caps the BMC that extracts a counterexample
+    Spacer reports (default 1000). Blocking generalises against an explicit search of
+    ``sample`` (default: ``system`` itself); with ``mine_lemmas`` (default), lemmas mined from
+    the same sample strengthen Spacer's step clause. Time spent on the sample counts against
+    ``timeout``.
 
     >>> from migcheck.models import build
     >>> from migcheck.models.library import bundled
     >>> v = pdr(build(bundled("peterson")), ["mutual-exclusion"])["mutual-exclusion"]
-    >>> v.verdict, v.complete, v.extra["certificate"].k
-    ('holds', True, 1)
+    >>> v.verdict, v.complete, v.extra["certificate"].k, v.extra["invariant_by"]
+    ('holds', True, 1, 'blocking')
     """
-    deadline = Deadline(timeout)
-    enc = Encoding(system)
-    cap = FALLBACK_DEPTH if depth is None else depth
-    props = selected(system, properties)
-    mined: Mined | None = None
-    if mine_lemmas and any(supported(p) for p in props):
-        claims = [c for p in props if supported(p) for c in conjuncts(claim(enc, p))]
+    return _Pdr(system, timeout, depth, mine_lemmas, sample, block).run(properties)
+
+
+class _Pdr:
+    """One PDR call: the encoding, the sample's oracle and the mined lemmas, each made once and
+    only when a property needs it."""
+
+    def __init__(self, system: System, timeout: float | None, depth: int | None, mine_lemmas: bool,
+                 sample: System | None, block: bool):
+        self.system, self.sample = system, system if sample is None else sample
+        self.deadline = Deadline(timeout)
+        self.enc = Encoding(system)
+        self.cap = FALLBACK_DEPTH if depth is None else depth
+        self.mine_lemmas, self.block = mine_lemmas, block
+        self._oracle: Oracle | None = None
+        self._mined: Mined | bool | None = False  # False: not mined yet; None: mining ran out of time
+
+    def run(self, properties: list[str] | None) -> dict[str, Verdict]:
+        props = selected(self.system, properties)
+        self.claims = [c for p in props if supported(p) for c in conjuncts(claim(self.enc, p))]
+        return {p.name: self.decide(p) if supported(p) else outcome.unsupported(p, ENGINE) for p in props}
+
+    def oracle(self) -> Oracle:
+        if self._oracle is None:
+            self._oracle = sample_oracle(self.sample, self.deadline)
+        return self._oracle
+
+    def mined(self) -> Mined | None:
+        if self._mined is False:
+            try:
+                self._mined = mine(self.system, self.enc, None if self.sample is self.system else self.sample,
+                                   self.deadline, self.claims) if self.mine_lemmas else None
+            except SolverUnknown:
+                self._mined = None  # out of time while mining: Spacer runs unaided and reports the limit
+        return self._mined
+
+    def decide(self, prop: PropertyIR) -> Verdict:
+        system, enc, deadline = self.system, self.enc, self.deadline
+        deadline.mark()
+        wanted = claim(enc, prop)
+        why_not = ""
         try:
-            mined = mine(system, enc, sample, deadline, claims)
-        except SolverUnknown:
-            mined = None  # out of time while mining: Spacer runs unaided and reports the limit
-    return {p.name: _decide(system, enc, p, cap, deadline, mined) if supported(p)
-            else outcome.unsupported(p, ENGINE) for p in props}
-
-
-def _decide(system: System, enc: Encoding, prop: PropertyIR, cap: int, deadline: Deadline,
-            mined: Mined | None = None) -> Verdict:
-    deadline.mark()
-    wanted = claim(enc, prop)
-    lemmas = [] if mined is None else list(mined.lemmas)  # survivors: jointly inductive
-    note = {} if mined is None else {"lemmas": len(lemmas), "sample_states": mined.sample_states,
-                                     "candidates": mined.candidates}
-    if mined is not None and all(_kept(c, mined) for c in conjuncts(wanted)):
-        return _certified(system, prop, enc.conj(lemmas), deadline, by="lemmas", **note)
-    try:
-        answer, invariant = _spacer(enc, wanted, deadline, enc.conj(lemmas))
-    except SolverUnknown as exc:
-        return outcome.inconclusive(prop, ENGINE, str(exc), outcome.stats(0, deadline.lap()))
-    if answer == z3.unsat:
-        assert invariant is not None
-        return _certified(system, prop, enc.conj([invariant, *lemmas]), deadline, by="spacer", **note)
-    # Spacer derived a violation: BMC finds a shortest one and classifies it.
-    found = search(system, [prop], cap, deadline, ENGINE, enc)[prop.name]
-    if found.trace is not None or found.witness is not None:  # a violation, witness or domain error
-        return replace(found, extra={**found.extra, "found_by": "spacer; trace by bmc"})
-    if found.verdict == INCONCLUSIVE and found.bound != cap:
-        return found  # BMC ran out of time or z3 answered unknown; its reason says which
-    return outcome.inconclusive(prop, ENGINE, f"Spacer reported a counterexample that BMC did not "
-                                f"reproduce up to depth {cap}", outcome.stats(cap, deadline.lap()),
-                                bound=cap)
+            if self.block:
+                blocked = strengthen(system, enc, self.oracle(), conjuncts(wanted), [], deadline)
+                note = {"ctis": blocked.ctis, "lemmas": len(blocked.lemmas),
+                        "sample_states": self.oracle().states}
+                if blocked.proved:
+                    proof = enc.conj([*conjuncts(wanted), *blocked.lemmas])
+                    verdict, why_not = _certified(system, prop, proof, deadline, by="blocking", **note)
+                    if verdict is not None:
+                        return verdict
+                else:
+                    why_not = f"blocking: {blocked.reason}"
+            mined = self.mined()
+        except SolverUnknown as exc:
+            return outcome.inconclusive(prop, ENGINE, str(exc), outcome.stats(0, deadline.lap()))
+        lemmas = [] if mined is None else list(mined.lemmas)  # survivors: jointly inductive
+        note = {} if mined is None else {"lemmas": len(lemmas), "sample_states": mined.sample_states,
+                                         "candidates": mined.candidates}
+        if mined is not None and all(_kept(c, mined) for c in conjuncts(wanted)):
+            return _reported(prop, deadline, *_certified(system, prop, enc.conj(lemmas), deadline,
+                                                         by="lemmas", **note))
+        try:
+            answer, invariant = _spacer(enc, wanted, deadline, enc.conj(lemmas))
+        except SolverUnknown as exc:
+            reason = f"{exc}; {why_not}" if why_not else str(exc)
+            return outcome.inconclusive(prop, ENGINE, reason, outcome.stats(0, deadline.lap()))
+        if answer == z3.unsat:
+            assert invariant is not None
+            return _reported(prop, deadline, *_certified(system, prop, enc.conj([invariant, *lemmas]),
+                                                         deadline, by="spacer", **note))
+        # Spacer derived a violation: BMC finds a shortest one and classifies it.
+        found = search(system, [prop], self.cap, deadline, ENGINE, enc)[prop.name]
+        if found.trace is not None or found.witness is not None:  # a violation, witness or domain error
+            return replace(found, extra={**found.extra, "found_by": "spacer; trace by bmc"})
+        if found.verdict == INCONCLUSIVE and found.bound != self.cap:
+            return found  # BMC ran out of time or z3 answered unknown; its reason says which
+        return outcome.inconclusive(prop, ENGINE, f"Spacer reported a counterexample that BMC did not "
+                                    f"reproduce up to depth {self.cap}",
+                                    outcome.stats(self.cap, deadline.lap()), bound=self.cap)
 
 
 def _kept(c: z3.BoolRef, mined: Mined) -> bool:
@@ -138,11 +190,17 @@ def _spacer(enc: Encoding, wanted: z3.BoolRef, deadline: Deadline, lemmas: z3.Bo
 
 
 def _certified(system: System, prop: PropertyIR, invariant: z3.BoolRef, deadline: Deadline,
-               by: str = "spacer", **note: int) -> Verdict:
+               by: str = "spacer", **note: int) -> tuple[Verdict | None, str]:
+    """``holds`` (proved) once the certificate re-checks; else None and why it did not."""
     cert = Certificate.of(system, prop.name, ENGINE, invariant, 1)
     check = check_certificate(system, cert, deadline.seconds_left())
-    st = outcome.stats(0, deadline.lap())
     if not check.valid:
-        whose = "Spacer's invariant" if by == "spacer" else "the mined lemmas"
-        return outcome.inconclusive(prop, ENGINE, f"{whose} did not re-check: {check.reason}", st)
-    return outcome.proved(prop, ENGINE, st, certificate=cert, k=1, invariant_by=by, **note)
+        whose = {"spacer": "Spacer's invariant", "lemmas": "the mined lemmas"}.get(by, "the blocked cubes")
+        return None, f"{whose} did not re-check: {check.reason}"
+    st = outcome.stats(0, deadline.lap())
+    return outcome.proved(prop, ENGINE, st, certificate=cert, k=1, invariant_by=by, **note), ""
+
+
+def _reported(prop: PropertyIR, deadline: Deadline, verdict: Verdict | None, why_not: str) -> Verdict:
+    return verdict if verdict is not None else outcome.inconclusive(prop, ENGINE, why_not,
+                                                                   outcome.stats(0, deadline.lap()))
