@@ -4,8 +4,10 @@ proving `completeness` as the pages grow at a fixed number of RX slots, measured
 Each cell is one run with a time limit; a run that reaches it is shown as ``timeout``, and
 that engine is not run at larger sizes (shown as ``not run``). A k-induction or PDR `holds`
 counts only with its certificate re-checked (the engines report ``inconclusive`` otherwise).
-The symbolic engines mine lemmas from an explicit search of the sample instance (pages cut to
-`lemmas.SAMPLE_SIZE`); that time is inside their cells.
+The symbolic engines use an explicit search of the sample instance (pages cut to
+`lemmas.SAMPLE_SIZE`): k-induction mines lemmas from it; PDR generalises the cubes that block
+its counterexamples to induction against it (`strengthen`), and mines lemmas for Spacer only
+when that fails. That time is inside their cells.
 
     python bench/symbolic_scaling.py [--slots 2] [--sizes 1 2 4 8 16 32] [--limit 300]
         [--engines explicit symmetry kind pdr]
@@ -52,6 +54,8 @@ def run_one(engine: str, cls, system, limit: float) -> tuple[str, bool]:
     if v.verdict == "holds" and v.complete:
         by = v.extra.get("invariant_by", f"k = {v.extra.get('k')}")
         text += f", invariant by {by}"
+        if by == "blocking":
+            text += f" ({v.extra['ctis']} CTIs, {v.extra['lemmas']:,} lemmas)"
     return text, out
 
 

@@ -27,6 +27,7 @@ while lemmas are only added: each round asks about the unchecked clauses only.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import z3
@@ -146,7 +147,7 @@ class Oracle:
         elems = _elements(cube)
         maps = self.shape.renamings(elems)
         if elems and not maps:
-            return False  # more elements than the sample has: no evidence either way
+            return True  # more elements than the sample has: no evidence that it is unreachable
         for image in maps or [{}]:
             mask = self.full
             for lit in cube:
@@ -159,16 +160,18 @@ class Oracle:
                 return True
         return False
 
-    def generalise(self, cube: Cube) -> Cube:
-        """``cube`` (unseen) with literals dropped, greedily, while it stays unseen: references
-        and array columns first, the scalars last."""
-        keep = list(cube)
-        order = sorted(range(len(cube)), key=lambda k: {"ref": 0, "array": 1, "scalar": 2}[cube[k].kind])
-        for k in order:
-            trial = [lit for lit in keep if lit is not cube[k]]
-            if trial and not self.seen(tuple(trial)):
-                keep = trial
-        return tuple(keep)
+
+
+def generalise(cube: Cube, unseen: Callable[[Cube], bool]) -> Cube:
+    """``cube`` (unseen) with literals dropped, greedily, while it stays unseen: references and
+    array columns first, the scalars last."""
+    keep = list(cube)
+    order = sorted(range(len(cube)), key=lambda k: {"ref": 0, "array": 1, "scalar": 2}[cube[k].kind])
+    for k in order:
+        trial = [lit for lit in keep if lit is not cube[k]]
+        if trial and unseen(tuple(trial)):
+            keep = trial
+    return tuple(keep)
 
 
 @dataclass
@@ -201,6 +204,7 @@ class Strengthener:
     def __init__(self, system: System, enc: Encoding, oracle: Oracle, deadline: Deadline):
         self.shape = Shape(system)
         self.enc, self.oracle, self.deadline = enc, oracle, deadline
+        self.initial = Oracle(system, list(system.initial))  # a cube matching one is surely wrong
         self.u = Unroller(enc)
         self.solver = enc.solver()
         self.solver.add(self.u.at(enc.domain, 0), self.u.at(enc.trans, 0), self.u.at(enc.domain, 1))
@@ -289,9 +293,12 @@ class Strengthener:
                 if key in tried:
                     continue
                 tried.add(key)
-                if not self.oracle.seen(cube):
-                    return self.oracle.generalise(cube)
+                if self._unseen(cube):
+                    return generalise(cube, self._unseen)
         return None
+
+    def _unseen(self, cube: Cube) -> bool:
+        return not self.oracle.seen(cube) and not self.initial.seen(cube)
 
     def _column(self, state: tuple[int, ...], e: Element) -> tuple[int, ...]:
         sh = self.shape
