@@ -91,7 +91,8 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
                    help="set a model parameter (repeatable)")
     p.add_argument("--engine", default="explicit", choices=ENGINES,
                    help="explicit (exhaustive search, the default), bmc (bounded), kind (k-induction), "
-                        "pdr (z3 Spacer), or all (explicit cross-checked by bmc and pdr)")
+                        "pdr (IC3-style blocking, then z3 Spacer), or all (explicit cross-checked by "
+                        "bmc and pdr)")
     p.add_argument("--depth", type=_natural, metavar="K",
                    help="bmc: the bound; kind: the largest k is K+1 (default 25). Deadlock and "
                         "liveness are checked by the explicit engine only")

@@ -122,10 +122,20 @@ def result_json(r: Result) -> dict[str, Any]:
         "bound": v.bound,
         "reason": v.reason or None,
         "engines": v.extra.get("engines"),  # --engine all: each engine's verdict
+        "proof": _proof(v),
         "stats": v.stats.to_json(),
         "trace": None if trace is None else {k: val for k, val in trace.to_json(s).items()
                                              if k in ("steps", "loop")},
     }
+
+
+def _proof(v) -> dict[str, Any] | None:
+    """How an unbounded proof was found (k-induction or PDR): its k, what produced the
+    invariant and how many lemmas it has; None for other verdicts."""
+    if "certificate" not in v.extra:
+        return None
+    keys = ("k", "invariant_by", "lemmas", "ctis", "sample_states")
+    return {k: v.extra[k] for k in keys if k in v.extra}
 
 
 def results_json(results: list[Result]) -> dict[str, Any]:

@@ -32,6 +32,18 @@ def test_two_phase_commit_json_reports_288_states_and_holds(capsys):
     assert set(row["stats"]) >= {"states", "transitions", "depth", "seconds"}
 
 
+def test_pdr_proves_completeness_beyond_its_sample_and_says_how(capsys, tmp_path):
+    cert = tmp_path / "cert.smt2"
+    status, out, _ = run(capsys, "check", "--variant", "disable-first", "--property", "completeness",
+                         "--engine", "pdr", "--set", "pages=3", "--json", "--certificate-out", str(cert))
+    row = json.loads(out)["results"][0]
+    assert status == 0 and (row["verdict"], row["completeness"]) == ("holds", "proved")
+    assert row["proof"]["invariant_by"] == "blocking" and row["proof"]["k"] == 1
+    assert row["proof"]["lemmas"] >= row["proof"]["ctis"] > 0
+    assert row["proof"]["sample_states"] == 69_708  # pages = 2, up to symmetry
+    assert "synced[2]" in cert.read_text()
+
+
 def test_broken_variant_json_has_the_shortest_trace(capsys):
     status, out, _ = run(capsys, "check", "two-phase-commit", "--variant", "commit-without-votes",
                          "--property", "consistency", "--json")

@@ -11,6 +11,7 @@ import z3
 
 from migcheck.checker.explicit import explore
 from migcheck.checker.symbolic import check_symbolic
+from migcheck.checker.symbolic.certificate import Certificate, check_certificate
 from migcheck.checker.symbolic.encode import Encoding
 from migcheck.checker.symbolic.goals import claim, conjuncts
 from migcheck.checker.symbolic.limits import Deadline
@@ -135,3 +136,20 @@ def test_a_wrong_strengthening_never_becomes_a_proof(monkeypatch):
     monkeypatch.undo()
     v = check_symbolic(system, "pdr", ["mutual-exclusion"], None, 60)["mutual-exclusion"]
     assert v.extra["invariant_by"] == "blocking"
+
+
+def test_lemmas_from_a_sample_missing_states_are_dropped_and_the_proof_still_re_checks():
+    """A prefix of spinlock's search as the sample: some reachable states look unreachable, so
+    wrong lemmas are added, then dropped when a counterexample to induction looks reachable;
+    what is left is inductive with the claim, and the certificate re-checks it."""
+    system = build(bundled("spinlock"))
+    enc = Encoding(system)
+    ex = explore(system, [])
+    states = [ex.state(i) for i in range(len(ex.states))]
+    claims = conjuncts(claim(enc, system.property("mutual-exclusion")))
+    partial = strengthen(system, enc, Oracle(system, states[:6]), claims, [], Deadline(60))
+    assert partial.proved and partial.dropped > 0
+    cert = Certificate.of(system, "mutual-exclusion", "pdr", enc.conj([*claims, *partial.lemmas]))
+    assert check_certificate(system, cert, 60).valid
+    full = strengthen(system, enc, Oracle(system, states), claims, [], Deadline(60))
+    assert full.proved and full.dropped == 0

@@ -110,26 +110,28 @@ class _Pdr:
                 self._mined = None  # out of time while mining: Spacer runs unaided and reports the limit
         return self._mined
 
+    def blocking(self, prop: PropertyIR, wanted: z3.BoolRef) -> tuple[Verdict | None, str]:
+        """A proof by blocking counterexamples to induction, or None and why there is none."""
+        blocked = strengthen(self.system, self.enc, self.oracle(), conjuncts(wanted), [], self.deadline)
+        if not blocked.proved:
+            return None, f"blocking: {blocked.reason}"
+        proof = self.enc.conj([*conjuncts(wanted), *blocked.lemmas])
+        return _certified(self.system, prop, proof, self.deadline, by="blocking", ctis=blocked.ctis,
+                          lemmas=len(blocked.lemmas), sample_states=self.oracle().states)
+
     def decide(self, prop: PropertyIR) -> Verdict:
         system, enc, deadline = self.system, self.enc, self.deadline
         deadline.mark()
         wanted = claim(enc, prop)
         why_not = ""
-        try:
-            if self.block:
-                blocked = strengthen(system, enc, self.oracle(), conjuncts(wanted), [], deadline)
-                note = {"ctis": blocked.ctis, "lemmas": len(blocked.lemmas),
-                        "sample_states": self.oracle().states}
-                if blocked.proved:
-                    proof = enc.conj([*conjuncts(wanted), *blocked.lemmas])
-                    verdict, why_not = _certified(system, prop, proof, deadline, by="blocking", **note)
-                    if verdict is not None:
-                        return verdict
-                else:
-                    why_not = f"blocking: {blocked.reason}"
-            mined = self.mined()
-        except SolverUnknown as exc:
-            return outcome.inconclusive(prop, ENGINE, str(exc), outcome.stats(0, deadline.lap()))
+        if self.block:
+            try:
+                verdict, why_not = self.blocking(prop, wanted)
+            except SolverUnknown as exc:  # Spacer gets what time is left, and says if none is
+                verdict, why_not = None, f"blocking: {exc}"
+            if verdict is not None:
+                return verdict
+        mined = self.mined()
         lemmas = [] if mined is None else list(mined.lemmas)  # survivors: jointly inductive
         note = {} if mined is None else {"lemmas": len(lemmas), "sample_states": mined.sample_states,
                                          "candidates": mined.candidates}

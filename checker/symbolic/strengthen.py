@@ -39,7 +39,7 @@ from ..symmetry import SymmetryRefused
 from .encode import Encoding, Unroller
 from .limits import Deadline
 
-MAX_VIEW = 2  # symmetric elements in a view (per set): one, then pairs
+MAX_VIEW = 2  # symmetric elements in a view (of all sets together): none, one, then pairs
 MAX_ROUNDS = 2000  # CTIs handled before giving up (each adds a group or drops clauses)
 SAMPLE_STATES = 300_000  # the sample search stops here (a prefix is still evidence, only weaker)
 
@@ -88,6 +88,9 @@ class Shape:
         self.refs = {s.name: s.domain.of for s in self.slots
                      if s.domain.kind == "ref" and s.domain.of in self.sizes}
         self.scalars = [s.name for s in self.slots if s.name not in in_array and s.name not in self.refs]
+        # a reference held in an array over a symmetric set would need renaming on both sides
+        self.unsupported = next((f"'{r}' refers to a symmetric set from inside an array over one"
+                                 for r in self.refs if r in in_array), "")
 
     def slot_of(self, lit: Lit) -> tuple[int, int, bool]:
         """The literal as (slot index, value, positive) in this instance."""
@@ -223,6 +226,8 @@ class Strengthener:
         return [g for g in self.groups if not g.retired and g.clauses]
 
     def run(self, claims: list[z3.BoolRef], lemmas: list[z3.BoolRef]) -> Strengthened:
+        if self.shape.unsupported or self.oracle.shape.unsupported:
+            return Strengthened(list(lemmas), False, reason=f"not applicable: {self.shape.unsupported}")
         self._add(list(claims), claim=True)
         if lemmas:
             self._add(list(lemmas), checked=True)  # inductive on their own
@@ -247,11 +252,13 @@ class Strengthener:
             model = self.solver.model()
             pre = self._state(model, 0)
             cube = self._block(pre, self._state(model, 1))
-            if cube is not None:
+            fresh = [] if cube is None else [c for c in self._instances(cube) if c.get_id() not in self.known]
+            if fresh:
                 cubes.append(cube)
-                self._add([c for c in self._instances(cube) if c.get_id() not in self.known])
+                self._add(fresh)
                 continue
-            # the pre-state looks reachable: drop every clause its successor falsifies
+            # the pre-state looks reachable (or its cube was dropped before, so blocking it
+            # again would loop): drop every clause its successor falsifies
             for g in self._live():
                 bad = [c for c in g.clauses if self._false_after(model, c)]
                 if bad and g.claim:
@@ -289,7 +296,8 @@ class Strengthener:
         for size in range(0, MAX_VIEW + 1):
             for chosen in itertools.combinations(ordered, size):
                 cube = sh.view(pre, list(chosen))
-                key = tuple(sorted(map(repr, cube)))  # views equal up to renaming repeat often
+                position = {e: n for n, e in enumerate(chosen)}  # views alike but for the
+                key = tuple(sorted(repr(lit.renamed(position)) for lit in cube))  # elements: seen once
                 if key in tried:
                     continue
                 tried.add(key)
