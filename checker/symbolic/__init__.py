@@ -1,5 +1,6 @@
 """The symbolic engine: the IR as z3 terms, checked by bounded model checking (``bmc``),
-k-induction (``kind``) and PDR through z3's Spacer (``pdr``).
+k-induction (``kind``) and PDR (``pdr``: blocking counterexamples to induction, then
+z3's Spacer).
 
 Every counterexample and witness is replayed through the IR interpreter before it is
 reported; every unbounded ``holds`` carries a certificate (``verdict.extra["certificate"]``)

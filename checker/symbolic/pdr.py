@@ -23,6 +23,12 @@ When the claim and the blocked cubes are inductive together, they are the certif
 index sets: the lemmas are found on the sample, so their number, not the reachable states,
 grows with the instance.
 
+When blocking fails and the sample's own explicit search shows a counterexample (or a
+witness) of length ``n``, BMC on the checked instance to depth ``n`` is tried next: when the
+sample's counterexample carries over, BMC finds a shortest one without Spacer, which may not
+answer on large instances. Nothing is concluded from the sample: if BMC finds nothing that
+deep, Spacer decides.
+
 Otherwise Spacer runs, with lemmas ``L`` mined from the model (`lemmas.mine`: clauses over
 pairs of slots that a small explicit search never falsifies, carried over the symmetric index
 sets, filtered by a Houdini fixpoint, so inductive) conjoined to both sides of the step
@@ -30,7 +36,7 @@ clause, which leaves the reachable states unchanged and spares Spacer from redis
 them; the certificate is then ``Inv & L``. When the claim's conjuncts themselves survive the
 Houdini fixpoint, ``L`` alone is the certificate.
 
-Sat means a counterexample exists; the engine then runs BMC on that property alone, which
+Spacer's sat means a counterexample exists; the engine then runs BMC on that property alone, which
 gives a shortest trace (replayed through the interpreter) and tells a violation
 from a step out of a domain. Unknown or the time limit gives ``inconclusive``.
 """
@@ -44,6 +50,7 @@ import z3
 from migcheck.models.errors import SolverUnknown
 from migcheck.models.ir import PropertyIR, System
 
+from ..explicit import explore
 from ..verdict import INCONCLUSIVE, Verdict
 from . import outcome
 from .bmc import search
@@ -52,7 +59,7 @@ from .encode import Encoding
 from .goals import claim, conjuncts, selected, supported
 from .lemmas import Mined, mine
 from .limits import Deadline
-from .strengthen import Oracle, sample_oracle, strengthen
+from .strengthen import SAMPLE_STATES, Oracle, sample_oracle, strengthen
 
 ENGINE = "pdr"
 FALLBACK_DEPTH = 1000  # BMC depth cap after Spacer reports a counterexample
@@ -119,6 +126,23 @@ class _Pdr:
         return _certified(self.system, prop, proof, self.deadline, by="blocking", ctis=blocked.ctis,
                           lemmas=len(blocked.lemmas), sample_states=self.oracle().states)
 
+    def hinted(self, prop: PropertyIR) -> Verdict | None:
+        """BMC to the length of the sample's shortest counterexample (or witness), when the
+        sample's explicit search has one: a violation there is likely one here too, and BMC
+        finds the shortest (replayed, as always) without Spacer. None when there is no hint or
+        BMC finds nothing that deep; nothing is concluded from the sample itself."""
+        ex = explore(self.sample, [prop.name], max_states=SAMPLE_STATES, timeout=self.deadline.seconds_left())
+        shown = ex.verdicts[prop.name]
+        path = shown.trace if shown.trace is not None else shown.witness
+        if path is None:
+            return None
+        depth = min(len(path.steps) - 1, self.cap)
+        found = search(self.system, [prop], depth, self.deadline, ENGINE, self.enc)[prop.name]
+        if found.trace is None and found.witness is None:
+            return None
+        return replace(found, extra={**found.extra, "found_by": f"bmc to depth {depth}, the length of "
+                                     "the sample's counterexample (blocking failed)"})
+
     def decide(self, prop: PropertyIR) -> Verdict:
         system, enc, deadline = self.system, self.enc, self.deadline
         deadline.mark()
@@ -131,6 +155,10 @@ class _Pdr:
                 verdict, why_not = None, f"blocking: {exc}"
             if verdict is not None:
                 return verdict
+        if why_not:  # blocking failed: a violation is likely, and the sample may show how deep
+            found = self.hinted(prop)
+            if found is not None:
+                return found
         mined = self.mined()
         lemmas = [] if mined is None else list(mined.lemmas)  # survivors: jointly inductive
         note = {} if mined is None else {"lemmas": len(lemmas), "sample_states": mined.sample_states,
