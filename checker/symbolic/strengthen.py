@@ -151,6 +151,8 @@ class Oracle:
         maps = self.shape.renamings(elems)
         if elems and not maps:
             return True  # more elements than the sample has: no evidence that it is unreachable
+        if any(lit.kind != "array" and lit.name not in self.shape.index for lit in cube):
+            return True  # a slot the sample lacks (a model whose shape depends on the sizes): no evidence
         for image in maps or [{}]:
             mask = self.full
             for lit in cube:
