@@ -1,7 +1,7 @@
 """`--engine all`: the explicit engine, BMC to its depth and PDR agree on the bundled models.
 
-The small models run by default; guest-assisted, where PDR takes minutes a variant, runs
-under `-m slow`.
+The small models run by default; guest-assisted, where BMC to the explicit depth takes minutes
+a variant, runs under `-m slow` (all ten variants: about 40 minutes of CPU, BENCHMARKS.md).
 """
 
 from __future__ import annotations
