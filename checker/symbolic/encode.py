@@ -273,6 +273,14 @@ class Encoding:
         """:func:`disj` in this encoding's context."""
         return disj(items, self.ctx)
 
+    def blocking_clause(self, cube: list[tuple[z3.ExprRef, int, bool]]) -> z3.BoolRef:
+        """``~cube``: each literal is (a state constant, a value, whether it equals or differs)."""
+        lits = []
+        for x, value, positive in cube:
+            atom = (x if value else z3.Not(x)) if z3.is_bool(x) else x == value
+            lits.append(atom if positive else z3.Not(atom))
+        return z3.Not(self.conj(lits))
+
     def literal(self, name: str) -> z3.BoolRef:
         """A fresh boolean constant: a selector literal for one query."""
         return z3.Bool(name, self.ctx)

@@ -208,12 +208,7 @@ def candidates(enc: Encoding, cubes: list[tuple[Literal, ...]]) -> list[z3.BoolR
     by_name = {str(v): v for v in enc.cur}
     out: dict[int, z3.BoolRef] = {}
     for cube in cubes:
-        lits = []
-        for name, value, positive in cube:
-            x = by_name[name]
-            atom = (x if value else z3.Not(x)) if z3.is_bool(x) else x == value
-            lits.append(atom if positive else z3.Not(atom))
-        clause = z3.Not(enc.conj(lits))
+        clause = enc.blocking_clause([(by_name[name], value, positive) for name, value, positive in cube])
         out.setdefault(clause.get_id(), clause)
     return list(out.values())
 

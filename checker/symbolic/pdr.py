@@ -97,11 +97,13 @@ class _Pdr:
         self.mine_lemmas, self.block = mine_lemmas, block
         self._oracle: Oracle | None = None
         self._mined: Mined | bool | None = False  # False: not mined yet; None: mining ran out of time
+        self._sample_verdicts: dict[str, Verdict] | None = None
 
     def run(self, properties: list[str] | None) -> dict[str, Verdict]:
-        props = selected(self.system, properties)
-        self.claims = [c for p in props if supported(p) for c in conjuncts(claim(self.enc, p))]
-        return {p.name: self.decide(p) if supported(p) else outcome.unsupported(p, ENGINE) for p in props}
+        self.props = selected(self.system, properties)
+        self.claims = [c for p in self.props if supported(p) for c in conjuncts(claim(self.enc, p))]
+        return {p.name: self.decide(p) if supported(p) else outcome.unsupported(p, ENGINE)
+                for p in self.props}
 
     def oracle(self) -> Oracle:
         if self._oracle is None:
@@ -131,8 +133,11 @@ class _Pdr:
         sample's explicit search has one: a violation there is likely one here too, and BMC
         finds the shortest (replayed, as always) without Spacer. None when there is no hint or
         BMC finds nothing that deep; nothing is concluded from the sample itself."""
-        ex = explore(self.sample, [prop.name], max_states=SAMPLE_STATES, timeout=self.deadline.seconds_left())
-        shown = ex.verdicts[prop.name]
+        if self._sample_verdicts is None:  # one search of the sample for every property asked
+            wanted = [c for c in self.props if supported(c)]
+            self._sample_verdicts = explore(self.sample, [c.name for c in wanted], max_states=SAMPLE_STATES,
+                                            timeout=self.deadline.seconds_left()).verdicts
+        shown = self._sample_verdicts[prop.name]
         path = shown.trace if shown.trace is not None else shown.witness
         if path is None:
             return None

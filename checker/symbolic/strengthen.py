@@ -38,6 +38,7 @@ from ..explicit import explore
 from ..symmetry import SymmetryRefused
 from .encode import Encoding, Unroller
 from .limits import Deadline
+from .outcome import read_state
 
 MAX_VIEW = 2  # symmetric elements in a view (of all sets together): none, one, then pairs
 MAX_ROUNDS = 2000  # CTIs handled before giving up (each adds a group or drops clauses)
@@ -78,7 +79,6 @@ class Shape:
         self.slots = system.layout.slots
         self.index = {s.name: i for i, s in enumerate(self.slots)}
         self.sizes = {key: dict(system.params)[key] for key, _ in system.symmetric}
-        self.arrays: dict[str, tuple[str, list[str]]] = {}  # set -> arrays over it
         self.array_of: dict[str, str] = {}  # array name -> its set
         in_array: set[str] = set()
         for key, arrays in system.symmetric:
@@ -166,7 +166,6 @@ class Oracle:
         return False
 
 
-
 def generalise(cube: Cube, unseen: Callable[[Cube], bool]) -> Cube:
     """``cube`` (unseen) with literals dropped, greedily, while it stays unseen: references and
     array columns first, the scalars last."""
@@ -252,8 +251,8 @@ class Strengthener:
                 continue
             ctis += 1
             model = self.solver.model()
-            pre = self._state(model, 0)
-            cube = self._block(pre, self._state(model, 1))
+            pre = read_state(model, self.u.state(0))
+            cube = self._block(pre, read_state(model, self.u.state(1)))
             fresh = [] if cube is None else [c for c in self._instances(cube) if c.get_id() not in self.known]
             if fresh:
                 cubes.append(cube)
@@ -279,13 +278,6 @@ class Strengthener:
     def lemmas(self) -> list[z3.BoolRef]:
         """The live clauses outside the claim."""
         return [c for g in self._live() if not g.claim for c in g.clauses]
-
-    def _state(self, model: z3.ModelRef, k: int) -> tuple[int, ...]:
-        out = []
-        for v in self.u.state(k):
-            x = model.eval(v, model_completion=True)
-            out.append(int(z3.is_true(x)) if z3.is_bool(x) else x.as_long())
-        return tuple(out)
 
     def _block(self, pre: tuple[int, ...], post: tuple[int, ...]) -> Cube | None:
         """A generalised unseen cube of ``pre``, or None when every view of it is seen. Views
@@ -321,13 +313,8 @@ class Strengthener:
         """The clause ``~cube`` for every injective renaming of its elements into this instance."""
         out = []
         for image in self.shape.renamings(_elements(cube)) or [{}]:
-            lits = []
-            for lit in cube:
-                i, v, positive = self.shape.slot_of(lit.renamed(image))
-                x = self.enc.cur[i]
-                atom = (x if v else z3.Not(x)) if z3.is_bool(x) else x == v
-                lits.append(atom if positive else z3.Not(atom))
-            out.append(z3.Not(self.enc.conj(lits)))
+            lits = [self.shape.slot_of(lit.renamed(image)) for lit in cube]
+            out.append(self.enc.blocking_clause([(self.enc.cur[i], v, positive) for i, v, positive in lits]))
         return out
 
 
