@@ -29,7 +29,7 @@ VALUES = (-2, -1, 0, 1, 2, 3)
 
 def operand_tuples(row: Operator):
     n = row.arity or 3  # variadic rows are tried with three operands
-    if row.name == "ite" or row.boolean and row.name in ("not", "and", "or"):
+    if row.name == "ite" or (row.boolean and row.name in ("not", "and", "or")):
         yield from itertools.product((0, 1), repeat=n) if row.name != "ite" else (
             (c, a, b) for c in (0, 1) for a in VALUES for b in VALUES)
         return
@@ -78,7 +78,7 @@ def test_python_source_and_interval_agree_with_evaluate(name):
     for vals in operand_tuples(row):
         node = Op(name, tuple(Const(v) for v in vals))
         want = evaluate(node, ())
-        got = eval(source(node, "python"))  # noqa: S307  (generated from constants only)
+        got = eval(source(node, "python"))
         assert int(got) == want, (name, vals)
         lo, hi = row.interval([(v, v) for v in vals])
         assert lo <= want <= hi, (name, vals)
