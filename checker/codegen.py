@@ -446,7 +446,10 @@ class _Generator:
                 self.emit(indent, "else:")
             else:
                 self.emit(indent, f"{keyword} {self.test(Test(s, values), remaining, True)}:")
+            emitted = len(self.lines)
             self.block(sub, indent + 1, set(unpacked), {**known, s: values})
+            if len(self.lines) == emitted:  # every item's guard folded to false for these values
+                self.emit(indent + 1, "pass")
             remaining = remaining - values
 
     def test(self, c: Test, context: frozenset[int], local: bool) -> str:
