@@ -20,7 +20,8 @@ Abstractions (each exact for what the properties ask):
   active slave there takes it: the primary if a VF is bound there, the standby if the
   virtio backend is on the VF's segment. While a primary is registered, net_failover passes
   up no frame from the standby (``net_failover_handle_frame``), so only the active slave
-  counts. Each offered packet is delivered or lost in one step.
+  counts. Each offered packet is delivered (through the primary or the standby) or lost in
+  one step.
 - The guest's eject removes the VF driver, whose netdev unregister drops the primary in
   net_failover in the same notifier: the active slave falls to the standby (or to nothing
   without a failover master) in the eject's step. A bound VF becoming primary is a step of
@@ -35,6 +36,7 @@ from __future__ import annotations
 from migcheck.models import Bool, Enum, Int, Model, Param, action, final, implies, ite, require, variant
 from migcheck.models.expr import lift
 from migcheck.properties import eventually, invariant, leads_to, reachable
+from migcheck.properties.migration import Migration
 
 PHASES = ("idle", "wait_unplug", "active", "stopcopy", "switched", "cancelled", "failed", "blocked")
 COPYING = ("active", "stopcopy", "switched")  # RAM is being (or has been) copied to the destination
@@ -63,7 +65,7 @@ class Failover(Model):
     # else QEMU, the guest and the network promise to do once it stays possible.
     fairness = {"guest": "weak", "hypervisor": "weak", "network": "weak",
                 "negotiate_standby": "none", "eject_vf": "none", "migration_fails": "none",
-                "packet": "none"}
+                "rx_primary": "none", "rx_standby": "none", "rx_lost": "none"}
 
     # What the variants change.
     waits_for_unplug = True  # RAM copying starts only once the guest has ejected the VF
@@ -105,16 +107,21 @@ class Failover(Model):
         """A VF is bound where the guest runs."""
         return ite(Failover.at_destination(s), s.dst_vf == "bound", s.src_vf.isin(*VF_DRIVEN))
 
-    def reaches_guest(s):
-        """A frame the switch sends now is taken by the guest's active slave."""
-        takes = (((s.slave == "primary") & Failover.primary_up(s))
-                 | ((s.slave == "standby") & s.same_l2))
-        return (s.fdb == Failover.guest_host(s)) & takes
+    def primary_takes(s):
+        """The guest's active slave is a VF bound where it runs."""
+        return (s.slave == "primary") & Failover.primary_up(s)
 
-    def vf_dma_unlogged(s):
-        """A frame now lands by the source VF's DMA in a page already copied, unseen by the log."""
-        return (Failover.reaches_guest(s) & (s.slave == "primary")
-                & s.phase.isin("active", "stopcopy"))
+    def standby_takes(s):
+        """The guest's active slave is the standby, and its backend is on the VF's segment."""
+        return (s.slave == "standby") & s.same_l2
+
+    def switch_sends_here(s):
+        """The switch sends the MAC to the host the guest runs on."""
+        return s.fdb == Failover.guest_host(s)
+
+    def offer(s):
+        """The network offers the next of its ``pkts`` packets."""
+        require((s.phase != "idle") & (s.delivered + s.lost < s.pkts))
 
     def full_copy(s):
         """RAM copying begins: every page, the VF's RX page included, goes to the destination."""
@@ -232,24 +239,38 @@ class Failover(Model):
 
     # ------------------------------------------------------------ the network
 
+    # A packet for the MAC arrives at the switch during the migration: delivered if the guest's
+    # active slave takes it where the switch sends it, lost otherwise.
+
     @action(owner="network")
-    def packet(s):
-        """A packet for the MAC arrives at the switch during the migration: delivered if the
-        guest's active slave takes it where the switch sends it, lost otherwise."""
-        require((s.phase != "idle") & (s.delivered + s.lost < s.pkts))
-        reached = Failover.reaches_guest(s)
-        s.rx_synced = s.rx_synced & ~Failover.vf_dma_unlogged(s)
-        s.via_standby = s.via_standby | (reached & (s.slave == "standby"))
-        s.delivered = s.delivered + ite(reached, 1, 0)
-        s.lost = s.lost + ite(reached, 0, 1)
+    def rx_primary(s):
+        """A packet reaches the guest through its VF, which DMAs it into the RX page; at the
+        source, once that page is copied, the dirty log never sees it."""
+        Failover.offer(s)
+        require(Failover.switch_sends_here(s) & Failover.primary_takes(s))
+        s.delivered = s.delivered + 1
+        s.rx_synced = s.rx_synced & ~s.phase.isin("active", "stopcopy")
+
+    @action(owner="network")
+    def rx_standby(s):
+        """A packet reaches the guest through the virtio standby (the backend logs its writes)."""
+        Failover.offer(s)
+        require(Failover.switch_sends_here(s) & Failover.standby_takes(s))
+        s.delivered = s.delivered + 1
+        s.via_standby = True
+
+    @action(owner="network")
+    def rx_lost(s):
+        """A packet is lost: the switch sends it where no active slave of the guest takes it."""
+        Failover.offer(s)
+        require(~(Failover.switch_sends_here(s) & (Failover.primary_takes(s) | Failover.standby_takes(s))))
+        s.lost = s.lost + 1
 
     @action(owner="network")
     def announce(s):
         """The guest announces itself (a gratuitous ARP after a slave switch) through an active
         slave on the VF's segment: the switch learns the guest's host."""
-        on_segment = (((s.slave == "primary") & Failover.primary_up(s))
-                      | ((s.slave == "standby") & s.same_l2))
-        require((s.fdb != Failover.guest_host(s)) & on_segment)
+        require(~Failover.switch_sends_here(s) & (Failover.primary_takes(s) | Failover.standby_takes(s)))
         s.fdb = Failover.guest_host(s)
 
     @final
@@ -276,15 +297,23 @@ class Failover(Model):
         """At most loss_bound packets are lost."""
         return s.lost <= s.loss_bound
 
-    @invariant(witness="dest-vf-in-use")
-    def dest_vf_after_switch(s):
-        """The destination VF appears only after the switchover, and only with STANDBY negotiated."""
-        return implies(s.dst_vf != "absent", Failover.at_destination(s) & s.standby)
-
-    @invariant(witness="switchover-happens")
-    def completeness(s):
-        """When the VM resumes at the destination, the VF's RX page there equals the source's."""
-        return implies(Failover.at_destination(s), s.rx_synced)
+    # completeness, quiescence and the destination's order, from the migration property library
+    migration = Migration(
+        switched=lambda s: Failover.at_destination(s),
+        synced=lambda s: [s.rx_synced],
+        issues_dma=lambda act: act.name == "rx_primary",  # the VF DMAs the packet into guest RAM
+        # at the source, RAM copying counts on the VF being gone
+        stopped=lambda s, act: s.phase.isin("active", "stopcopy"),
+        # the destination VF needs the VM running there, and a failover master to take it
+        dest_runs=lambda s: [(s.dst_vf != "absent", Failover.at_destination(s) & s.standby)],
+    )
+    completeness = migration.completeness(witness="switchover-happens")
+    quiescence = migration.quiescence(
+        witness="switchover-happens",
+        doc="No DMA of the source VF lands in guest RAM while RAM is being copied.")
+    dest_vf_after_switch = migration.dest_order(
+        name="dest-vf-after-switch", witness="dest-vf-in-use",
+        doc="The destination VF appears only after the switchover, and only with STANDBY negotiated.")
 
     # ------------------------------------------------------------ liveness
 
@@ -302,16 +331,13 @@ class Failover(Model):
     def failback(s):
         """After the migration ends, traffic goes through a primary again: a VF bound where the
         guest runs is its active slave, and the switch sends the MAC there."""
-        back = ((s.slave == "primary") & Failover.primary_up(s)
-                & (s.fdb == Failover.guest_host(s)))
+        back = Failover.primary_takes(s) & Failover.switch_sends_here(s)
         return s.phase.isin(*ENDED), back
 
     # ------------------------------------------------------------ witnesses (not vacuous)
 
-    @reachable
-    def switchover_happens(s):
-        """The VM resumes at the destination (vf-gone-before-copy, completeness)."""
-        return Failover.at_destination(s)
+    switchover_happens = migration.switchover(
+        doc="The VM resumes at the destination (vf-gone-before-copy, completeness, quiescence).")
 
     @reachable
     def dest_vf_in_use(s):
@@ -329,13 +355,14 @@ class Failover(Model):
 
 
 @variant(Failover, expect={"vf-gone-before-copy": "violated", "completeness": "violated",
-                           "loss-bounded": "violated"})
+                           "quiescence": "violated", "loss-bounded": "violated"})
 class NoWaitUnplug(Failover):
     """QEMU requests the unplug and starts copying RAM at once, as before ``wait-unplug`` was
     added (QEMU commit "migration: add new migration state wait-unplug", 2019).
 
-    Expected: vf-gone-before-copy (RAM is copied while the VF is still bound); completeness
-    (a packet the VF DMAs into its RX page after the full copy is never copied again); and
+    Expected: vf-gone-before-copy (RAM is copied while the VF is still bound); quiescence and
+    completeness (a packet the VF DMAs into its RX page after the full copy lands during the
+    copy and is never copied again); and
     loss-bounded (a guest that has not ejected the VF by the switchover resumes at the
     destination with a primary that is not there, and loses packets until its failover
     driver notices)."""
