@@ -15,6 +15,7 @@ from migcheck.checker.explicit import explore
 from migcheck.cli import main
 from migcheck.models import build
 from migcheck.models.library import bundled
+from migcheck.runner import run
 
 FAILOVER = bundled("failover")
 VARIANTS = FAILOVER.variants()
@@ -138,3 +139,11 @@ def test_the_report_covers_every_variant_and_counterexample(tmp_path):
     assert set(report["ir_hashes"]) == set(VARIANTS)
     assert {(v["variant"], v["property"]) for v in report["violations"]} == set(SAFETY + LIVENESS)
     assert "participant a_guest as guest" in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_explicit_bmc_and_pdr_agree(variant):
+    rows = run(FAILOVER, variants=[variant], engine="all")
+    assert not [r.verdict.reason for r in rows if r.verdict.verdict == "error"]  # a disagreement
+    assert all(r.as_expected for r in rows)
