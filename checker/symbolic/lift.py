@@ -514,16 +514,16 @@ class FirstOrder:
         small, large = instance(sizes), instance({k: n + 1 for k, n in sizes.items()})
         if properties is None:
             properties = [p.name for p in small.properties if p.kind in ("invariant", "action", "reachable")]
-        for system in (small, large):
-            try:
-                Symmetry.of(system, properties)
-            except SymmetryRefused as exc:
-                raise LiftRefused(f"'any' needs interchangeable elements: {exc}") from None
         self.system = small
         self.sig = Signature(small, sets, ctx or z3.Context())
         self.lifter = Lifter(self.sig, small, arg_sets)
         self.actions = self.lifter.actions
         self._same(self.lifter, Lifter(self.sig, large, arg_sets), properties)
+        for system in (small, large):  # the lifting reads one instance for its whole orbit
+            try:
+                Symmetry.of(system, properties)
+            except SymmetryRefused as exc:
+                raise LiftRefused(f"'any' needs interchangeable elements: {exc}") from None
 
     def _same(self, a: Lifter, b: Lifter, properties: list[str] | None) -> None:
         """Refuse unless ``a`` and ``b`` (the model at two sizes) give the same formulas."""
