@@ -103,8 +103,8 @@ def test_a_flawed_variant_gives_the_shortest_counterexample_at_the_smallest_size
 
 def test_the_certificate_is_smtlib_the_z3_command_line_confirms(capsys, tmp_path):
     cert = tmp_path / "cert.smt2"
-    status = main(["check", "--variant", "disable-first", "--property", "dest-order", "--property",
-                   "opt-in", "--engine", "pdr", "--set", "pages=any", "--json", "--certificate-out", str(cert)])
+    status = main(["check", "--variant", "disable-first", "--property", "dest-order", "--property", "opt-in",
+                   "--engine", "pdr", "--set", "pages=any", "--json", "--certificate-out", str(cert)])
     out = json.loads(capsys.readouterr().out)
     assert status == 0
     for row in out["results"]:

@@ -119,7 +119,8 @@ class EverySizeCertificate:
         known |= {str(x) for pair in template.refs.values() for x in pair if x is not None}
         stray = sorted(set(_symbols(inv)) - known)
         if stray:
-            raise ValueError(f"certificate invariant mentions {', '.join(stray)}, which are not state symbols")
+            raise ValueError(f"certificate invariant mentions {', '.join(stray)}, which are not state "
+                             "symbols")
         prop = fo.system.property(self.property)
         if prop is None:
             raise ValueError(f"certificate names property '{self.property}', which the model lacks")
@@ -148,7 +149,8 @@ def _symbols(formula: z3.ExprRef) -> list[str]:
     return found
 
 
-def check_every_size_certificate(cert: EverySizeCertificate, timeout: float | None = None) -> CertificateCheck:
+def check_every_size_certificate(cert: EverySizeCertificate, timeout: float | None = None
+                                 ) -> CertificateCheck:
     """Re-verify an `EverySizeCertificate` on a fresh solver: every condition unsat, and in the
     decidable fragment (an unknown answer or a condition outside it is not a pass)."""
     try:

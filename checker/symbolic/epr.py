@@ -78,7 +78,8 @@ def expand(formula: z3.ExprRef, model: z3.ModelRef) -> z3.ExprRef:
             n = e.num_vars()
             universes = [_universe(model, e.var_sort(i)) for i in range(n)]
             body = e.body()
-            cases = [walk(z3.substitute_vars(body, *reversed(combo))) for combo in itertools.product(*universes)]
+            combos = itertools.product(*universes)
+            cases = [walk(z3.substitute_vars(body, *reversed(combo))) for combo in combos]
             out = z3.And(*cases) if e.is_forall() else z3.Or(*cases)
         elif z3.is_app(e) and e.num_args() > 0:
             out = e.decl()(*[walk(c) for c in e.children()])

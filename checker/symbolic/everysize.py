@@ -35,7 +35,7 @@ from .epr import holds_in
 from .goals import conjuncts, selected, supported
 from .lift import FirstOrder, Instance
 from .limits import Deadline
-from .strengthen import SAMPLE_STATES, Cube, Frame, Oracle, Shape, Strengthener, _elements, sample_oracle
+from .strengthen import Cube, Frame, Oracle, Shape, Strengthener, _elements, sample_oracle
 
 ENGINE = "pdr"
 SAMPLE_SIZE = 2  # elements of each any set in the sample whose states judge the cubes
@@ -89,7 +89,8 @@ class QuantifiedFrame(Frame):
                 atom = is_null if lit.elem is None else z3.And(z3.Not(is_null), elem == var[lit.elem])
             lits.append(atom if lit.positive else z3.Not(atom))
         body = z3.Not(z3.And(*lits)) if len(lits) > 1 else z3.Not(lits[0])
-        apart = [z3.Distinct(*vs) for k in self.sig.sets if len(vs := [v for e, v in var.items() if e[0] == k]) > 1]
+        by_set = [[v for e, v in var.items() if e[0] == k] for k in self.sig.sets]
+        apart = [z3.Distinct(*vs) for vs in by_set if len(vs) > 1]
         if apart:
             body = z3.Implies(z3.And(*apart) if len(apart) > 1 else apart[0], body)
         return [z3.ForAll(list(var.values()), body) if var else body]
@@ -182,8 +183,8 @@ def _smallest(instance: Instance, sets: tuple[str, ...], prop: PropertyIR, why: 
         path = found.trace if found.trace is not None else found.witness
         if path is not None and found.verdict in (VIOLATED, HOLDS):
             where = ", ".join(f"{k}={n}" for k, n in sizes.items())
-            note = (f"the smallest size with a {'witness' if found.witness is not None else 'counterexample'}: "
-                    f"{where} (no proof for every size: {why})")
+            what = "witness" if found.witness is not None else "counterexample"
+            note = f"the smallest size with a {what}: {where} (no proof for every size: {why})"
             return Answer(replace(found, engine=ENGINE, extra={**found.extra, "found_at": sizes,
                                                                "found_by": note}), system)
         if not found.complete:

@@ -37,9 +37,10 @@ from migcheck.models.domains import Domain
 from migcheck.models.errors import MigcheckError
 from migcheck.models.expr import Const, Node, Op, Slot
 from migcheck.models.ir import PropertyIR, System
+from migcheck.models.operators import OPERATORS
 
 from ..symmetry import Symmetry, SymmetryRefused
-from .encode import _operator, as_bool, as_int, conj, disj
+from .encode import as_bool, as_int, conj, disj
 from .goals import _allows_all
 
 Element = tuple[str, int]  # (any set, element number at the tracing size)
@@ -110,7 +111,8 @@ class Signature:
             ctx = self.ctx
             scalars = {n: z3.Bool(n + suffix, ctx) if d.kind == "bool" else z3.Int(n + suffix, ctx)
                        for n, d in self.scalars.items()}
-            refs = {n: (z3.Const(n + suffix, self.sorts[k]), z3.Bool(f"{n}.none{suffix}", ctx) if none else None)
+            refs = {n: (z3.Const(n + suffix, self.sorts[k]),
+                        z3.Bool(f"{n}.none{suffix}", ctx) if none else None)
                     for n, (k, none) in self.refs.items()}
             arrays = {n: z3.Function(n + suffix, self.sorts[k],
                                      z3.BoolSort(ctx) if d.kind == "bool" else z3.IntSort(ctx))
@@ -204,7 +206,8 @@ class Lifter:
             out = frozenset().union(*(self.mentions(a, r) for a in node.args))
         elif node.op == "ite":
             r = ref or self.ref_set(node)
-            out = self.mentions(node.args[0]) | self.mentions(node.args[1], r) | self.mentions(node.args[2], r)
+            c, a, b = node.args
+            out = self.mentions(c) | self.mentions(a, r) | self.mentions(b, r)
         else:
             out = frozenset().union(*(self.mentions(a) for a in node.args))
         self._mentions[key] = (node, out)
@@ -248,7 +251,7 @@ class Lifter:
                 return same if node.op == "eq" else z3.Not(same)
         if node.op == "ite" and self.ref_set(node) is not None:
             raise LiftRefused(f"{scope.where}: a reference chosen by ite() is used as a number")
-        return _operator(node, [self.term(a, scope) for a in node.args])
+        return OPERATORS[node.op].z3(z3, [self.term(a, scope) for a in node.args])
 
     def _over_elements(self, node: Op, scope: _Scope) -> z3.BoolRef:
         """``and``/``or`` with its terms over the unnamed elements folded into quantifiers."""
@@ -317,7 +320,8 @@ class Lifter:
         """The action's guard; parameters over the same set that the instance numbers apart are
         distinct elements."""
         act = self.system.actions[la.index]
-        apart = [z3.Distinct(*es) for k in self.sizes if len(es := [e for (k2, _), e in env.items() if k2 == k]) > 1]
+        by_set = [[e for (k2, _), e in env.items() if k2 == k] for k in self.sizes]
+        apart = [z3.Distinct(*es) for es in by_set if len(es) > 1]
         return conj([*apart, self.pred(act.guard, _Scope(st, env, f"action {act.label}"))], self.sig.ctx)
 
     def updates(self, la: LiftedAction, st: StepState, env: dict[Element, z3.ExprRef]) -> Updates:
@@ -398,7 +402,8 @@ class Lifter:
                 continue
             env = _param_consts(self.sig, la, "")
             scope = _Scope(st, env, f"{where} on action {self.system.actions[la.index].label}")
-            parts.append(_forall(list(env.values()), z3.Implies(self.guard(la, st, env), self.pred(node, scope))))
+            holds = z3.Implies(self.guard(la, st, env), self.pred(node, scope))
+            parts.append(_forall(list(env.values()), holds))
         return conj(parts, self.sig.ctx)
 
     def domain_safe(self, st: StepState) -> z3.BoolRef:
