@@ -43,6 +43,7 @@ class Exploration:
     never_enabled: list[str] = field(default_factory=list)  # action instances (if the search finished)
     symmetry: Symmetry | None = field(default=None, repr=False)  # states are canonical forms
     backend: str = "python"  # the search that ran: python or native
+    store_bytes: int | None = None  # native: bytes the C store holds (states, parents, actions, table)
 
     def state(self, i: int) -> tuple[int, ...]:
         return self.packing.unpack(self.states[i])
@@ -210,6 +211,7 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
                       complete=event == "done", domain_error=domain_error, transitions=transitions,
                       seconds=elapsed, fired=got.fired, stop_reason=stop_reason, symmetry=sym)
     result.backend = engine.name
+    result.store_bytes = getattr(got, "store_bytes", None)
     return result
 
 
