@@ -13,7 +13,6 @@ import sys
 import time
 from typing import Any
 
-from migcheck.checker.symbolic import certificate_smtlib
 from migcheck.checker.trace import write_json_atomic, write_text_atomic
 from migcheck.models.errors import MigcheckError, ParameterError
 from migcheck.models.library import BUNDLED, DEFAULT_MODEL, bundled, resolve
@@ -289,6 +288,8 @@ def _check_writable(path: str, flag: str) -> None:
 
 def _write_certificates(path: str, results: list) -> int:
     """Every re-checked certificate in one SMT-LIB 2 file, each under a comment naming it."""
+    from migcheck.checker.symbolic import certificate_smtlib  # loads z3
+
     texts = []
     for r in results:
         cert = r.verdict.extra.get("certificate")
