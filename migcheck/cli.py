@@ -157,6 +157,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         for v in d["variants"]:
             exp = ", ".join(f"{k}: {val}" for k, val in v["expect"].items() if val != "holds")
             print(f"    {v['name']}: {v['doc']}" + (f"  (expected: {exp})" if exp else ""))
+            if v.get("source"):
+                print(f"      source: {v['source']}")
         print()
     return 0
 
@@ -174,7 +176,8 @@ def describe(model: type[Model]) -> dict[str, Any]:
         "parameters": [{"name": k, "default": p.default, "allowed": p.describe_allowed(), "doc": p.doc}
                        for k, p in model.parameters().items()],
         "properties": props,
-        "variants": [{"name": n, "doc": v.doc(), "expect": dict(v.expect)}
+        "variants": [{"name": n, "doc": v.doc(), "expect": dict(v.expect),
+                      **({"source": v.source} if getattr(v, "source", "") else {})}
                      for n, v in model.variants().items()],
     }
 
@@ -214,7 +217,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         return status
     if results:
-        print(render.header(results[0].system))
+        print(render.header(results[0].system, results[0].params))
         print(render.table(results))
     narrow = bool(args.variant) or bool(args.property)
     for r in results:
