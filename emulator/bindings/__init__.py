@@ -68,6 +68,7 @@ DEADLOCK = "deadlock"
 BINDINGS: dict[str, str] = {
     "guest-assisted": "migcheck.emulator.bindings.guest_assisted",
     "vfio-v2": "migcheck.emulator.bindings.vfio_v2",
+    "failover": "migcheck.emulator.bindings.failover",
 }
 
 
