@@ -185,7 +185,7 @@ class Enum(VarType):
         if not labels or len(set(labels)) != len(labels):
             raise ModelDefinitionError(f"Enum{labels}: needs distinct labels")
         if not all(isinstance(label, str) for label in labels):
-            raise ModelDefinitionError(f"Enum{labels}: labels are strings, such as Enum(\"precopy\", \"stopped\")")
+            raise ModelDefinitionError(f"Enum{labels}: labels are strings: Enum('precopy', 'stopped')")
         self.labels = labels
 
     def resolve(self, params: dict[str, int]) -> Domain:
