@@ -40,11 +40,20 @@ class SymmetryRefused(MigcheckError):
     """The model is not invariant under the permutations a symmetric index set asks for."""
 
 
+# Operators whose nested uses may be read as one: (a + b) + c is a + (b + c). ``count(...)``
+# builds such chains, and a permutation reorders their leaves, not their nesting.
+_ASSOCIATIVE = frozenset({"add", "mul", "and", "or"})
+
+
 def _normal(node: Node) -> Node:
-    """A form in which commutative operators list their operands in a fixed order."""
+    """A form in which chains of an associative operator are flattened into one operator, and
+    commutative operators list their operands in a fixed order."""
     if not isinstance(node, Op):
         return node
     args = tuple(_normal(a) for a in node.args)
+    if node.op in _ASSOCIATIVE:
+        args = tuple(leaf for a in args
+                     for leaf in (a.args if isinstance(a, Op) and a.op == node.op else (a,)))
     if node.op in COMMUTATIVE:
         args = tuple(sorted(args, key=repr))
     return Op(node.op, args)
