@@ -104,6 +104,8 @@ def load_trace(path: str) -> tuple[Trace, System, type[Model]]:
     except json.JSONDecodeError as exc:
         raise TraceError(f"{path}: not a JSON trace: {exc.msg} at line {exc.lineno} "
                          f"column {exc.colno}") from None
+    except RecursionError:
+        raise TraceError(f"{path}: not a JSON trace: values nested too deeply") from None
     _check_shape(path, data)
     try:
         trace, system = trace_from_json(data, system_for)
