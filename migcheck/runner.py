@@ -11,8 +11,6 @@ from typing import Any
 from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
 from migcheck.checker.parallel import WorkersRefused, explore_parallel
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
-from migcheck.checker.symbolic import check_symbolic
-from migcheck.checker.symbolic.lemmas import sample_params
 from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Verdict
 from migcheck.models.errors import ModelNotFound, UsageError
 from migcheck.models.ir import System
@@ -112,6 +110,8 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
         if engine in SYMBOLIC:
             if on_progress:
                 on_progress(system.variant, {"note": f"{engine} running"})
+            from migcheck.checker.symbolic import check_symbolic  # loads z3
+
             sample = sample_of(cls, system) if engine != "bmc" else None  # BMC learns nothing from one
             symbolic = check_symbolic(system, engine, wanted, depth, timeout, sample=sample)
             results += [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
@@ -137,6 +137,8 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
 def sample_of(cls: type[Model], system: System) -> System | None:
     """The smaller instance whose explicit search the proof engines mine for lemmas: each
     symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small."""
+    from migcheck.checker.symbolic.lemmas import sample_params  # loads z3
+
     params = sample_params(system, {k: p.allowed for k, p in cls.parameters().items()})
     return None if params == dict(system.params) else build(cls, params)
 
@@ -148,6 +150,8 @@ def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | N
     if not safety:
         return verdicts
     depth = max(v.stats.depth for v in verdicts.values())
+    from migcheck.checker.symbolic import check_symbolic  # loads z3
+
     others = {e: check_symbolic(system, e, safety, depth, timeout, sample=sample) for e in CROSS_CHECK}
     out = dict(verdicts)
     for name in safety:

@@ -138,6 +138,7 @@ def test_the_report_covers_every_variant_and_counterexample(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert set(report["ir_hashes"]) == set(VARIANTS)
     assert {(v["variant"], v["property"]) for v in report["violations"]} == set(SAFETY + LIVENESS)
+    assert {v["replay"]["result"] for v in report["violations"]} == {"confirmed"}
     assert "participant a_guest as guest" in (tmp_path / "report.md").read_text()
 
 

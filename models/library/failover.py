@@ -87,7 +87,7 @@ class Failover(Model):
                  doc="the guest's active slave (primary: its VF; none: no datapath)")
     # Guest memory at the destination
     rx_synced = Bool(init=False, doc="the destination's copy of the VF's RX buffer page equals "
-                     "the source's")
+                     "the source's (after the switchover: as it was at the switchover)")
     # The network
     fdb = Enum("source", "destination", init="source",
                doc="the host the VF segment's switch sends the MAC to")
@@ -244,12 +244,13 @@ class Failover(Model):
 
     @action(owner="network")
     def rx_primary(s):
-        """A packet reaches the guest through its VF, which DMAs it into the RX page; at the
-        source, once that page is copied, the dirty log never sees it."""
+        """A packet reaches the guest through its VF, which DMAs it into the RX page: at the
+        source the page now differs from the destination's copy, and the dirty log never sees
+        it (at the destination the VM already runs on its own RAM)."""
         Failover.offer(s)
         require(Failover.switch_sends_here(s) & Failover.primary_takes(s))
         s.delivered = s.delivered + 1
-        s.rx_synced = s.rx_synced & ~s.phase.isin("active", "stopcopy")
+        s.rx_synced = s.rx_synced & Failover.at_destination(s)
 
     @action(owner="network")
     def rx_standby(s):
