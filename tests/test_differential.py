@@ -61,19 +61,19 @@ def answers(results) -> dict[str, tuple[str, int | None]]:
     return out
 
 
-def check_seed(seed: int) -> None:
+def check_seed(seed: int, backends: tuple[str, ...] = ("python",)) -> None:
     spec = generate(seed)
     model = to_model(spec)
     ref = reference(spec)
     want = expected(spec, ref)
     context = f"seed {seed}: {spec}"
 
-    explicit = runner.run(model)
-    got = answers(explicit)
     deadlock = ("violated", ref.deadlock) if ref.deadlock is not None else ("holds", None)
-    assert got == {**want, "deadlock": deadlock}, context
-    stats = explicit[0].verdict.stats
-    assert (stats.states, stats.depth) == (ref.states, ref.depth), context
+    for backend in backends:
+        explicit = runner.run(model, backend=backend)
+        assert answers(explicit) == {**want, "deadlock": deadlock}, f"{backend}: {context}"
+        stats = explicit[0].verdict.stats
+        assert (stats.states, stats.depth) == (ref.states, ref.depth), f"{backend}: {context}"
 
     if spec.symmetric:
         reduced = runner.run(model, symmetry=True, properties=list(want))
@@ -99,8 +99,16 @@ def test_engines_agree_with_the_reference_on_random_models(seed):
     check_seed(seed)
 
 
+def native_available() -> bool:
+    from migcheck.checker.native.build import find_compiler
+
+    return find_compiler() is not None
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("chunk", range(10))
 def test_engines_agree_with_the_reference_on_many_random_models(chunk):
+    """The slow profile also runs the explicit search in C, where a compiler is installed."""
+    backends = ("python", "native") if native_available() else ("python",)
     for seed in range(FIRST + FAST + chunk, FIRST + FAST + SLOW, 10):
-        check_seed(seed)
+        check_seed(seed, backends)
