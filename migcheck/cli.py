@@ -220,7 +220,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         return status
     if results:
-        print(render.header(results[0].system))
+        print(render.header(results[0].system, results[0].params))
         print(render.table(results))
     narrow = bool(args.variant) or bool(args.property)
     for r in results:
