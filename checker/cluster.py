@@ -2,8 +2,8 @@
 
 States are partitioned by a hash of their packed form; one partition lives on each worker as a
 Dask actor (`Partition`). Its owner keeps the visited states of its share and expands its
-share of each level's frontier with the generated expansion of `expand.py` (the same compiled
-guards, updates and properties as the sequential search). Successors travel in batches, one per
+share of each level's frontier with the sequential search's own generated expansion
+(`expand.py`, `codegen.generate_chunk`). Successors travel in batches, one per
 destination partition and level, as arrays of 64-bit states with a 64-bit key each.
 
 The search is level-synchronised and keeps the sequential search's order: every state of a
@@ -39,8 +39,8 @@ from typing import Any
 from migcheck.models.errors import MigcheckError
 from migcheck.models.ir import System
 
-from .codegen import Packing
-from .expand import Checks, Expander
+from .codegen import Active, Packing
+from .expand import Expander
 from .explicit import DEADLOCK, Exploration, Limits, Plan, ProgressFn, conclude, initial_states
 from .symmetry import Symmetry
 
@@ -152,7 +152,7 @@ class Partition:
         self.levels.append((self.incoming, array("q", [r for _, r in initial])))
         return len(initial)
 
-    def expand(self, checks: Checks, ranks: bytes | None) -> tuple:
+    def expand(self, checks: Active, ranks: bytes | None) -> tuple:
         """Expand this level's states (ranks: theirs, from the coordinator; None for level 0).
 
         Returns the batches per destination partition as (states, keys), the first hit of each
@@ -277,8 +277,8 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
         sizes = [len(s) for s in shares]
         while True:
             tick = time.perf_counter()
-            checks = Checks(tuple(open_inv), tuple(open_wit), tuple(open_act),
-                            plan.deadlock and DEADLOCK not in found, bool(sym and sym.groups))
+            checks = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
+                            plan.deadlock and DEADLOCK not in found, False, bool(sym and sym.groups))
             answers = [f.result() for f in [p.expand(checks, r) for p, r in zip(parts, ranks, strict=True)]]
             hits: dict[int, tuple[int, int]] = {}
             dead, domain = -1, None
