@@ -182,6 +182,18 @@ def test_exit_1_is_a_valid_counterexample_the_emulator_does_not_show(tmp_path, c
     assert "the model and the emulator disagree" in out and "not reproduced; exit status 1" in out
 
 
+def test_a_binding_without_the_property_s_observer_is_an_error(tmp_path, capsys, guest_assisted,
+                                                              monkeypatch):
+    """A binding outside the coverage test (a user's own) that misses an observer: exit 2 and
+    one line, never a silent "not reproduced"."""
+    partial = replace(BINDING, observers={k: v for k, v in BINDING.observers.items() if k != "completeness"})
+    monkeypatch.setattr("migcheck.replay.binding_for", lambda model: partial)
+    status, out, err = run(capsys, "replay", trace_file(tmp_path, guest_assisted, "thread-order",
+                                                        "completeness"))
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "has no observer for property 'completeness'" in err
+
+
 def test_json_report_has_the_documented_keys(tmp_path, capsys, guest_assisted):
     status, out, _ = run(capsys, "replay", trace_file(tmp_path, guest_assisted, "no-drain", "quiescence"),
                          "--json")
