@@ -108,6 +108,7 @@ CONFIRMABLE = [(model, variant, prop) for model in sorted(BINDINGS)
                and build(cls).property(prop).kind in OBSERVED_KINDS]
 
 
+@pytest.mark.slow  # about 2 minutes of searches in all (vfio-v2's take up to 10 s each)
 @pytest.mark.parametrize(("model", "variant", "prop"), CONFIRMABLE)
 def test_every_counterexample_of_a_model_with_a_binding_is_confirmed(tmp_path, capsys, model, variant,
                                                                     prop):
