@@ -177,7 +177,7 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
                      cache: dict[tuple[tuple[str, int], ...], System] = cache) -> System:
             key = tuple(sorted(sizes.items()))
             if key not in cache:
-                cache[key] = build(cls, {**fixed, **sizes})
+                cache[key] = build(cls, fixed, sizes=sizes)
             return cache[key]
 
         probe = instance({k: 1 for k in sets})
