@@ -103,7 +103,7 @@ def connect(spec: str, timeout: float = 10) -> Iterator[Connection]:
             old = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, worker_dashboard_address=None,
+                                       dashboard_address=":0", worker_dashboard_address=":0",  # any free port
                                        silence_logs=logging.CRITICAL)
             finally:
                 signal.signal(signal.SIGINT, old)
