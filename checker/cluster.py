@@ -89,7 +89,8 @@ def _parse(spec: str) -> int | None:
 @contextlib.contextmanager
 def connect(spec: str, timeout: float = 10) -> Iterator[Connection]:
     """``local:N``: start N worker processes on this machine (closed on exit); otherwise join the
-    running scheduler at address ``spec`` (waiting up to ``timeout`` seconds for it)."""
+    running scheduler at address ``spec`` (waiting up to ``timeout`` seconds for it). One
+    connection at a time in a process: Dask actors call through its default client."""
     n = _parse(spec)
     try:
         from distributed import Client, LocalCluster
