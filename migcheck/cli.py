@@ -412,6 +412,9 @@ def _add_ci_parser(sub: Any) -> None:
                          "./pyproject.toml if it has [tool.migcheck], else ./migcheck.toml)")
     ci.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per variant × property)")
     ci.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 (one result per unexpected verdict)")
+    ci.add_argument("--cluster", metavar="local:N|ADDRESS",
+                    help="run every check × variant as a task on a Dask cluster (local:N starts N "
+                         "workers here; an address joins a running scheduler)")
     ci.set_defaults(func=cmd_ci)
 
 
@@ -425,7 +428,7 @@ def cmd_ci(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     progress = _Progress() if sys.stderr.isatty() else None
     try:
-        runs = run_checks(config, on_progress=progress)
+        runs = run_checks(config, on_progress=progress, cluster=args.cluster)
     finally:
         if progress:
             progress.clear()

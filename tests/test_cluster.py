@@ -205,3 +205,15 @@ def test_ctrl_c_stops_the_workers_and_prints_the_verdicts_so_far(tmp_path):
 def _group(pgid: int) -> list[str]:
     ps = subprocess.run(["pgrep", "-a", "-g", str(pgid)], capture_output=True, text=True).stdout
     return ps.splitlines()
+
+
+def test_ci_spreads_its_matrix_over_the_cluster(tmp_path, capsys):
+    config = tmp_path / "migcheck.toml"
+    config.write_text('[[check]]\nmodel = "two-phase-commit"\nset = { rms = 3 }\n\n'
+                      '[[check]]\nmodel = "spinlock"\nset = { procs = 2 }\n'
+                      'properties = ["mutual-exclusion"]\n')
+    here = main(["ci", "--config", str(config)])
+    alone = capsys.readouterr().out
+    assert main(["ci", "--config", str(config), "--cluster", "local:2"]) == here
+    spread = capsys.readouterr().out
+    assert spread == alone and "commit-without-votes" in spread and "mutual-exclusion" in spread

@@ -7,6 +7,7 @@ variant × property replaces the model's own expectation. The exit status is the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -37,9 +38,33 @@ def expecting(spec: CheckSpec, r: Result) -> Result:
     return r if wanted is None else replace(r, expected=wanted)
 
 
-def run_checks(config: Config, on_progress: Callable[[str, dict[str, Any]], None] | None = None
-               ) -> list[CheckRun]:
-    return [run_check(spec, on_progress=on_progress) for spec in config.checks]
+def run_checks(config: Config, on_progress: Callable[[str, dict[str, Any]], None] | None = None,
+               cluster: str | None = None) -> list[CheckRun]:
+    """Every check in turn; with ``cluster`` (``local:N`` or a Dask scheduler's address), every
+    check × variant as a task on the cluster's workers, gathered in the configuration's order."""
+    if cluster is None:
+        return [run_check(spec, on_progress=on_progress) for spec in config.checks]
+    from ..checker.cluster import connect
+
+    tasks = [(spec.number, v) for spec in config.checks for v in spec.variants]
+    with connect(cluster) as connection:
+        path = os.path.abspath(config.path)
+        futures = connection.client.map(_run_on_worker, [path] * len(tasks), *zip(*tasks, strict=True),
+                                        pure=False)
+        answers = connection.client.gather(futures)
+    by_check: dict[int, list[Result]] = {}
+    for (number, _), results in zip(tasks, answers, strict=True):
+        by_check.setdefault(number, []).extend(results)
+    return [CheckRun(spec, tuple(by_check.get(spec.number, ()))) for spec in config.checks]
+
+
+def _run_on_worker(path: str, number: int, variant: str) -> tuple[Result, ...]:
+    """One check × variant, on a worker: it reads the configuration itself (so model files are
+    imported there, from the same path: a running cluster needs the checkout on its machines)."""
+    from .config import load_config
+
+    spec = load_config(path).checks[number - 1]
+    return run_check(spec, [variant]).results
 
 
 def all_results(runs: list[CheckRun]) -> list[Result]:
