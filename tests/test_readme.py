@@ -17,6 +17,13 @@ def test_ci_runs_the_readmes_test_command():
     assert test_command in (ROOT / ".ci" / "run").read_text()
 
 
+def test_ci_runs_every_test_ruff_and_the_repositorys_own_checks():
+    test_command = re.findall(r"```sh\n(.*?)```", README, re.S)[1]
+    assert "-m 'slow or not slow'" in test_command  # the slow tests too: CI runs every test
+    run = (ROOT / ".ci" / "run").read_text()
+    assert "\nruff check .\n" in run and "\nmigcheck ci " in run
+
+
 def test_example_model_finds_the_loss_it_promises(tmp_path, capsys):
     source = re.search(r"```python\n(.*?)```", README, re.S).group(1)
     path = tmp_path / "copy.py"

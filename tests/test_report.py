@@ -144,8 +144,7 @@ def test_without_graphviz_the_graph_is_drawn_as_breadth_first_layers(peterson, m
     assert pic.svg.count('stroke="#c62828" stroke-width="2.2"') == len(r.verdict.trace)
 
 
-def test_with_graphviz_the_graph_is_drawn_by_dot(peterson):
-    assert shutil.which("dot"), "install Graphviz (apt-get install graphviz), as .ci/run does"
+def test_with_graphviz_the_graph_is_drawn_by_dot(graphviz_dot, peterson):
     r = run(peterson, variants=["turn-first"], properties=["mutual-exclusion"])[0]
     pic = picture(r.system, 300, r.verdict.trace)
     assert pic.layout == "graphviz dot" and pic.svg.startswith("<svg") and "<?xml" not in pic.svg
