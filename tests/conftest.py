@@ -1,10 +1,9 @@
 """Shared fixtures: bundled models built once per session, programs the tests need."""
 
 import pytest
+from system_tools import ToolUnavailable, debian_tool
 
 from migcheck.models.library import bundled
-
-from system_tools import ToolUnavailable, debian_tool
 
 
 def _tool(command: str, package: str) -> str:
