@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
+import shutil
 import sys
 import time
 from typing import Any
@@ -20,7 +22,7 @@ from migcheck.models.library import BUNDLED, DEFAULT_MODEL, bundled, resolve
 from migcheck.models.model import Model, build
 
 from . import __version__, render
-from .runner import ENGINES, coverage, exit_status, run, strict_failures
+from .runner import ENGINES, Result, coverage, exit_status, run, strict_failures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--workers", metavar="N",
                     help="explore on N worker processes, level by level (explicit engine; default 1: "
                          "the sequential search); same verdicts, states and counterexamples")
+    ck.add_argument("--matrix", action="store_true",
+                    help="also print the full variants × properties table (printed anyway when "
+                         "--variant or --property narrows the check)")
     ck.add_argument("--json", action="store_true", help="print one JSON object")
     ck.add_argument("--trace-out", metavar="FILE", help="write the first counterexample as JSON")
     ck.set_defaults(func=cmd_check)
@@ -213,15 +218,29 @@ def cmd_check(args: argparse.Namespace) -> int:
         return status
     if results:
         print(render.header(results[0].system))
-        print(render.table(results))
+        print()
+        print(render.summary(results, _terminal_width()))
     narrow = bool(args.variant) or bool(args.property)
+    if results and (args.matrix or narrow):
+        print()
+        print(render.table(results))
+    hidden = []
     for r in results:
         if r.verdict.trace is not None and (r.unexpected_violation or narrow):
             doc = next((p.doc for p in r.system.properties if p.name == r.verdict.property), "")
             print()
             print(render.trace_text(r.verdict.trace, r.system, doc))
+            replay = _replay_command(args, r)
+            if replay:
+                print(f"Replay it on the emulator: {replay}")
+        elif r.verdict.trace is not None:
+            hidden.append(r)
         elif r.verdict.verdict == "error" and r.verdict.reason:
             print(f"\n{r.system.variant}: {r.verdict.property}: {r.verdict.reason}")
+    if hidden:
+        first = hidden[0]
+        print(f"\nThe counterexamples of known bugs ({len(hidden)}) are not shown; name a variant and a "
+              f"property to see one: {shlex.join(_check_argv(args, first))}")
     gaps = [c for c in coverage(results) if c["never_enabled"] or c["witnesses_not_reached"]]
     if gaps:
         print("\ncoverage" + (" (--strict: these fail the check)" if args.strict else "") + ":")
@@ -243,6 +262,35 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"\n{len(results) - bad} of {len(results)} verdicts as expected" +
           ("" if status == 0 else f"; exit status {status}"))
     return status
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width when stdout is one (lines are cut to it), else None."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def _check_argv(args: argparse.Namespace, r: Result) -> list[str]:
+    """The `migcheck check` command that shows just this result's counterexample."""
+    argv = ["migcheck", "check", args.model, "--variant", r.system.variant, "--property", r.verdict.property]
+    for item in args.set:
+        argv += ["--set", item]
+    return argv
+
+
+def _replay_command(args: argparse.Namespace, r: Result) -> str | None:
+    """The commands that write this counterexample and replay it on the emulator; None when no
+    emulator implements the model."""
+    if r.verdict.trace is None or not _replayable(r.system.model):
+        return None
+    path = f"{r.system.variant}-{r.verdict.property}.json"
+    return f"{shlex.join([*_check_argv(args, r), '--trace-out', path])} && migcheck replay {path}"
+
+
+def _replayable(model: str) -> bool:
+    """Whether an emulator implements ``model``, so that its traces replay."""
+    from .replay import REPLAYABLE
+
+    return model == REPLAYABLE
 
 
 def _workers(text: str | None, engine: str) -> int:
@@ -345,8 +393,6 @@ def _add_report_parser(sub: Any) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Exit status as for check; the report is written whatever the verdicts."""
-    import shlex
-
     from .report import build_report, write_report
     from .report.document import prepare_folder
     from .report.progress import StatusLine

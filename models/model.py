@@ -285,7 +285,7 @@ def build(cls: type[Model], params: dict[str, Any] | None = None) -> System:
         model=root.name, variant=cls.variant_name, params=tuple(sorted(values.items())),
         layout=layout, initial=(initial,), actions=actions, properties=props,
         final=mk("or", *finals) if finals else None, check_deadlock=cls.check_deadlock,
-        expect=tuple(sorted(cls.expect.items())), owners=owners,
+        expect=tuple(sorted(cls.expect.items())), owners=owners, doc=cls.doc(),
         action_docs=tuple((a.label, a.doc.split("\n\n")[0].replace("\n", " "))
                           for a in cls.actions().values()),
         symmetric=tuple((key, tuple(k for k, m in cls._members.items()

@@ -38,3 +38,8 @@ def two_phase_commit():
 @pytest.fixture(scope="session")
 def peterson():
     return bundled("peterson")
+
+
+@pytest.fixture(scope="session")
+def dining_philosophers():
+    return bundled("dining-philosophers")

@@ -30,5 +30,7 @@ def test_example_model_finds_the_loss_it_promises(tmp_path, capsys):
     path.write_text(source)
     assert main(["check", str(path)]) == 1
     out = capsys.readouterr().out
-    assert "completeness  violated (2 steps)" in out
+    assert re.search(r"\nbase +loses data +completeness +UNEXPECTED: completeness violated", out)
+    assert "completeness violated in copy [base] after 2 steps" in out
+    assert "why: in state 3, copied = True, synced[0] = False" in out
     assert "State 2: [hypervisor] stop_and_copy" in out and "State 3: [device] dma_write(p=0)" in out
