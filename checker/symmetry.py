@@ -31,10 +31,9 @@ from typing import Any
 from migcheck.models.errors import MigcheckError
 from migcheck.models.expr import Const, Node, Op, Slot
 from migcheck.models.ir import ActionIR, System
+from migcheck.models.operators import COMMUTATIVE
 
 from .codegen import Packing
-
-_COMMUTATIVE = {"and", "or", "eq", "ne", "add", "mul"}
 
 
 class SymmetryRefused(MigcheckError):
@@ -46,7 +45,7 @@ def _normal(node: Node) -> Node:
     if not isinstance(node, Op):
         return node
     args = tuple(_normal(a) for a in node.args)
-    if node.op in _COMMUTATIVE:
+    if node.op in COMMUTATIVE:
         args = tuple(sorted(args, key=repr))
     return Op(node.op, args)
 
