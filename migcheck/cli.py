@@ -12,7 +12,6 @@ import os
 import shlex
 import shutil
 import sys
-import time
 from typing import Any
 
 from migcheck.checker.symbolic import certificate_smtlib
@@ -22,6 +21,7 @@ from migcheck.models.library import BUNDLED, DEFAULT_MODEL, bundled, resolve
 from migcheck.models.model import Model, build
 
 from . import __version__, render
+from .progress import Progress
 from .runner import BACKENDS, ENGINES, Result, coverage, exit_status, run, strict_failures
 
 
@@ -102,7 +102,8 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
                    help="bmc: the bound; kind: the largest k is K+1 (default 25). Deadlock and "
                         "liveness are checked by the explicit engine only")
     p.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
-    p.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
+    p.add_argument("--timeout", type=_positive_float, metavar="S",
+                   help="stop after S seconds, for the whole command (every variant and engine together)")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="the explicit search compiled to C (native) or to Python; auto (the default) "
                         "is native when a C compiler is present. Same states, verdicts and traces")
@@ -198,15 +199,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise MigcheckError(f"--depth bounds the bmc and kind engines; --engine {args.engine} does not "
                             "take it")
     workers = _workers(args.workers, args.engine)
-    progress = _Progress() if sys.stderr.isatty() and not args.json else None
-    try:
+    with Progress(sys.stderr) as progress:
         results = run(model, variants=args.variant, properties=args.property, params=params,
                       engine=args.engine, max_states=args.max_states, timeout=args.timeout,
                       depth=args.depth, symmetry=args.symmetry, workers=workers,
                       backend=_backend(args.backend, args.engine, workers), on_progress=progress)
-    finally:
-        if progress:
-            progress.clear()
     written = None
     if args.trace_out:
         written = _write_first_trace(args.trace_out, results)
@@ -367,32 +364,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
-class _Progress:
-    """A live line on stderr for searches that run longer than a second."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.shown = False
-
-    def __call__(self, variant: str, info: dict[str, Any]) -> None:
-        if "note" in info:  # a symbolic engine at work: no counts to show, only what runs
-            line = f"{variant}: {info['note']}  ({time.perf_counter() - self.started:.0f} s)"
-        elif time.perf_counter() - self.started < 1.0:
-            return
-        else:
-            rate = info["states"] / info["seconds"] if info["seconds"] > 0 else 0
-            line = (f"{variant}: {info['states']:,} states  depth {info['depth']}  "
-                    f"{rate:,.0f} states/s  {info['seconds']:.0f} s")
-        sys.stderr.write("\r" + line[:100].ljust(100))
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r" + " " * 100 + "\r")
-            sys.stderr.flush()
-
-
 # ---------------------------------------------------------------- report
 
 
@@ -410,7 +381,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Exit status as for check; the report is written whatever the verdicts."""
     from .report import build_report, write_report
     from .report.document import prepare_folder
-    from .report.progress import StatusLine
 
     model = resolve(args.model)
     params = parse_sets(args.set)
@@ -432,17 +402,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.graph_states != 300:
         argv += ["--graph-states", str(args.graph_states)]
     argv += ["--out", args.out]
-    status = StatusLine(sys.stderr)
+    status = Progress(sys.stderr, prefix="report: ")
     try:
         report = build_report(model, variants=args.variant, properties=args.property, params=params,
                               engine=args.engine, max_states=args.max_states, timeout=args.timeout,
                               depth=args.depth, symmetry=args.symmetry, graph_limit=args.graph_states,
                               command=shlex.join(argv), backend=_backend(args.backend, args.engine, 1),
-                              on_search=status.search, on_stage=status.stage)
+                              on_search=status, on_stage=status.stage)
         status.stage("writing the report")
         paths = write_report(report, args.out)
     finally:
-        status.clear()
+        status.close()
     print(f"{report.as_expected} of {len(report.results)} verdicts as expected; "
           f"{len(report.violations)} counterexample(s)")
     for path in paths:
@@ -471,12 +441,8 @@ def cmd_ci(args: argparse.Namespace) -> int:
         if path:
             _check_writable(path, flag)
     config = load_config(args.config)
-    progress = _Progress() if sys.stderr.isatty() else None
-    try:
+    with Progress(sys.stderr) as progress:
         runs = run_checks(config, on_progress=progress)
-    finally:
-        if progress:
-            progress.clear()
     if args.junit:
         write_text_atomic(args.junit, junit_xml(config, runs))
     if args.sarif:

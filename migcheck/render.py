@@ -28,11 +28,21 @@ def verdict_text(r: Result) -> str:
         text = f"holds ({v.completeness})"
     elif v.verdict == "vacuous":
         text = f"vacuous: {v.reason}"
+    elif v.verdict == INCONCLUSIVE:
+        text = bounded_text(v)
     else:
         text = f"{v.verdict}: {v.reason}"
-    if not r.as_expected:
+    if not r.as_expected and v.verdict != INCONCLUSIVE:  # a bound is no surprise, only less known
         text += f"  UNEXPECTED (expected {r.expected})"
     return text
+
+
+def bounded_text(v) -> str:
+    """An inconclusive verdict: the depth its search covered, if any, and why it stopped."""
+    if v.bound is None:
+        return f"inconclusive: {v.reason}"
+    found = "not reached" if v.kind == "reachable" else "no violation"
+    return f"{found} up to depth {v.bound} ({v.reason})"
 
 
 SAFETY = ("invariant", "action")
@@ -44,7 +54,8 @@ class VariantLine:
     """What the first screen says of one variant."""
 
     variant: str
-    outcome: str  # safe, loses data, unsafe, stalls, other, undecided, error
+    outcome: str  # safe, loses data, unsafe, stalls, other, no violation up to depth k, undecided,
+    # not checked, error
     broken: tuple[str, ...]  # the properties it violates (witnesses not reached aside)
     verdict: str  # "known bug", "as expected", or UNEXPECTED with what differs
     doc: str
@@ -63,6 +74,7 @@ def _variant_line(rows: list[Result]) -> VariantLine:
     violated = [r for r in rows if r.verdict.verdict == VIOLATED]
     broken = tuple(r.verdict.property for r in violated if r.verdict.kind != "reachable")
     props = {p.name: p for p in system.properties}
+    open_rows = [r for r in rows if r.verdict.verdict == INCONCLUSIVE]
 
     def any_of(kinds: tuple[str, ...]) -> bool:
         return any(r.verdict.kind in kinds for r in violated)
@@ -75,16 +87,21 @@ def _variant_line(rows: list[Result]) -> VariantLine:
         outcome = "unsafe"
     elif any_of(LIVENESS):
         outcome = "stalls"
-    elif any(r.verdict.verdict == INCONCLUSIVE for r in rows):
-        outcome = "undecided"
+    elif open_rows:
+        bounds = [r.verdict.bound for r in open_rows if r.verdict.bound is not None]
+        checked = any(r.verdict.stats.states for r in rows)
+        outcome = (f"no violation up to depth {min(bounds)}" if bounds else
+                   "undecided" if checked else "not checked")
     elif violated or any(r.verdict.verdict == VACUOUS for r in rows):
         outcome = "other"  # a witness never reached, a property that holds only vacuously
     else:
         outcome = "safe"
-    surprises = [r for r in rows if not r.as_expected]
+    surprises = [r for r in rows if not r.as_expected and r.verdict.verdict != INCONCLUSIVE]
     if surprises:
         verdict = "UNEXPECTED: " + ", ".join(f"{r.verdict.property} {r.verdict.verdict} (expected "
                                              f"{r.expected})" for r in surprises)
+    elif open_rows:  # a bound, not a surprise: say why the rest is open
+        verdict = ("known bug; the rest " if broken else "") + open_rows[0].verdict.reason
     else:
         verdict = "known bug" if broken else "as expected"
     return VariantLine(system.variant, outcome, broken, verdict, system.doc)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -13,7 +12,6 @@ import pytest
 from migcheck.cli import main
 from migcheck.report import build_report, report_html, report_json, report_markdown, write_report
 from migcheck.report.markdown import BUDGET
-from migcheck.report.progress import StatusLine
 from migcheck.report.sequence import chart
 from migcheck.report.sequence_mermaid import chart_mermaid
 from migcheck.report.state_graph import picture, state_graph
@@ -258,26 +256,6 @@ def test_a_failing_write_leaves_no_temporary_file(tmp_path, two_phase, monkeypat
         write_report(two_phase, str(tmp_path / "r"))
     left = os.listdir(tmp_path / "r")
     assert "report.json" not in left and not [n for n in left if n.endswith(".tmp")]
-
-
-class _Terminal(io.StringIO):
-    def isatty(self):
-        return True
-
-
-def test_progress_is_shown_only_on_a_terminal():
-    quiet = io.StringIO()
-    line = StatusLine(quiet)
-    line.stage("checking")
-    line.search("base", {"states": 10, "seconds": 1.0, "depth": 2})
-    line.clear()
-    assert quiet.getvalue() == ""
-    tty = _Terminal()
-    line = StatusLine(tty)
-    line.stage("state graph of base")
-    assert "\rreport: state graph of base" in tty.getvalue()
-    line.clear()
-    assert tty.getvalue().endswith("\r")
 
 
 def test_cli_symmetry_is_passed_on_and_kept_in_the_command(tmp_path, capsys):
