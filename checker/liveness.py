@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-import networkx as nx
-
 from migcheck.models.ir import PropertyIR, System
 
 from .codegen import compile_predicate
@@ -101,22 +99,58 @@ def check_liveness(exploration: Exploration, prop: PropertyIR, g: FairGraph | No
     return _lasso(exploration, parent, entry, loop, prop.name)
 
 
+def _components(nodes: set[int], g: FairGraph) -> list[set[int]]:
+    """The strongly connected components of the explored graph restricted to ``nodes``
+    (Tarjan's algorithm, iterative). Linear in the nodes and their edges."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    stack: list[int] = []
+    on_stack: set[int] = set()
+    out: list[set[int]] = []
+    for root in sorted(nodes):
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter([j for _, j in g.out[root] if j in nodes]))]
+        while work:
+            v, successors = work[-1]
+            for w in successors:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter([j for _, j in g.out[w] if j in nodes])))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = set()
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        comp.add(w)
+                        if w == v:
+                            break
+                    out.append(comp)
+    return out
+
+
 def _first_fair_component(g: FairGraph, order: list[int], rank: dict[int, int]) -> set[int] | None:
     inside = set(order)
-    graph = nx.DiGraph()
-    graph.add_nodes_from(order)
-    for i in order:
-        for _, j in g.out[i]:
-            if j in inside:
-                graph.add_edge(i, j)
     candidates = []
     pending: list[set[int]] = [inside]
     while pending:
         nodes = pending.pop()
-        for comp in nx.strongly_connected_components(graph.subgraph(nodes)):
+        for comp in _components(nodes, g):
             if len(comp) == 1:
                 (only,) = comp
-                if not graph.has_edge(only, only):
+                if all(j != only for _, j in g.out[only]):
                     continue  # no cycle here (stuttering is handled apart)
             taken = {a for i in comp for a, j in g.out[i] if j in comp}
             enabled_anywhere = set().union(*(g.enabled(i) for i in comp))

@@ -11,8 +11,6 @@ from typing import Any
 from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
 from migcheck.checker.parallel import WorkersRefused, explore_parallel
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
-from migcheck.checker.symbolic import check_symbolic
-from migcheck.checker.symbolic.lemmas import sample_params
 from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Stats, Verdict
 from migcheck.models.errors import ModelNotFound, UsageError
 from migcheck.models.ir import System
@@ -32,6 +30,12 @@ class Result:
     verdict: Verdict
     expected: str
     never_enabled: tuple[str, ...] = ()  # the variant's action instances no reachable state enables
+    any_sets: tuple[str, ...] = ()  # index sets checked for every size (--set pages=any)
+
+    @property
+    def params(self) -> dict[str, int | str]:
+        """The parameters as asked: ``any`` for the sets checked for every size."""
+        return {**dict(self.system.params), **{k: "any" for k in self.any_sets}}
 
     @property
     def as_expected(self) -> bool:
@@ -108,6 +112,9 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
         raise WorkersRefused("--workers runs the Python backend on each worker; --backend native "
                              "searches in one process (give one of them)")
     classes = select_variants(model, variants)
+    every = any_sets(model, params)
+    if every:
+        return _run_every_size(model, classes, every, properties, params or {}, engine, timeout, on_progress)
     systems = [build(v, params) for v in classes]
     check_properties_exist(systems, properties)
     todo = []
@@ -147,6 +154,8 @@ def _check_variant(cls: type[Model], system: System, wanted: list[str] | None, *
     """One variant through the engine, within what is left of the run's budget."""
     if engine in SYMBOLIC:
         tell({"note": f"{engine} running"})
+        from migcheck.checker.symbolic import check_symbolic  # loads z3
+
         symbolic = check_symbolic(system, engine, wanted, depth, _left(budget),
                                   sample=sample_of(cls, system))
         return [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
@@ -183,6 +192,8 @@ def not_checked(system: System, wanted: list[str] | None, engine: str, why: str)
 def sample_of(cls: type[Model], system: System) -> System | None:
     """The smaller instance whose explicit search the proof engines mine for lemmas: each
     symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small."""
+    from migcheck.checker.symbolic.lemmas import sample_params  # loads z3
+
     params = sample_params(system)
     return None if params == dict(system.params) else build(cls, params)
 
@@ -199,6 +210,8 @@ def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | N
     if not safety:
         return verdicts
     depth = max(v.stats.depth for v in verdicts.values())
+    from migcheck.checker.symbolic import check_symbolic  # loads z3
+
     others = {e: check_symbolic(system, e, safety, depth, timeout, sample=sample) for e in CROSS_CHECK}
     out = dict(verdicts)
     for name in safety:
