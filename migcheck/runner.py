@@ -12,7 +12,8 @@ from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
 from migcheck.checker.parallel import WorkersRefused, explore_parallel
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
 from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Stats, Verdict
-from migcheck.models.errors import ModelNotFound, UsageError
+from migcheck.models.domains import Index
+from migcheck.models.errors import ModelNotFound, ParameterError, UsageError
 from migcheck.models.ir import System
 from migcheck.models.model import Model, build
 
@@ -187,6 +188,55 @@ def not_checked(system: System, wanted: list[str] | None, engine: str, why: str)
     return [Result(system, Verdict(n, kinds[n], INCONCLUSIVE, engine, False, Stats(0, 0, 0, 0.0),
                                    reason=f"not checked: {why}"), system.expected(n))
             for n in names]
+
+
+ANY = "any"
+
+
+def any_sets(model: type[Model], params: dict[str, Any] | None) -> tuple[str, ...]:
+    """The index sets given as ``any`` (``--set pages=any``); ParameterError for a parameter
+    that is not an index set."""
+    named = tuple(k for k, v in (params or {}).items() if isinstance(v, str) and v.strip().lower() == ANY)
+    declared = model.parameters()
+    for k in named:
+        if k in declared and not isinstance(declared[k], Index):
+            raise ParameterError(f"--set {k}=any: '{k}' is a plain parameter; only an index set may be "
+                                 "'any' (checked for every size)")
+    return named
+
+
+def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[str, ...],
+                    properties: list[str] | None, params: dict[str, Any], engine: str,
+                    timeout: float | None, on_progress: Callable[[str, dict[str, Any]], None] | None
+                    ) -> list[Result]:
+    """Every selected variant for every size of ``sets`` (`checker/symbolic/everysize.py`)."""
+    from migcheck.checker.symbolic.everysize import check_every_size  # loads z3
+    if engine != "pdr":
+        raise UsageError(f"--set {sets[0]}=any is checked for every size by --engine pdr; --engine "
+                            f"{engine} checks one size (give a number, e.g. --set {sets[0]}=4)")
+    fixed = {k: v for k, v in params.items() if k not in sets}
+    results: list[Result] = []
+    for cls in classes:
+        cache: dict[tuple[tuple[str, int], ...], System] = {}
+
+        def instance(sizes: dict[str, int], cls: type[Model] = cls,
+                     cache: dict[tuple[tuple[str, int], ...], System] = cache) -> System:
+            key = tuple(sorted(sizes.items()))
+            if key not in cache:
+                cache[key] = build(cls, {**fixed, **sizes})
+            return cache[key]
+
+        probe = instance({k: 1 for k in sets})
+        check_properties_exist([probe], properties)
+        wanted = [p for p in properties if p in property_names(probe)] if properties else None
+        if properties and not wanted:
+            continue
+        arg_sets = {a.label: tuple(a.arg_indexes) for a in cls.actions().values()}
+        if on_progress:
+            on_progress(probe.variant, {"note": f"pdr for every {' and '.join(sets)}"})
+        for name, answer in check_every_size(instance, sets, arg_sets, wanted, timeout).items():
+            results.append(Result(answer.system, answer.verdict, answer.system.expected(name), any_sets=sets))
+    return results
 
 
 def sample_of(cls: type[Model], system: System) -> System | None:
