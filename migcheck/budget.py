@@ -4,9 +4,9 @@ Ctrl-C. Either stops the work at hand and keeps every verdict decided so far.
 The explicit search polls `Budget.stop_reason` (`explore`'s ``stop``) every 1024 states and
 concludes as at a limit: its decided verdicts, counterexamples and depth bound survive. Where
 nothing polls (the fair-cycle analysis after the search, worker processes), a stop arrives as
-`Stopped` (a KeyboardInterrupt carrying the reason) raised into the running code, at most once
-per variant: the liveness analysis turns it into inconclusive liveness verdicts, the runner
-into "not checked" for a variant it loses. The symbolic engines take the time left as their
+`Stopped` (a KeyboardInterrupt carrying the reason) raised into the running code (again a
+second later if it was swallowed): the liveness analysis turns it into inconclusive liveness
+verdicts, the runner into "not checked" for a variant it loses. The symbolic engines take the time left as their
 own timeout. A second Ctrl-C always interrupts at once.
 """
 
@@ -21,6 +21,7 @@ from typing import Any
 
 INTERRUPTED = "interrupted (Ctrl-C)"
 RECHECK = 0.25  # seconds between deadline alarms once the deadline has passed
+RETRY = 1.0  # seconds before a stop is raised into the same variant again
 
 
 class Stopped(KeyboardInterrupt):
@@ -36,7 +37,7 @@ class Budget:
         self.interrupted = False
         self.polled = False  # the running search asks stop_reason itself
         self.checking = False  # a variant is being checked: a stop may be raised into it
-        self.raised = False  # a Stopped was raised into this variant already
+        self.raised_at: float | None = None  # when a Stopped was last raised into this variant
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (0 when past it); None without a deadline."""
@@ -53,7 +54,7 @@ class Budget:
     @contextmanager
     def variant(self) -> Iterator[None]:
         """Within: one variant's check, into which a stop may be raised."""
-        self.checking, self.raised = True, False
+        self.checking, self.raised_at = True, None
         try:
             yield
         finally:
@@ -69,8 +70,11 @@ class Budget:
             self.polled = False
 
     def _raise_into_variant(self) -> None:
-        if self.checking and not self.polled and not self.raised:
-            self.raised = True
+        """Raise `Stopped` into a variant's unpolled work: once, and again only a second later,
+        in case the first landed where Python swallows exceptions (a garbage-collector callback)."""
+        now = time.monotonic()
+        if self.checking and not self.polled and (self.raised_at is None or now - self.raised_at > RETRY):
+            self.raised_at = now
             raise Stopped(self.stop_reason() or INTERRUPTED)
 
     @contextmanager
