@@ -363,7 +363,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """0 the violation shows on the emulator; 1 it does not; 2 bad input or a diverging replay."""
     from . import replay
 
-    report = replay.replay_file(args.trace)
+    try:
+        report = replay.replay_file(args.trace)
+    except MigcheckError as exc:  # main prints the line on stderr; --json has it on stdout too
+        if args.json:
+            print(json.dumps(replay.error_json(args.trace, exc), indent=2))
+        raise
     print(json.dumps(replay.report_json(report), indent=2) if args.json else replay.report_text(report))
     return report.exit_status
 

@@ -237,7 +237,10 @@ def _as_bool_node(result: Any, tracer: Tracer) -> Any:
     raise tracer.error(f"returns {result!r}; a predicate must return a boolean expression")
 
 
-def resolve_params(cls: type[Model], given: dict[str, Any] | None) -> dict[str, int]:
+def resolve_params(cls: type[Model], given: dict[str, Any] | None, sizes: dict[str, int] | None = None
+                   ) -> dict[str, int]:
+    """The parameter values: defaults, then ``given`` (validated), then ``sizes`` of index sets
+    taken as they are (the proofs for every size trace a set beyond its allowed range)."""
     declared = cls.parameters()
     values = {k: p.default for k, p in declared.items()}
     for key, raw in (given or {}).items():
@@ -245,17 +248,24 @@ def resolve_params(cls: type[Model], given: dict[str, Any] | None) -> dict[str, 
             known = ", ".join(declared) or "none"
             raise ParameterError(f"model '{cls.root().name}' has no parameter '{key}' (parameters: {known})")
         values[key] = declared[key].validate(raw, key)
+    for key, n in (sizes or {}).items():
+        if key not in declared or n < 1:
+            raise ParameterError(f"model '{cls.root().name}': no index set '{key}' of size {n}")
+        values[key] = n
     return values
 
 
-def build(cls: type[Model], params: dict[str, Any] | None = None) -> System:
+def build(cls: type[Model], params: dict[str, Any] | None = None, *, sizes: dict[str, int] | None = None
+          ) -> System:
     """Resolve ``params`` (defaults for those not given) and trace the model into a `System`.
+    ``sizes`` sets index sets to sizes outside their allowed range (`checker/symbolic/lift.py`
+    traces a set at a few sizes to read it for every size).
 
     Raises `ParameterError` for a bad parameter and `ModelDefinitionError` for a model that
     cannot be traced. Cost: one trace per action instance, linear in their number.
     """
     root = cls.root()
-    values = resolve_params(cls, params)
+    values = resolve_params(cls, params, sizes)
     prefix = f"{root.name} [{cls.variant_name}]"
     layout, initial = _layout(cls, values, prefix)
     constants = _constants(cls, values)

@@ -298,10 +298,15 @@ def _rings_last(m: Machine, damage: Damage) -> list[str]:
 
 
 def _opt_in(m: Machine, damage: Damage) -> list[str]:
-    if m.migrator.started_with_opt_in is False:
-        return ["the migration started although the driver never opted in to dirty marking "
-                "(bus mastering was already on)"]
-    return []
+    starts = m.journal.of_kind("start")
+    if not starts or m.migrator.started_with_opt_in is not False:
+        return []
+    start = starts[0]
+    later = [e for e in m.journal.of_kind("opt_in") if e.index > start.index]
+    opted = "it opted in only afterwards" if later else "it never opted in"
+    bme = "on" if start.context.bus_master else "off"
+    return [f"the migration started with bus mastering {bme} and no opt-in to dirty marking from "
+            f"the driver ({opted})"]
 
 
 def _recovery(m: Machine, damage: Damage) -> list[str]:
@@ -324,16 +329,17 @@ def _migration_ends(m: Machine, damage: Damage) -> list[str]:
     phase = m.migrator.phase
     if phase in ENDED:
         return []
-    why = m.migrator.why_not_stop_vcpu() if phase == "notified" else f"phase {phase}"
-    return [f"the migration never ends: the loop comes back with the migrator in phase {phase} "
-            f"({why}) and nothing obliges it to move on"]
+    closed = [why for why in (m.migrator.why_not_stop_vcpu(), m.migrator.why_not_timeout()) if why]
+    return [f"the migration never ends: each lap of the loop comes back to the migrator in phase "
+            f"{phase}" + "".join(f"; {why}" for why in closed)]
 
 
 def _event_answered(m: Machine, damage: Damage) -> list[str]:
-    if m.migrator.phase != "notified" or m.channel.acked:
-        return []
-    return [f"the migration event is never answered: the driver stays {m.driver.state} and the "
-            f"migrator has no timeout ({m.migrator.why_not_timeout()})"]
+    no_timeout = m.migrator.why_not_timeout()
+    if m.migrator.phase != "notified" or m.channel.acked or no_timeout is None:
+        return []  # answered, or the migrator may still stop waiting
+    return [f"the migration event is never answered: each lap of the loop comes back to the driver "
+            f"in state {m.driver.state} with the event unacknowledged; {no_timeout}"]
 
 
 def _network_recovers(m: Machine, damage: Damage) -> list[str]:
