@@ -6,8 +6,8 @@ concludes as at a limit: its decided verdicts, counterexamples and depth bound s
 nothing polls (the fair-cycle analysis after the search, worker processes), a stop arrives as
 `Stopped` (a KeyboardInterrupt carrying the reason) raised into the running code (again a
 second later if it was swallowed): the liveness analysis turns it into inconclusive liveness
-verdicts, the runner into "not checked" for a variant it loses. The symbolic engines take the time left as their
-own timeout. A second Ctrl-C always interrupts at once.
+verdicts, the runner into "not checked" for a variant it loses. The symbolic engines take
+the time left as their own timeout. A second Ctrl-C always interrupts at once.
 """
 
 from __future__ import annotations
