@@ -226,9 +226,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     if results and (args.matrix or narrow):
         print()
         print(render.table(results))
-    hidden = []
+    hidden, errors_shown = [], set()
     for r in results:
-        if r.verdict.trace is not None and (r.unexpected_violation or narrow):
+        if r.verdict.verdict == "error" and r.verdict.trace is not None:  # e.g. a value out of its domain
+            if (r.system.variant, r.verdict.reason) not in errors_shown:  # the same run for every property
+                errors_shown.add((r.system.variant, r.verdict.reason))
+                print()
+                print(render.trace_text(r.verdict.trace, r.system, error=r.verdict.reason))
+        elif r.verdict.trace is not None and (r.unexpected_violation or narrow):
             doc = next((p.doc for p in r.system.properties if p.name == r.verdict.property), "")
             print()
             print(render.trace_text(r.verdict.trace, r.system, doc))

@@ -152,12 +152,17 @@ def header(system: System, params: dict[str, Any] | None = None) -> str:
     return f"{system.model}  {params}  (IR {system.ir_hash})"
 
 
-def trace_text(trace: Trace, system: System, doc: str = "") -> str:
-    """Numbered states; the first in full, then only what each step changed."""
+def trace_text(trace: Trace, system: System, doc: str = "", error: str = "") -> str:
+    """Numbered states; the first in full, then only what each step changed. With ``error``
+    (an error verdict's reason), the trace is the run that leads to it, not a counterexample."""
     layout = system.layout
     out = []
     what = f"{trace.property} violated" if trace.property else "trace"
-    if trace.loop is not None:
+    if error:
+        out.append(f"{trace.property}: error in {system.model} [{system.variant}]: {error}")
+        out.append(f"  the run that leads there, {len(trace)} steps:")
+        doc = ""
+    elif trace.loop is not None:
         out.append(f"{what} in {system.model} [{system.variant}]: a fair behaviour that never gets "
                    f"there, {trace.loop} steps to the loop, {len(trace) - trace.loop} in it")
     elif trace.property:
@@ -167,7 +172,7 @@ def trace_text(trace: Trace, system: System, doc: str = "") -> str:
         out.append(what)
     if doc:
         out.append(f"  property: {doc}")
-    why = explain(system, trace) if trace.property else None
+    why = explain(system, trace) if trace.property and not error else None
     if why is not None:
         out.append(why.line())
     prev = None

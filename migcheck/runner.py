@@ -172,7 +172,7 @@ def _check_variant(cls: type[Model], system: System, wanted: list[str] | None, *
     if engine == "all" and budget.stop_reason() is None:
         tell({"note": "explicit search done; bmc and pdr cross-checking"})
         verdicts = cross_check(system, verdicts, _left(budget), sample_of(cls, system))
-    never = tuple(exploration.never_enabled)
+    never = (*system.dead_actions, *exploration.never_enabled)
     return [Result(system, verdict, system.expected(name), never) for name, verdict in verdicts.items()]
 
 

@@ -139,6 +139,9 @@ class System:
     action_docs: tuple[tuple[str, str], ...] = field(default=())  # not part of the IR hash
     symmetric: tuple[tuple[str, tuple[str, ...]], ...] = ()  # index declared symmetric, its arrays
     doc: str = ""  # the variant's description, its docstring's first paragraph (not part of the IR hash)
+    # Actions whose guard folds to false for every parameter value: traced to nothing, so no
+    # engine sees them; coverage reports them as never enabled (not part of the IR hash).
+    dead_actions: tuple[str, ...] = ()
 
     def action_doc(self, name: str) -> str:
         return dict(self.action_docs).get(name, "")
