@@ -248,12 +248,16 @@ def cmd_check(args: argparse.Namespace) -> int:
         first = hidden[0]
         print(f"\nThe counterexamples of known bugs ({len(hidden)}) are not shown; name a variant and a "
               f"property to see one: {shlex.join(_check_argv(args, first))}")
-    gaps = [c for c in coverage(results) if c["never_enabled"] or c["witnesses_not_reached"]]
+    gaps = [c for c in coverage(results) if c["never_enabled"] or c["dropped_at_load"]
+            or c["witnesses_not_reached"]]
     if gaps:
         print("\ncoverage" + (" (--strict: these fail the check)" if args.strict else "") + ":")
         for c in gaps:
             if c["never_enabled"]:
                 print(f"  {c['variant']}: actions never enabled: {', '.join(c['never_enabled'])}")
+            if c["dropped_at_load"]:
+                print(f"  {c['variant']}: actions whose guard is false in every state (dropped at load): "
+                      f"{', '.join(c['dropped_at_load'])}")
             if c["witnesses_not_reached"]:
                 print(f"  {c['variant']}: witnesses never reached: {', '.join(c['witnesses_not_reached'])}")
     if args.certificate_out:

@@ -172,7 +172,7 @@ def _check_variant(cls: type[Model], system: System, wanted: list[str] | None, *
     if engine == "all" and budget.stop_reason() is None:
         tell({"note": "explicit search done; bmc and pdr cross-checking"})
         verdicts = cross_check(system, verdicts, _left(budget), sample_of(cls, system))
-    never = (*system.dead_actions, *exploration.never_enabled)
+    never = tuple(exploration.never_enabled)
     return [Result(system, verdict, system.expected(name), never) for name, verdict in verdicts.items()]
 
 
@@ -300,11 +300,14 @@ def _agree(explicit: Verdict, other: Verdict) -> bool:
 
 
 def coverage(results: list[Result]) -> list[dict[str, Any]]:
-    """Per variant: action instances never enabled and witnesses never reached."""
+    """Per variant: action instances the search never found enabled, actions whose guard is
+    false whatever the state (dropped when the model loads: often switched off by a variant's
+    flag, or a guard that contradicts itself), and witnesses never reached."""
     out: dict[str, dict[str, Any]] = {}
     for r in results:
         entry = out.setdefault(r.system.variant, {"variant": r.system.variant,
                                                   "never_enabled": list(r.never_enabled),
+                                                  "dropped_at_load": list(r.system.dead_actions),
                                                   "witnesses_not_reached": []})
         if r.verdict.kind == "reachable" and r.verdict.verdict == VIOLATED:
             entry["witnesses_not_reached"].append(r.verdict.property)

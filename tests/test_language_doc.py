@@ -119,7 +119,7 @@ def test_an_expect_naming_a_function_rather_than_its_property_says_how_names_are
         build(model)
 
 
-def test_an_action_that_can_never_be_enabled_is_in_coverage(tmp_path):
+def test_an_action_that_can_never_be_enabled_is_in_coverage(tmp_path, capsys):
     model = load(tmp_path, HEADER + """
     class M(Model):
         name = "m"
@@ -141,7 +141,10 @@ def test_an_action_that_can_never_be_enabled_is_in_coverage(tmp_path):
             return s.x | ~s.x
     """)
     assert build(model).dead_actions == ("reset",)
-    assert coverage(run(model)) == [{"variant": "base", "never_enabled": ["reset"],
+    assert main(["check", str(tmp_path / "m.py")]) == 0
+    out = capsys.readouterr().out
+    assert "base: actions whose guard is false in every state (dropped at load): reset" in out
+    assert coverage(run(model)) == [{"variant": "base", "never_enabled": [], "dropped_at_load": ["reset"],
                                      "witnesses_not_reached": []}]
 
 
