@@ -90,7 +90,9 @@ def load_trace(path: str) -> tuple[Trace, System]:
     except json.JSONDecodeError as exc:
         raise TraceError(f"{path}: not a JSON trace: {exc.msg} at line {exc.lineno} "
                          f"column {exc.colno}") from None
-    except (ValueError, RecursionError) as exc:  # a number too long, arrays nested too deep
+    except RecursionError:
+        raise TraceError(f"{path}: not a JSON trace: values nested too deeply") from None
+    except ValueError as exc:  # a number too long
         raise TraceError(f"{path}: not a JSON trace migcheck reads: {exc}") from None
     _check_shape(path, data)
     try:

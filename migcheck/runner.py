@@ -158,8 +158,8 @@ def _check_variant(cls: type[Model], system: System, wanted: list[str] | None, *
         tell({"note": f"{engine} running"})
         from migcheck.checker.symbolic import check_symbolic  # loads z3
 
-        symbolic = check_symbolic(system, engine, wanted, depth, _left(budget),
-                                  sample=sample_of(cls, system))
+        sample = sample_of(cls, system) if engine != "bmc" else None  # BMC learns nothing from one
+        symbolic = check_symbolic(system, engine, wanted, depth, _left(budget), sample=sample)
         return [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
     if workers > 1:
         exploration = explore_parallel(system, wanted, workers=workers, max_states=max_states,
@@ -245,7 +245,7 @@ def sample_of(cls: type[Model], system: System) -> System | None:
     symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small."""
     from migcheck.checker.symbolic.lemmas import sample_params  # loads z3
 
-    params = sample_params(system)
+    params = sample_params(system, {k: p.allowed for k, p in cls.parameters().items()})
     return None if params == dict(system.params) else build(cls, params)
 
 
@@ -287,11 +287,12 @@ def _summary(v: Verdict) -> str:
 def _agree(explicit: Verdict, other: Verdict) -> bool:
     """Consistent answers: equal verdicts (and equal shortest lengths), or an inconclusive side.
 
-    A vacuous explicit verdict holds for the symbolic engines, which do not judge vacuity.
+    A vacuous explicit verdict agrees with a symbolic ``holds`` that did not decide the witness
+    (BMC never proves it unreachable).
     """
     if INCONCLUSIVE in (explicit.verdict, other.verdict):
         return True
-    mine = HOLDS if explicit.verdict == VACUOUS else explicit.verdict
+    mine = HOLDS if explicit.verdict == VACUOUS and other.verdict == HOLDS else explicit.verdict
     if mine != other.verdict:
         return False
     if mine == VIOLATED and explicit.trace is not None and other.trace is not None:
