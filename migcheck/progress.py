@@ -38,6 +38,8 @@ def status_text(variant: str, info: dict[str, Any], elapsed: float, memory: floa
         seconds = info.get("seconds", 0.0)
         rate = info["states"] / seconds if seconds > 0 else 0.0
         parts.append(f"{info['states']:,} states  {rate:,.0f} states/s  depth {info.get('depth', 0)}")
+        if "per_worker" in info:  # a cluster search: each worker's share
+            parts.append("per worker " + " ".join(f"{n:,}" for n in info["per_worker"]))
     parts.append(f"{memory:,.0f} MiB  {elapsed:.0f} s")
     if "note" in info:  # what runs now, last: the part a narrow terminal may cut
         parts.append(info["note"])
