@@ -89,7 +89,8 @@ def _parse(spec: str) -> int | None:
 @contextlib.contextmanager
 def connect(spec: str, timeout: float = 10) -> Iterator[Connection]:
     """``local:N``: start N worker processes on this machine (closed on exit); otherwise join the
-    running scheduler at address ``spec`` (waiting up to ``timeout`` seconds for it)."""
+    running scheduler at address ``spec`` (waiting up to ``timeout`` seconds for it). One
+    connection at a time in a process: Dask actors call through its default client."""
     n = _parse(spec)
     try:
         from distributed import Client, LocalCluster
@@ -103,7 +104,7 @@ def connect(spec: str, timeout: float = 10) -> Iterator[Connection]:
             old = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
                 cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, worker_dashboard_address=None,
+                                       dashboard_address=":0", worker_dashboard_address=":0",  # any free port
                                        silence_logs=logging.CRITICAL)
             finally:
                 signal.signal(signal.SIGINT, old)

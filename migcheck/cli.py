@@ -412,7 +412,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             report = build_report(model, variants=args.variant, properties=args.property, params=params,
                                   engine=args.engine, max_states=args.max_states, timeout=args.timeout,
                                   depth=args.depth, symmetry=args.symmetry, graph_limit=args.graph_states,
-                                  command=shlex.join(argv), backend=_backend(args.backend, args.engine, 1),
+                                  command=shlex.join(argv), backend=_backend(args.backend, args.engine, None),
                                   on_search=status, on_stage=status.stage)
             status.stage("writing the report")
             paths = write_report(report, args.out)

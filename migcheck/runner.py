@@ -14,7 +14,7 @@ from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
 from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Stats, Verdict
 from migcheck.models.domains import Index
-from migcheck.models.errors import ModelNotFound, ParameterError, UsageError
+from migcheck.models.errors import ModelDefinitionError, ModelNotFound, ParameterError, UsageError
 from migcheck.models.ir import System
 from migcheck.models.model import Model, build
 
@@ -260,11 +260,18 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
 
 def sample_of(cls: type[Model], system: System) -> System | None:
     """The smaller instance whose explicit search the proof engines mine for lemmas: each
-    symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small."""
+    symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small,
+    or when the model cannot be cut (it names an element the cut removes: the engines then
+    learn from ``system`` itself)."""
     from migcheck.checker.symbolic.lemmas import sample_params  # loads z3
 
     params = sample_params(system, {k: p.allowed for k, p in cls.parameters().items()})
-    return None if params == dict(system.params) else build(cls, params)
+    if params == dict(system.params):
+        return None
+    try:
+        return build(cls, params)
+    except ModelDefinitionError:
+        return None
 
 
 def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | None,
