@@ -12,6 +12,7 @@ from typing import Any
 from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
 from migcheck.checker.parallel import WorkersRefused, explore_parallel
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
+from migcheck.checker.trace import Trace
 from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Verdict
 from migcheck.models.domains import Index
 from migcheck.models.errors import ModelNotFound, ParameterError, UsageError
@@ -19,7 +20,7 @@ from migcheck.models.ir import System
 from migcheck.models.model import Model, build
 
 ENGINES = ("explicit", "bmc", "kind", "pdr", "all")
-CROSS_CHECK = ("bmc", "pdr")  # what --engine all runs beside the explicit engine
+CROSS_CHECK = ("bmc", "pdr")  # what --engine all runs beside the explicit engine (see cross_check)
 
 
 @dataclass(frozen=True)
@@ -204,19 +205,38 @@ def sample_of(cls: type[Model], system: System) -> System | None:
 
 def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | None,
                 sample: System | None = None) -> dict[str, Verdict]:
-    """Run BMC (to the explicit depth) and PDR on what the explicit engine decided; compare."""
+    """Confirm each safety verdict of the explicit engine with a second engine, and compare.
+
+    What needs confirming decides the engine: a property that holds (or a witness never
+    reached) by a PDR proof; a counterexample (or a witness) by BMC to its length, which must
+    find one exactly as long (BMC searches depth by depth, so none shorter exists either). BMC's
+    unsat queries up to the whole explicit depth are run only where PDR gives no answer.
+    """
     safety = [n for n, v in verdicts.items() if v.kind in ("invariant", "action", "reachable")]
     if not safety:
         return verdicts
-    depth = max(v.stats.depth for v in verdicts.values())
     from migcheck.checker.symbolic import check_symbolic  # loads z3
 
-    others = {e: check_symbolic(system, e, safety, depth, timeout, sample=sample) for e in CROSS_CHECK}
+    def path(v: Verdict) -> Trace | None:
+        return v.trace if v.trace is not None else v.witness
+
+    shown = [n for n in safety if path(verdicts[n]) is not None]
+    unproved = [n for n in safety if n not in shown and verdicts[n].verdict != INCONCLUSIVE]
+    others: dict[str, dict[str, Verdict]] = {n: {} for n in safety}
+    if unproved:
+        for n, v in check_symbolic(system, "pdr", unproved, None, timeout, sample=sample).items():
+            others[n]["pdr"] = v
+    bounded = [n for n in unproved if others[n]["pdr"].verdict == INCONCLUSIVE]
+    depth = max(v.stats.depth for v in verdicts.values())
+    for names, k in ((shown, max((len(path(verdicts[n])) for n in shown), default=0)), (bounded, depth)):
+        if names:
+            for n, v in check_symbolic(system, "bmc", names, k, timeout).items():
+                others[n]["bmc"] = v
     out = dict(verdicts)
     for name in safety:
-        mine = verdicts[name]
-        seen = {"explicit": _summary(mine)} | {e: _summary(others[e][name]) for e in CROSS_CHECK}
-        clash = next((e for e in CROSS_CHECK if not _agree(mine, others[e][name])), None)
+        mine, theirs = verdicts[name], others[name]
+        seen = {"explicit": _summary(mine)} | {e: _summary(v) for e, v in sorted(theirs.items())}
+        clash = next((e for e, v in sorted(theirs.items()) if not _agree(mine, v)), None)
         extra = {**mine.extra, "engines": seen}
         if clash is None:
             out[name] = replace(mine, engine="all", extra=extra)
@@ -229,6 +249,8 @@ def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | N
 def _summary(v: Verdict) -> str:
     if v.verdict == VIOLATED and v.trace is not None:
         return f"violated ({len(v.trace)} steps)"
+    if v.verdict == HOLDS and v.witness is not None:
+        return f"holds (witnessed in {len(v.witness)} steps)"
     return v.verdict if v.verdict != HOLDS else f"holds ({v.completeness})"
 
 
@@ -244,6 +266,8 @@ def _agree(explicit: Verdict, other: Verdict) -> bool:
         return False
     if mine == VIOLATED and explicit.trace is not None and other.trace is not None:
         return len(explicit.trace) == len(other.trace)
+    if explicit.witness is not None and other.witness is not None:  # both shortest
+        return len(explicit.witness) == len(other.witness)
     return True
 
 
