@@ -166,9 +166,9 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
                     ) -> list[Result]:
     """Every selected variant for every size of ``sets`` (`checker/symbolic/everysize.py`)."""
     from migcheck.checker.symbolic.everysize import check_every_size  # loads z3
-    if engine != "pdr":
-        raise UsageError(f"--set {sets[0]}=any is checked for every size by --engine pdr; --engine "
-                            f"{engine} checks one size (give a number, e.g. --set {sets[0]}=4)")
+    if engine not in ("pdr", "kind"):
+        raise UsageError(f"--set {sets[0]}=any is checked for every size by --engine pdr (or kind); "
+                         f"--engine {engine} checks one size (give a number, e.g. --set {sets[0]}=4)")
     fixed = {k: v for k, v in params.items() if k not in sets}
     results: list[Result] = []
     for cls in classes:
@@ -188,8 +188,8 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
             continue
         arg_sets = {a.label: tuple(a.arg_indexes) for a in cls.actions().values()}
         if on_progress:
-            on_progress(probe.variant, {"note": f"pdr for every {' and '.join(sets)}"})
-        for name, answer in check_every_size(instance, sets, arg_sets, wanted, timeout).items():
+            on_progress(probe.variant, {"note": f"{engine} for every {' and '.join(sets)}"})
+        for name, answer in check_every_size(instance, sets, arg_sets, wanted, timeout, engine).items():
             results.append(Result(answer.system, answer.verdict, answer.system.expected(name), any_sets=sets))
     return results
 
