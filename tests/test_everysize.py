@@ -246,4 +246,5 @@ def test_kind_proves_for_every_size_what_is_inductive_on_its_own():
     instance, arg_sets = guest("disable-first")
     answers = everysize.check_every_size(instance, ("pages",), arg_sets, ["dest-order"], 120, engine="kind")
     v = answers["dest-order"].verdict
-    assert (v.engine, v.completeness, v.extra["certificate"].engine) == ("kind", "proved for every pages", "kind")
+    assert (v.engine, v.completeness) == ("kind", "proved for every pages")
+    assert v.extra["certificate"].engine == "kind"
