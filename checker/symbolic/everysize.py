@@ -177,13 +177,13 @@ def _prove(fo: FirstOrder, instance: Instance, sets: tuple[str, ...], arg_sets: 
 
 
 def _certified(fo: FirstOrder, instance: Instance, sets: tuple[str, ...],
-               arg_sets: dict[str, tuple[str, ...]], prop: PropertyIR, lemmas: list[z3.BoolRef],
+               arg_sets: dict[str, tuple[str, ...]], prop: PropertyIR, strengthening: list[z3.BoolRef],
                deadline: Deadline, engine: str, **note: object
                ) -> tuple[Verdict | None, str]:
-    """``holds`` for every size once the property and ``lemmas`` re-check as an inductive
-    invariant on a fresh solver; else None and why not."""
+    """``holds`` for every size once the property and its ``strengthening`` re-check as an
+    inductive invariant on a fresh solver; else None and why not."""
     claim = fo.claim(prop, fo.sig.state(""))
-    invariant = z3.And(*conjuncts(claim), *lemmas) if lemmas or z3.is_and(claim) else claim
+    invariant = z3.And(*conjuncts(claim), *strengthening) if strengthening or z3.is_and(claim) else claim
     system = fo.system
     fixed = tuple((k, v) for k, v in system.params if k not in sets)
     params = tuple(sorted((*fixed, *((k, "any") for k in sets))))
