@@ -6,16 +6,18 @@ model action is performed on it, how its state reads as a model state and how ea
 property is observed concretely. Nothing here knows a model.
 
 A trace written by ``migcheck check --trace-out`` is read (JSON, schema-checked, tied to its
-model's name, variant, parameters and IR hash) and validated against the model. The
-emulator is built from the binding and driven step by step; after every step the
-abstraction of the emulator's state must equal the trace's state, or the replay stops with
-the step, the action and the variables that differ (`TraceMismatch`). At the end the
+model's name, variant, parameters and IR hash) and checked in the model before the emulator
+is touched (`checker.counterexample`): its steps must be a run of the model that violates
+the property it is labelled with. The emulator is built from the binding and driven step by
+step; after every step the abstraction of the emulator's state must equal the trace's state,
+or the replay stops with the step, the action and the variables that differ. At the end the
 concrete damage is read off real bytes, and the property's observer names the concrete
 events the property forbids.
 
 The result is ``confirmed`` (exit 0) when the violation shows on the emulator and ``not
-reproduced`` (exit 1) when the trace runs but nothing of it shows. Bad input, and a replay
-that diverges from the trace, raise a `TraceError` (exit 2).
+reproduced`` (exit 1) when a valid counterexample runs on the emulator but nothing of it
+shows: the model and the emulator disagree. Bad input, a trace that is no counterexample,
+and a replay that diverges from the trace (`ReplayDiverged`) raise a `TraceError` (exit 2).
 """
 
 from __future__ import annotations
@@ -90,7 +92,9 @@ def load_trace(path: str) -> tuple[Trace, System]:
     except json.JSONDecodeError as exc:
         raise TraceError(f"{path}: not a JSON trace: {exc.msg} at line {exc.lineno} "
                          f"column {exc.colno}") from None
-    except (ValueError, RecursionError) as exc:  # a number too long, arrays nested too deep
+    except RecursionError:
+        raise TraceError(f"{path}: not a JSON trace: values nested too deeply") from None
+    except ValueError as exc:  # a number too long
         raise TraceError(f"{path}: not a JSON trace migcheck reads: {exc}") from None
     _check_shape(path, data)
     try:

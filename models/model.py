@@ -15,8 +15,9 @@ from typing import Any
 
 from .domains import Array, Index, Member, Param, Ref, VarType
 from .errors import ModelDefinitionError, ParameterError
-from .expr import BOOL, Const, Slot, Term, lift, mk
+from .expr import BOOL, Const, Slot, Term, lift, mk, python_bool
 from .ir import ActionIR, Layout, PropertyIR, SlotInfo, System, VarInfo, interval
+from .source_checks import misuse
 from .tracing import StateView, Tracer, value_type
 
 OWNERS_SUGGESTED = ("driver", "device", "hypervisor", "environment")
@@ -232,9 +233,10 @@ def _as_bool_node(result: Any, tracer: Tracer) -> Any:
         if result.typ != BOOL:
             raise tracer.error(f"returns a {result.typ} value; a predicate must return a boolean")
         return result.node
-    if isinstance(result, bool):
-        return Const(int(result), True)
-    raise tracer.error(f"returns {result!r}; a predicate must return a boolean expression")
+    try:
+        return Const(int(python_bool(result, "the value it returns")), True)
+    except ModelDefinitionError as exc:
+        raise tracer.error(f"{exc}; a predicate must return a boolean expression") from None
 
 
 def resolve_params(cls: type[Model], given: dict[str, Any] | None, sizes: dict[str, int] | None = None
@@ -269,6 +271,7 @@ def build(cls: type[Model], params: dict[str, Any] | None = None, *, sizes: dict
     prefix = f"{root.name} [{cls.variant_name}]"
     layout, initial = _layout(cls, values, prefix)
     constants = _constants(cls, values)
+    _check_sources(cls, constants, {v.name for v in layout.vars}, prefix)
     actions = tuple(_trace_actions(cls, layout, constants, values, prefix))
     ctx = TraceContext(layout, constants, actions, prefix)
     props = tuple(m.trace(ctx) for m in cls.property_members())
@@ -301,6 +304,23 @@ def build(cls: type[Model], params: dict[str, Any] | None = None, *, sizes: dict
         symmetric=tuple((key, tuple(k for k, m in cls._members.items()
                                     if isinstance(m, Array) and m.over is idx))
                         for key, idx in cls._members.items() if isinstance(idx, Index) and idx.symmetric))
+
+
+def _check_sources(cls: type[Model], constants: dict[str, Any], state: set[str], prefix: str) -> None:
+    """Refuse operators that mean something else on Python values (see `source_checks`)."""
+    for key, m in cls._members.items():
+        fn = getattr(m, "fn", None)
+        if fn is None:
+            continue
+        problem = misuse(fn, constants, state)
+        if problem is not None:
+            if isinstance(m, ActionDecl):
+                what = f"action {m.label}"
+            elif isinstance(m, PropertyMember):
+                what = f"{getattr(m, 'kind', 'property')} {m.prop_name}"
+            else:
+                what = f"final {key}"
+            raise ModelDefinitionError(f"{prefix}: {what}: {problem}")
 
 
 def _constants(cls: type[Model], values: dict[str, int]) -> dict[str, Any]:

@@ -108,6 +108,7 @@ CONFIRMABLE = [(model, variant, prop) for model in sorted(BINDINGS)
                and build(cls).property(prop).kind in OBSERVED_KINDS]
 
 
+@pytest.mark.slow  # about 2 minutes of searches in all (vfio-v2's take up to 10 s each)
 @pytest.mark.parametrize(("model", "variant", "prop"), CONFIRMABLE)
 def test_every_counterexample_of_a_model_with_a_binding_is_confirmed(tmp_path, capsys, model, variant,
                                                                     prop):
@@ -180,6 +181,18 @@ def test_exit_1_is_a_valid_counterexample_the_emulator_does_not_show(tmp_path, c
     assert status == 1 and err == ""
     assert "NOT REPRODUCED: the trace violates completeness in the model" in out
     assert "the model and the emulator disagree" in out and "not reproduced; exit status 1" in out
+
+
+def test_a_binding_without_the_property_s_observer_is_an_error(tmp_path, capsys, guest_assisted,
+                                                              monkeypatch):
+    """A binding outside the coverage test (a user's own) that misses an observer: exit 2 and
+    one line, never a silent "not reproduced"."""
+    partial = replace(BINDING, observers={k: v for k, v in BINDING.observers.items() if k != "completeness"})
+    monkeypatch.setattr("migcheck.replay.binding_for", lambda model: partial)
+    status, out, err = run(capsys, "replay", trace_file(tmp_path, guest_assisted, "thread-order",
+                                                        "completeness"))
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "has no observer for property 'completeness'" in err
 
 
 def test_json_report_has_the_documented_keys(tmp_path, capsys, guest_assisted):

@@ -146,13 +146,12 @@ def _page_of_address(m: Machine, address: int) -> int | None:
     return where[0] if where is not None else None
 
 
-def _in_page(m: Machine, what: str, address: int, page: int) -> None:
-    """``what`` (ending in "is" or "goes to") ``address`` must be in buffer page ``page``."""
+def _in_page(m: Machine, address: int, page: int) -> str | None:
+    """Where ``address`` is, when it is not in buffer page ``page`` (None when it is)."""
     target = _page_of_address(m, address)
-    if target != page:
-        where = "no guest page" if target is None else f"page {target}"
-        at = f"{address:#x} is in" if what.endswith(" is") else f"{address:#x}, in"
-        raise StepRefused(f"{what.removesuffix(' is')} {at} {where}, not page {page}")
+    if target == page:
+        return None
+    return f"{'no guest page' if target is None else f'page {target}'}, not page {page}"
 
 
 def _buffer_in(m: Machine, slot: int, page: int) -> None:
@@ -202,7 +201,9 @@ def _rx_data(m: Machine, p: Mapping[str, int]) -> Arguments:
         raise StepRefused(f"VF: takes descriptors in ring order: the next one (RDH) is {nxt}")
     if nxt is not None:
         address = m.driver.descriptor(nxt).pkt_addr  # what the VF will read from the ring
-        _in_page(m, f"VF: descriptor {slot}'s buffer address is", address, page)
+        elsewhere = _in_page(m, address, page)
+        if elsewhere:
+            raise StepRefused(f"VF: descriptor {slot}'s buffer address {address:#x} is in {elsewhere}")
     return ()
 
 
@@ -215,7 +216,10 @@ def _land_data(m: Machine, p: Mapping[str, int]) -> Arguments:
     index = m.vf.dma.find(slot, DATA)
     if index is not None:
         address = m.vf.dma.posted[index].iova
-        _in_page(m, f"DMA engine: the posted data write for descriptor {slot} goes to", address, page)
+        elsewhere = _in_page(m, address, page)
+        if elsewhere:
+            raise StepRefused(f"DMA engine: the posted data write for descriptor {slot} goes to "
+                              f"{address:#x}, in {elsewhere}")
     return (DATA, slot)
 
 
