@@ -44,6 +44,11 @@ class Exploration:
     symmetry: Symmetry | None = field(default=None, repr=False)  # states are canonical forms
     backend: str = "python"  # the search that ran: python or native
     store_bytes: int | None = None  # native: bytes the C store holds (states, parents, actions, table)
+    # cluster: states and peak memory per worker, and per level the states and bytes sent; then
+    # `states` holds only the counterexamples' paths
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    levels: list[dict[str, Any]] = field(default_factory=list)
+    interrupted: bool = False  # stopped by Ctrl-C (cluster): the verdicts decided so far
 
     def state(self, i: int) -> tuple[int, ...]:
         return self.packing.unpack(self.states[i])
@@ -122,7 +127,7 @@ class Exploration:
 
 class Limits:
     """The search's stopping rules and progress events, shared by the sequential and the
-    parallel engine so that both stop at the same state for the same reason."""
+    cluster engines so that both stop for the same reasons."""
 
     def __init__(self, max_states: int | None, timeout: float | None,
                  on_progress: ProgressFn | None):
@@ -346,13 +351,16 @@ class Plan:
 def conclude(system: System, plan: Plan, packing: Packing, states: list[int], parents: array, via: array,
              edges: list[tuple[int, int, int]] | None, *, found: dict[str, tuple[str, Any]], complete: bool,
              domain_error: tuple[int, int, int, int] | None, transitions: int, seconds: float,
-             fired: bytearray, stop_reason: list[str], symmetry: Symmetry | None) -> Exploration:
-    """Verdicts from a finished (or stopped) search; shared by the sequential and parallel engines.
+             fired: bytearray, stop_reason: list[str], symmetry: Symmetry | None,
+             totals: tuple[int, int] | None = None) -> Exploration:
+    """Verdicts from a finished (or stopped) search; shared by the sequential and cluster engines.
 
     ``found`` maps a decided property to ("state", index) or ("step", (index, action)).
+    ``totals`` is (states, depth) when ``states`` holds only the counterexamples' paths (cluster).
     """
     props, index, wanted, want_deadlock = system.properties, plan.index, plan.wanted, plan.deadlock
-    stats = Stats(states=len(states), transitions=transitions, depth=_depth(parents, len(states) - 1),
+    count, depth = totals if totals is not None else (len(states), _depth(parents, len(states) - 1))
+    stats = Stats(states=count, transitions=transitions, depth=depth,
                   seconds=seconds, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     if symmetry is not None and symmetry.action_orbit:  # an instance fired if one of its orbit fired
         fired_orbits = {symmetry.action_orbit[k] for k, f in enumerate(fired) if f}

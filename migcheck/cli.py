@@ -65,9 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--strict", action="store_true",
                     help="fail (exit 1) when an action is never enabled, or a witness never reached "
                          "that the variant does not expect to be unreachable")
-    ck.add_argument("--workers", metavar="N",
-                    help="explore on N worker processes, level by level (explicit engine; default 1: "
-                         "the sequential search); same verdicts, states and counterexamples")
+    ck.add_argument("--cluster", metavar="local:N|ADDRESS",
+                    help="explore on a Dask cluster: local:N starts N workers here, an address "
+                         "(tcp://host:8786) joins a running scheduler; explicit engine, safety and "
+                         "witnesses; same verdicts, states and counterexamples (pip install "
+                         "'migcheck[cluster]')")
     ck.add_argument("--json", action="store_true", help="print one JSON object")
     ck.add_argument("--trace-out", metavar="FILE", help="write the first counterexample as JSON")
     ck.set_defaults(func=cmd_check)
@@ -197,13 +199,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.depth is not None and args.engine not in ("bmc", "kind"):
         raise MigcheckError(f"--depth bounds the bmc and kind engines; --engine {args.engine} does not "
                             "take it")
-    workers = _workers(args.workers, args.engine)
     progress = _Progress() if sys.stderr.isatty() and not args.json else None
     try:
         results = run(model, variants=args.variant, properties=args.property, params=params,
                       engine=args.engine, max_states=args.max_states, timeout=args.timeout,
-                      depth=args.depth, symmetry=args.symmetry, workers=workers,
-                      backend=_backend(args.backend, args.engine, workers), on_progress=progress)
+                      depth=args.depth, symmetry=args.symmetry, cluster=args.cluster,
+                      backend=_backend(args.backend, args.engine, args.cluster), on_progress=progress)
     finally:
         if progress:
             progress.clear()
@@ -253,9 +254,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return status
 
 
-def _backend(backend: str, engine: str, workers: int) -> str:
+def _backend(backend: str, engine: str, cluster: str | None) -> str:
     """``auto`` without a C compiler: the Python backend, said in one line on stderr."""
-    if backend == "auto" and engine in ("explicit", "all") and workers == 1:
+    if backend == "auto" and engine in ("explicit", "all") and cluster is None:
         from migcheck.checker.native.build import find_compiler
 
         if find_compiler() is None:
@@ -263,23 +264,6 @@ def _backend(backend: str, engine: str, workers: int) -> str:
                   file=sys.stderr)
             return "python"
     return backend
-
-
-def _workers(text: str | None, engine: str) -> int:
-    """--workers as a number of processes, refused in one line (not argparse's usage text)."""
-    if text is None:
-        return 1
-    try:
-        n = int(text)
-    except ValueError:
-        raise MigcheckError(f"--workers '{text}' is not an integer; give the number of worker "
-                            "processes, for example --workers 2") from None
-    if n < 1:
-        raise MigcheckError(f"--workers {n}: give at least 1 worker process (1 is the sequential search)")
-    if engine != "explicit":
-        raise MigcheckError(f"--workers spreads the explicit search over processes; --engine {engine} "
-                            "does not take it (use --engine explicit)")
-    return n
 
 
 def _check_writable(path: str, flag: str) -> None:
@@ -347,6 +331,8 @@ class _Progress:
             rate = info["states"] / info["seconds"] if info["seconds"] > 0 else 0
             line = (f"{variant}: {info['states']:,} states  depth {info['depth']}  "
                     f"{rate:,.0f} states/s  {info['seconds']:.0f} s")
+            if "per_worker" in info:  # a cluster search: each worker's share
+                line += "  per worker " + " ".join(f"{n:,}" for n in info["per_worker"])
         sys.stderr.write("\r" + line[:100].ljust(100))
         sys.stderr.flush()
         self.shown = True
@@ -403,7 +389,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             report = build_report(model, variants=args.variant, properties=args.property, params=params,
                                   engine=args.engine, max_states=args.max_states, timeout=args.timeout,
                                   depth=args.depth, symmetry=args.symmetry, graph_limit=args.graph_states,
-                                  command=shlex.join(argv), backend=_backend(args.backend, args.engine, 1),
+                                  command=shlex.join(argv), backend=_backend(args.backend, args.engine, None),
                                   on_search=status.search, on_stage=status.stage)
             status.stage("writing the report")
             paths = write_report(report, args.out)

@@ -4,18 +4,18 @@ verdicts each variant expects. The CLI, reports and CI all go through here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any
 
 from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
-from migcheck.checker.parallel import WorkersRefused, explore_parallel
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
 from migcheck.checker.trace import Trace
 from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Verdict
 from migcheck.models.domains import Index
-from migcheck.models.errors import ModelNotFound, ParameterError, UsageError
+from migcheck.models.errors import ModelDefinitionError, ModelNotFound, ParameterError, UsageError
 from migcheck.models.ir import System
 from migcheck.models.model import Model, build
 
@@ -80,15 +80,16 @@ def check_properties_exist(systems: list[System], wanted: list[str] | None) -> N
 def run(model: type[Model], *, variants: list[str] | None = None, properties: list[str] | None = None,
         params: dict[str, Any] | None = None, engine: str = "explicit", max_states: int | None = None,
         timeout: float | None = None, depth: int | None = None, symmetry: bool = False,
-        workers: int = 1, backend: str = "auto",
+        cluster: str | None = None, backend: str = "auto",
         on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> list[Result]:
     """Check every selected variant; raise a `MigcheckError` for bad input before any search.
 
     ``engine`` is explicit (default), one of the symbolic engines bmc, kind, pdr (safety and
     witnesses only; ``depth`` bounds bmc and k-induction), or ``all``: the explicit engine, then
     BMC to the explicit search's depth and PDR on the same properties; a disagreement turns the
-    row into an ``error`` naming both verdicts. ``workers`` above 1 runs the explicit search on
-    that many processes (`checker/parallel.py`; same verdicts, states and counterexamples).
+    row into an ``error`` naming both verdicts. ``cluster`` (``local:N`` or a Dask scheduler's
+    address) runs the explicit search on a cluster (`checker/cluster.py`; same verdicts,
+    states and counterexamples).
     ``backend`` runs the explicit search as compiled Python, as C (``native``) or ``auto``
     (`checker.explicit.BACKENDS`); all give the same states, verdicts and counterexamples.
     """
@@ -96,22 +97,34 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
         raise UsageError(f"unknown engine '{engine}' (engines: {', '.join(ENGINES)})")
     if symmetry and engine in SYMBOLIC:
         raise UsageError(f"--symmetry reduces the explicit search; --engine {engine} does not take it")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise WorkersRefused(f"--workers {workers!r}: give a positive number of worker processes")
-    if workers > 1 and engine != "explicit":
-        raise WorkersRefused(f"--workers spreads the explicit search over processes; --engine {engine} "
-                             "does not take it (use --engine explicit)")
+    if cluster is not None and engine != "explicit":
+        raise UsageError(f"--cluster spreads the explicit search over a cluster; --engine {engine} "
+                         "does not take it (use --engine explicit)")
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend '{backend}' (backends: {', '.join(BACKENDS)})")
-    if workers > 1 and backend == "native":
-        raise WorkersRefused("--workers runs the Python backend on each worker; --backend native "
-                             "searches in one process (give one of them)")
+    if cluster is not None and backend == "native":
+        raise UsageError("--cluster runs the compiled Python expansion on each worker; --backend native "
+                         "searches in one process (give one of them)")
     classes = select_variants(model, variants)
     every = any_sets(model, params)
     if every:
         return _run_every_size(model, classes, every, properties, params or {}, engine, timeout, on_progress)
     systems = [build(v, params) for v in classes]
     check_properties_exist(systems, properties)
+    with contextlib.ExitStack() as stack:
+        connection = None
+        if cluster is not None:
+            from migcheck.checker.cluster import connect
+
+            connection = stack.enter_context(connect(cluster))
+        return _run_systems(classes, systems, properties, engine, max_states, timeout, depth, symmetry,
+                            connection, backend, on_progress)
+
+
+def _run_systems(classes: list[type[Model]], systems: list[System], properties: list[str] | None,
+                 engine: str, max_states: int | None, timeout: float | None, depth: int | None,
+                 symmetry: bool, connection: Any, backend: str,
+                 on_progress: Callable[[str, dict[str, Any]], None] | None) -> list[Result]:
     results: list[Result] = []
     for cls, system in zip(classes, systems, strict=True):
         wanted = None
@@ -129,9 +142,11 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
             results += [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
             continue
         progress = (lambda info, v=system.variant: on_progress(v, info)) if on_progress else None
-        if workers > 1:
-            exploration = explore_parallel(system, wanted, workers=workers, max_states=max_states,
-                                           timeout=timeout, symmetry=symmetry, on_progress=progress)
+        if connection is not None:
+            from migcheck.checker.cluster import explore_cluster
+
+            exploration = explore_cluster(system, connection, wanted, max_states=max_states,
+                                          timeout=timeout, symmetry=symmetry, on_progress=progress)
         else:
             exploration = explore(system, wanted, max_states=max_states, timeout=timeout,
                                   symmetry=symmetry, on_progress=progress, backend=backend)
@@ -143,6 +158,8 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
         never = tuple(exploration.never_enabled)
         for name, verdict in verdicts.items():
             results.append(Result(system, verdict, system.expected(name), never))
+        if exploration.interrupted:
+            break  # Ctrl-C: the verdicts decided so far, and no further variant
     return results
 
 
@@ -197,11 +214,18 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
 
 def sample_of(cls: type[Model], system: System) -> System | None:
     """The smaller instance whose explicit search the proof engines mine for lemmas: each
-    symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small."""
+    symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small,
+    or when the model cannot be cut (it names an element the cut removes: the engines then
+    learn from ``system`` itself)."""
     from migcheck.checker.symbolic.lemmas import sample_params  # loads z3
 
     params = sample_params(system, {k: p.allowed for k, p in cls.parameters().items()})
-    return None if params == dict(system.params) else build(cls, params)
+    if params == dict(system.params):
+        return None
+    try:
+        return build(cls, params)
+    except ModelDefinitionError:
+        return None
 
 
 def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | None,
