@@ -124,7 +124,8 @@ def _cell(c: Cell | None, anchors: dict[tuple[str, str], str]) -> str:
         words += " ✗"
     note = cell_note(c)
     if c.engines and c.verdict == "violated":
-        note += "; " + " and ".join(e for e, _ in c.engines if e != "explicit") + " agree"
+        others = [e for e, _ in c.engines if e != "explicit"]
+        note += "; " + " and ".join(others) + (" agree" if len(others) > 1 else " agrees")
     inner = f'<span class="v">{esc(words)}</span><span class="c">{esc(note)}</span>'
     link = anchors.get((c.variant, c.property))
     if link:
