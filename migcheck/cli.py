@@ -155,6 +155,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         for v in d["variants"]:
             exp = ", ".join(f"{k}: {val}" for k, val in v["expect"].items() if val != "holds")
             print(f"    {v['name']}: {v['doc']}" + (f"  (expected: {exp})" if exp else ""))
+            if v["source"]:
+                print(f"      source: {v['source']}")
         print()
     return 0
 
@@ -172,7 +174,7 @@ def describe(model: type[Model]) -> dict[str, Any]:
         "parameters": [{"name": k, "default": p.default, "allowed": p.describe_allowed(), "doc": p.doc}
                        for k, p in model.parameters().items()],
         "properties": props,
-        "variants": [{"name": n, "doc": v.doc(), "expect": dict(v.expect)}
+        "variants": [{"name": n, "doc": v.doc(), "expect": dict(v.expect), "source": v.source}
                      for n, v in model.variants().items()],
     }
 

@@ -17,7 +17,7 @@ from migcheck.models.library import bundled
 from migcheck.models.model import build
 
 MANIFEST = json.loads((Path(__file__).parents[1] / "models" / "library" / "manifest.json").read_text())
-CASES = [(model, entry["params"], variant, pinned)
+CASES = [(model, {**entry["params"], **pinned.get("params", {})}, variant, pinned)
          for model, entries in MANIFEST.items()
          for entry in entries
          for variant, pinned in entry["variants"].items()]
@@ -37,3 +37,12 @@ def test_pinned_verdicts_and_state_counts(model, params, variant, pinned):
 def test_manifest_covers_every_bundled_variant():
     for model, entries in MANIFEST.items():
         assert set(entries[0]["variants"]) == set(bundled(model).variants())
+
+
+def test_the_first_entry_pins_what_the_default_check_runs():
+    """`migcheck check` builds each variant with its own defaults (``first-page-mark`` spans
+    two pages); a variant's ``params`` in the manifest are exactly where they differ."""
+    for model, entries in MANIFEST.items():
+        for variant, pinned in entries[0]["variants"].items():
+            defaults = dict(build(bundled(model).variants()[variant]).params)
+            assert defaults == {**entries[0]["params"], **pinned.get("params", {})}, (model, variant)
