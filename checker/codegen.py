@@ -23,12 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from migcheck.models.expr import Const, Node, Op, Slot
+from migcheck.models.expr import Const, Node, Op
 from migcheck.models.ir import Layout, System
+from migcheck.models.operators import source
 
 from .specialise import Conjunct, Known, Specialiser, Test, singletons, substitute
-
-_INFIX = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "add": "+", "sub": "-", "mul": "*"}
 
 
 @dataclass(frozen=True)
@@ -66,20 +65,8 @@ class Packing:
 
 
 def py(node: Node) -> str:
-    """A Python expression over the unpacked locals ``v<slot>``."""
-    if isinstance(node, Const):
-        return str(node.value)
-    if isinstance(node, Slot):
-        return f"v{node.index}"
-    assert isinstance(node, Op)
-    a = [py(x) for x in node.args]
-    if node.op == "not":
-        return f"(not {a[0]})"
-    if node.op in ("and", "or"):
-        return "(" + f" {node.op} ".join(a) + ")"
-    if node.op == "ite":
-        return f"({a[1]} if {a[0]} else {a[2]})"
-    return f"({a[0]} {_INFIX[node.op]} {a[1]})"
+    """A Python expression over the unpacked locals ``v<slot>`` (the operator table's sources)."""
+    return source(node, "python")
 
 
 @dataclass(frozen=True)
@@ -446,7 +433,10 @@ class _Generator:
                 self.emit(indent, "else:")
             else:
                 self.emit(indent, f"{keyword} {self.test(Test(s, values), remaining, True)}:")
+            emitted = len(self.lines)
             self.block(sub, indent + 1, set(unpacked), {**known, s: values})
+            if len(self.lines) == emitted:  # every item's guard folded to false for these values
+                self.emit(indent + 1, "pass")
             remaining = remaining - values
 
     def test(self, c: Test, context: frozenset[int], local: bool) -> str:

@@ -21,7 +21,7 @@ from migcheck.models.ir import System
 
 from .codegen import DEADLOCK_FLAG, Active, Packing, compile_search
 from .liveness import LIVENESS, FairGraph, check_liveness
-from .symmetry import Symmetry
+from .symmetry import Symmetry, SymmetryRefused, native_canonical
 from .trace import Step, Trace
 from .verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Stats, Verdict
 
@@ -44,6 +44,7 @@ class Exploration:
     fair_graph: Any = field(default=None, repr=False)  # built once for the liveness checks
     never_enabled: list[str] = field(default_factory=list)  # action instances (if the search finished)
     symmetry: Symmetry | None = field(default=None, repr=False)  # states are canonical forms
+    backend: str = "python"  # the search that ran: python or native
 
     def state(self, i: int) -> tuple[int, ...]:
         return self.packing.unpack(self.states[i])
@@ -147,12 +148,14 @@ class Limits:
 
 def explore(system: System, properties: list[str] | None = None, *, max_states: int | None = None,
             timeout: float | None = None, graph: bool = False, symmetry: bool = False,
-            on_progress: ProgressFn | None = None) -> Exploration:
+            on_progress: ProgressFn | None = None, backend: str = "python") -> Exploration:
     """Explore ``system`` breadth-first and decide ``properties`` (all of them by default).
 
     The deadlock check runs when the model asks for it and ``properties`` is None or names
     "deadlock". Time: linear in states × action instances; memory: one packed int, one parent
-    index and one action index per distinct state.
+    index and one action index per distinct state. ``backend`` is "python" (the compiled Python
+    search), "native" (the same search compiled to C) or "auto" (native when a C compiler is
+    present); both give the same states in the same order.
     """
     plan = Plan.of(system, properties)
     props = system.properties
@@ -163,34 +166,28 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
     sym = Symmetry.of(system, list(plan.wanted)) if symmetry else None
 
     packing = Packing.of(system.layout)
-    states, seen = initial_states(system, packing, graph)
-    parents = array("q", [-1] * len(states))
-    via = array("I", [0] * len(states))
-    edges: list[tuple[int, int, int]] | None = [] if graph else None
+    reduced = bool(sym and sym.groups)  # a one-element symmetric set explores unreduced
+    active = Active(tuple(open_inv), tuple(open_wit), tuple(open_act), want_deadlock, graph, reduced)
+    engine, note = _search_engine(backend, system, packing, active, sym if reduced else None)
+    if note and on_progress is not None:
+        on_progress({"note": note})
+    engine.add_initial([packing.pack(init) for init in system.initial])
 
     limits = Limits(max_states, timeout, on_progress)
     started, stop_reason = limits.started, limits.stop_reason
 
     def tick(i: int) -> bool:
-        return limits.reached(len(states), i, lambda: {"depth": _depth(parents, i - 1)})
+        return limits.reached(engine.count(), i, lambda: {"depth": engine.depth(i - 1)})
 
     found: dict[str, tuple[str, Any]] = {}  # property -> (kind of event, data)
     i = 0
     transitions = 0
-    fired = bytearray(len(system.actions))  # coverage: which action instances were ever enabled
     domain_error: tuple[int, int, int, int] | None = None
     # Compiled once; a decided property is switched off and the search resumes where it was.
-    reduced = bool(sym and sym.groups)  # a one-element symmetric set explores unreduced
-    search = compile_search(system, packing, Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
-                                                     want_deadlock, graph, reduced))
-    canon = sym.canonical_packed if reduced else None
     decided: set[int] = set()
     while True:
-        event, k, i, t, *rest = search(states, parents, via, seen, i, tick, edges, fired, canon, decided)
+        event, k, i, t, *rest = engine.search(i, tick, decided)
         transitions += t
-        if edges is not None and event not in ("done", "limit"):
-            while edges and edges[-1][0] == i:
-                edges.pop()  # state i is expanded again on resumption
         if event == "invariant" or event == "witness":
             found[props[k].name] = ("state", i)
             decided.add(k)
@@ -208,9 +205,88 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
             break  # done or limit
 
     elapsed = time.perf_counter() - started
-    return conclude(system, plan, packing, states, parents, via, edges, found=found,
-                    complete=event == "done", domain_error=domain_error, transitions=transitions,
-                    seconds=elapsed, fired=fired, stop_reason=stop_reason, symmetry=sym)
+    got = engine.views()
+    result = conclude(system, plan, packing, got.states, got.parents, got.via, got.edges, found=found,
+                      complete=event == "done", domain_error=domain_error, transitions=transitions,
+                      seconds=elapsed, fired=got.fired, stop_reason=stop_reason, symmetry=sym)
+    result.backend = engine.name
+    return result
+
+
+class PythonSearch:
+    """The compiled Python search (``codegen.generate``) behind the interface the driver in
+    `explore` shares with ``native.search.NativeSearch``."""
+
+    name = "python"
+
+    def __init__(self, system: System, packing: Packing, active: Active, symmetry: Symmetry | None):
+        self.run = compile_search(system, packing, active)
+        self.canon = symmetry.canonical_packed if symmetry is not None else None
+        self.graph = active.edges
+        self.states: list[int] = []
+        self.seen: Any = {} if self.graph else set()
+        self.parents = array("q")
+        self.via = array("I")
+        self.edges: list[tuple[int, int, int]] | None = [] if self.graph else None
+        self.fired = bytearray(len(system.actions))  # coverage: action instances ever enabled
+
+    def add_initial(self, packed: list[int]) -> None:
+        for x in packed:
+            if x not in self.seen:
+                if self.graph:
+                    self.seen[x] = len(self.states)
+                else:
+                    self.seen.add(x)
+                self.states.append(x)
+                self.parents.append(-1)
+                self.via.append(0)
+
+    def count(self) -> int:
+        return len(self.states)
+
+    def depth(self, i: int) -> int:
+        return _depth(self.parents, i)
+
+    def search(self, i: int, tick: Callable[[int], bool], decided: set[int]) -> tuple:
+        event = self.run(self.states, self.parents, self.via, self.seen, i, tick, self.edges, self.fired,
+                         self.canon, decided)
+        edges = self.edges
+        if edges is not None and event[0] not in ("done", "limit"):
+            while edges and edges[-1][0] == event[2]:
+                edges.pop()  # state i is expanded again on resumption
+        return event
+
+    def views(self) -> Any:
+        from types import SimpleNamespace
+
+        return SimpleNamespace(states=self.states, parents=self.parents, via=self.via, edges=self.edges,
+                               fired=self.fired)
+
+
+BACKENDS = ("auto", "python", "native")
+
+
+def _search_engine(backend: str, system: System, packing: Packing, active: Active,
+                   symmetry: Symmetry | None) -> tuple[Any, str]:
+    """The search to run for ``backend``, and a one-line note when ``auto`` fell back to Python.
+
+    ``native`` that cannot run raises `NativeUnavailable` with the reason.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend '{backend}' (backends: {', '.join(BACKENDS)})")
+    if backend == "python":
+        return PythonSearch(system, packing, active, symmetry), ""
+    from .native.build import NativeUnavailable
+    from .native.search import NativeSearch
+
+    try:
+        canonical = native_canonical(symmetry.groups, packing) if symmetry is not None else ""
+        return NativeSearch(system, packing, active, canonical), ""
+    except (NativeUnavailable, SymmetryRefused) as exc:
+        if backend == "native":
+            raise NativeUnavailable(f"--backend native: {exc}") from None
+        return PythonSearch(system, packing, active, symmetry), f"native backend unavailable ({exc}); " \
+            "using the Python backend"
 
 
 def initial_states(system: System, packing: Packing, graph: bool) -> tuple[list[int], Any]:

@@ -1,41 +1,17 @@
 """A direct interpreter of the IR over unpacked states, independent of the compiled engine.
 
 It is the model's own transition function: traces are validated against it, and tests
-compare it with the compiled search.
+compare it with the compiled search. Expressions are evaluated by the operator table's one
+evaluator (``models/operators.py``).
 """
 
 from __future__ import annotations
 
 from migcheck.models.errors import TraceMismatch
-from migcheck.models.expr import Const, Node, Op, Slot
 from migcheck.models.ir import System
+from migcheck.models.operators import evaluate
 
 from .trace import Trace
-
-_OPS = {
-    "eq": lambda a, b: int(a == b), "ne": lambda a, b: int(a != b),
-    "lt": lambda a, b: int(a < b), "le": lambda a, b: int(a <= b),
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-}
-
-
-def evaluate(node: Node, state: tuple[int, ...]) -> int:
-    """The value of ``node`` in ``state`` (booleans as 0/1)."""
-    if isinstance(node, Const):
-        return node.value
-    if isinstance(node, Slot):
-        return state[node.index]
-    assert isinstance(node, Op)
-    if node.op == "not":
-        return int(not evaluate(node.args[0], state))
-    if node.op == "and":
-        return int(all(evaluate(a, state) for a in node.args))
-    if node.op == "or":
-        return int(any(evaluate(a, state) for a in node.args))
-    if node.op == "ite":
-        c, a, b = node.args
-        return evaluate(a, state) if evaluate(c, state) else evaluate(b, state)
-    return _OPS[node.op](evaluate(node.args[0], state), evaluate(node.args[1], state))
 
 
 def enabled(system: System, a_i: int, state: tuple[int, ...]) -> bool:

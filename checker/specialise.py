@@ -16,18 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from migcheck.models.expr import Const, Node, Op, Slot, mk
+from migcheck.models.operators import OPERATORS, evaluate
 
 Known = dict[int, frozenset[int]]  # slot -> the values it can have at this point of the code
 MAX_DOMAIN = 256
-
-_COMPARE = {
-    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b, "le": lambda a, b: a <= b,
-}
-_BINARY = {
-    "eq": lambda a, b: int(a == b), "ne": lambda a, b: int(a != b),
-    "lt": lambda a, b: int(a < b), "le": lambda a, b: int(a <= b),
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-}
+_COMPARE = ("eq", "ne", "lt", "le")  # a slot against a constant: a set of values
 
 
 @dataclass(frozen=True)
@@ -39,24 +32,6 @@ class Test:
 
 
 Conjunct = Test | Node  # a Node conjunct reads two slots or more
-
-
-def value(node: Node, env: dict[int, int]) -> int:
-    """The value of ``node`` when each slot it reads has the value ``env`` gives (bools as 0/1)."""
-    if isinstance(node, Const):
-        return node.value
-    if isinstance(node, Slot):
-        return env[node.index]
-    if node.op == "not":
-        return int(not value(node.args[0], env))
-    if node.op == "and":
-        return int(all(value(a, env) for a in node.args))
-    if node.op == "or":
-        return int(any(value(a, env) for a in node.args))
-    if node.op == "ite":
-        c, a, b = node.args
-        return value(a, env) if value(c, env) else value(b, env)
-    return _BINARY[node.op](value(node.args[0], env), value(node.args[1], env))
 
 
 def substitute(node: Node, env: dict[int, int]) -> Node:
@@ -83,12 +58,13 @@ def allowed_values(node: Node, s: int, domain: frozenset[int]) -> frozenset[int]
     """The values of slot ``s`` (in ``domain``) for which ``node``, which reads only ``s``, holds."""
     if isinstance(node, Op):
         op, args = node.op, node.args
-        if op in _COMPARE and len(args) == 2:
+        if op in _COMPARE:
             a, b = args
+            holds = OPERATORS[op].evaluate
             if isinstance(a, Slot) and isinstance(b, Const):
-                return frozenset(v for v in domain if _COMPARE[op](v, b.value))
+                return frozenset(v for v in domain if holds(v, b.value))
             if isinstance(a, Const) and isinstance(b, Slot):
-                return frozenset(v for v in domain if _COMPARE[op](a.value, v))
+                return frozenset(v for v in domain if holds(a.value, v))
         elif op == "not":
             return domain - allowed_values(args[0], s, domain)
         elif op == "and":
@@ -105,7 +81,7 @@ def allowed_values(node: Node, s: int, domain: frozenset[int]) -> frozenset[int]
         return frozenset(v for v in domain if v)
     elif isinstance(node, Const):
         return domain if node.value else frozenset()
-    return frozenset(v for v in domain if value(node, {s: v}))
+    return frozenset(v for v in domain if evaluate(node, {s: v}))
 
 
 class Specialiser:
@@ -219,4 +195,4 @@ class Specialiser:
         envs: list[dict[int, int]] = [{}]
         for s in read:
             envs = [{**e, s: v} for e in envs for v in sorted(known[s])]
-        return {value(node, e) for e in envs}
+        return {evaluate(node, e) for e in envs}

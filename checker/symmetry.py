@@ -31,10 +31,9 @@ from typing import Any
 from migcheck.models.errors import MigcheckError
 from migcheck.models.expr import Const, Node, Op, Slot
 from migcheck.models.ir import ActionIR, System
+from migcheck.models.operators import COMMUTATIVE
 
 from .codegen import Packing
-
-_COMMUTATIVE = {"and", "or", "eq", "ne", "add", "mul"}
 
 
 class SymmetryRefused(MigcheckError):
@@ -46,7 +45,7 @@ def _normal(node: Node) -> Node:
     if not isinstance(node, Op):
         return node
     args = tuple(_normal(a) for a in node.args)
-    if node.op in _COMMUTATIVE:
+    if node.op in COMMUTATIVE:
         args = tuple(sorted(args, key=repr))
     return Op(node.op, args)
 
@@ -283,3 +282,57 @@ def _check_images(system: System, rename: Renaming, what: str, checked: list) ->
             raise SymmetryRefused(f"{system.model}: property '{p.name}' is not invariant under {what}; "
                                   "it names particular elements")
     return images
+
+
+def native_canonical(groups: list[Group], packing: Packing) -> str:
+    """The C source of ``canon(x)``: the same canonical form as `_compile_canonical`, for the
+    native backend (``checker/native``). Element keys are built the same way; ties keep their
+    order (a stable insertion sort, as Python's ``sorted``)."""
+    off, wid = packing.offsets, packing.widths
+    lines = ["static inline st_t canon(st_t x) {"]
+    for g in groups:
+        key_bits = len(g.refs) + sum(wid[b] for b in g.bases)
+        if key_bits > 64:
+            raise SymmetryRefused(f"{g.index}: an element's key needs {key_bits} bits; the native "
+                                  "canonical form holds 64 (use --backend python)")
+        lines.append("    {")
+        for k, r in enumerate(g.refs):
+            lines.append(f"        const uint64_t r{k} = (uint64_t)((x >> {off[r]}) & {(1 << wid[r]) - 1}u);")
+        keys = []
+        for j in range(g.size):
+            parts, shift = [], 0
+            for k in reversed(range(len(g.refs))):
+                parts.append(f"((uint64_t)(r{k} == {j}) << {shift})")
+                shift += 1
+            for b in reversed(g.bases):
+                parts.append(f"((uint64_t)((x >> {off[b + j]}) & {(1 << wid[b + j]) - 1}u) << {shift})")
+                shift += wid[b + j]
+            keys.append(" | ".join(parts) or "0")
+        lines.append(f"        uint64_t key[{g.size}] = {{{', '.join(keys)}}};")
+        lines.append(f"        if ({' || '.join(f'key[{j}] > key[{j + 1}]' for j in range(g.size - 1))}) {{")
+        lines.append(f"            int order[{g.size}], rank[{g.size}];")
+        lines.append(f"            for (int j = 0; j < {g.size}; j++) order[j] = j;")
+        lines.append(f"            for (int j = 1; j < {g.size}; j++) {{")
+        lines.append("                int e = order[j], m = j;")
+        lines.append("                while (m > 0 && key[order[m - 1]] > key[e]) "
+                     "{ order[m] = order[m - 1]; m--; }")
+        lines.append("                order[m] = e;")
+        lines.append("            }")
+        lines.append("            st_t y = x;")
+        for b in g.bases:
+            offsets = ", ".join(str(off[b + j]) for j in range(g.size))
+            mask = (1 << wid[b]) - 1
+            lines.append(f"            {{ static const int at[{g.size}] = {{{offsets}}};")
+            lines.append(f"              for (int k = 0; k < {g.size}; k++) if (order[k] != k) y = "
+                         f"(y & ~((st_t){mask}u << at[k])) | (((x >> at[order[k]]) & {mask}u) << at[k]); }}")
+        lines.append(f"            for (int k = 0; k < {g.size}; k++) rank[order[k]] = k;")
+        for k, r in enumerate(g.refs):
+            mask = (1 << wid[r]) - 1
+            lines.append(f"            if (r{k} < {g.size}) y = (y & ~((st_t){mask}u << {off[r]})) | "
+                         f"((st_t)rank[r{k}] << {off[r]});")
+        lines.append("            x = y;")
+        lines.append("        }")
+        lines.append("    }")
+    lines.append("    return x;")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

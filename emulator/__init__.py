@@ -4,8 +4,9 @@ Guest RAM is real 4 KiB pages with a KVM-style dirty log that sees CPU writes on
 has a PCI Command register (BME), an ixgbevf-layout RX descriptor ring with head and tail
 registers, and a DMA engine whose posted writes land when the caller says; the guest runs
 an ixgbevf-like driver with the thread's dirty-marking support; the migrator copies pages
-to a real destination memory. The emulator knows nothing of any model: `abstraction` reads
-it as a state of the guest-assisted model, and `migcheck.replay` drives it with a trace.
+to a real destination memory. The emulator's parts know nothing of any model: a model's
+binding in `bindings` reads the emulator as that model's state and performs its actions
+(see `schedule` for the operations), and `migcheck.replay` drives it with a trace.
 
 >>> m = Machine()
 >>> m.driver.probe(); m.driver.refill()

@@ -1,67 +1,135 @@
-"""Every operation the emulated system could take next, for schedulers that drive it at
-random (the tests) or explore it: the wire, the DMA engine, the VF, the guest's driver and
-CPU, and the migrator. Each is named after the emulator call it makes.
+"""The emulated system's operations, as one table: the wire, the DMA engine, the VF, the
+guest's driver and CPU, and the migrator.
+
+Each `OperationKind` is one emulator call with the check that says why it cannot happen
+now. Everything that drives the emulator reads this table: `operations` lists the
+instances enabled now (for schedulers that drive it at random, the tests, or explore it),
+and a model's binding (`migcheck.emulator.bindings`) names the kind each model action
+performs, so an emulator call is written here once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from .errors import refuse
 from .machine import Machine
+
+Arguments = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class OperationKind:
+    """One emulator call. ``why_not(m, *args)`` says why it cannot happen now (None: it
+    can); ``run(m, *args)`` makes it; ``instances(m)`` lists the argument tuples a scheduler
+    may choose from now; ``shown(args)`` renders them in a label."""
+
+    name: str  # "part.call", e.g. "driver.refill"
+    actor: str  # device, driver, cpu or migrator
+    why_not: Callable[..., str | None]
+    run: Callable[..., object]
+    instances: Callable[[Machine], Iterable[Arguments]] = lambda m: [()]
+    shown: Callable[[Arguments], str] = lambda args: ", ".join(map(str, args))
+
+    def label(self, args: Arguments) -> str:
+        return f"{self.name}({self.shown(args)})" if args else self.name
+
+    def perform(self, m: Machine, args: Arguments) -> object:
+        """Make the call; `StepRefused` (naming the part and the reason) if it cannot happen now."""
+        refuse(self.why_not(m, *args))
+        return self.run(m, *args)
 
 
 @dataclass(frozen=True)
 class Operation:
+    """An operation instance enabled now."""
+
     label: str
-    actor: str  # device, driver, cpu or migrator
+    actor: str
     run: Callable[[], object]
+    kind: OperationKind
+    args: Arguments
 
 
-_ACTORS = {"wire": "device", "dma": "device", "vf": "device", "driver": "driver", "cpu": "cpu",
-           "migrator": "migrator"}
+def _method(part: str, name: str) -> Callable[..., Any]:
+    """``m.<part>.<name>`` (``part`` empty: a method of the machine itself)."""
+    def call(m: Machine, *args: Any) -> Any:
+        return getattr(getattr(m, part) if part else m, name)(*args)
+    return call
 
 
-def operations(m: Machine) -> list[Operation]:
-    """The operations enabled now, in a fixed order."""
-    ops: list[Operation] = []
+def _call(name: str, actor: str, part: str, method: str, why_not: str, *why_args: Any) -> OperationKind:
+    """A call without arguments whose check is ``m.<part>.<why_not>(*why_args)``."""
+    check = _method(part, why_not)
+    return OperationKind(name, actor, lambda m: check(m, *why_args), _method(part, method))
 
-    def add(label: str, why_not: str | None, run: Callable[[], object]) -> None:
-        if why_not is None:
-            ops.append(Operation(label, _ACTORS[label.split(".")[0]], run))
 
-    d, g, vf = m.driver, m.migrator, m.vf
-    add("wire.packet", vf.why_not_receive(), m.packet_arrives)
-    for w in list(vf.dma.posted):
-        add(f"dma.land({w.purpose}, {w.slot})", m.why_not_land(w.slot, w.purpose),
-            lambda w=w: m.land(w.slot, w.purpose))
-    for slot in range(m.layout.slots):
-        add(f"vf.write_back({slot})", vf.why_not_write_back(slot), lambda slot=slot: vf.write_back(slot))
-    add("driver.opt_in", d.why_not_opt_in(), d.opt_in)
-    add("driver.probe", d.why_not_probe(), d.probe)
-    for page in d.refill_pages():  # a fresh buffer may go in any page, so buffers come to share
-        add(f"driver.refill(page {page})", d.why_not_refill(page), lambda page=page: d.refill(page))
-    add("driver.clean(unmap)", d.why_not_clean(True), lambda: d.clean(True))
-    add("driver.clean(recycle)", d.why_not_clean(False), lambda: d.clean(False))
-    add("driver.touch_write_back", d.why_not_touch_write_back(), d.touch_write_back)
-    add("driver.handle_event", d.why_not_handle_event(), d.handle_event)
-    add("driver.clear_bus_master", d.why_not_handler_step("clear_bme"), d.clear_bus_master)
-    add("driver.drain", d.why_not_handler_step("drain"), d.drain)
-    add("driver.mark", d.why_not_handler_step("mark"), d.mark)
-    add("driver.acknowledge", d.why_not_handler_step("ack"), d.acknowledge)
-    add("driver.error_detected", d.why_not_error_detected(), d.error_detected)
-    add("driver.slot_reset", d.why_not_slot_reset(), d.slot_reset)
-    add("driver.resume_without_reset", d.why_not_resume_without_reset(), d.resume_without_reset)
-    add("cpu.store", m.vcpu.why_not_run(), m.vcpu.store)
-    add("migrator.start", g.why_not_start(), g.start)
-    add("migrator.block", g.why_not_block(), g.block)
-    add("migrator.precopy_round", g.why_not_precopy_round(), g.precopy_round)
-    add("migrator.notify", g.why_not_notify(), g.notify)
-    add("migrator.stop_vcpu", g.why_not_stop_vcpu(), g.stop_vcpu)
-    add("migrator.timeout", g.why_not_timeout(), g.timeout)
-    add("migrator.stop_and_copy", g.why_not_stop_and_copy(), g.stop_and_copy)
-    add("migrator.switchover", g.why_not_switchover(), g.switchover)
-    add("migrator.abort", g.why_not_abort(), g.abort)
-    add("migrator.start_destination_device", g.why_not_start_destination_device(),
-        g.start_destination_device)
+def _posted(m: Machine) -> list[Arguments]:
+    return [(w.purpose, w.slot) for w in m.vf.dma.posted]
+
+
+def _slots(m: Machine) -> list[Arguments]:
+    return [(slot,) for slot in range(m.layout.slots)]
+
+
+def _refill_pages(m: Machine) -> list[Arguments]:
+    # a fresh buffer may go in any page, so buffers come to share one
+    return [(page,) for page in m.driver.refill_pages()]
+
+
+KINDS: tuple[OperationKind, ...] = (
+    OperationKind("wire.packet", "device", lambda m: m.vf.why_not_receive(), lambda m: m.packet_arrives()),
+    OperationKind("dma.land", "device", lambda m, purpose, slot: m.why_not_land(slot, purpose),
+                  lambda m, purpose, slot: m.land(slot, purpose), _posted),
+    OperationKind("vf.write_back", "device", lambda m, slot: m.vf.why_not_write_back(slot),
+                  lambda m, slot: m.vf.write_back(slot), _slots),
+    _call("driver.opt_in", "driver", "driver", "opt_in", "why_not_opt_in"),
+    _call("driver.probe", "driver", "driver", "probe", "why_not_probe"),
+    OperationKind("driver.refill", "driver", lambda m, page: m.driver.why_not_refill(page),
+                  lambda m, page: m.driver.refill(page), _refill_pages, lambda args: f"page {args[0]}"),
+    OperationKind("driver.clean", "driver", lambda m, unmap: m.driver.why_not_clean(unmap),
+                  lambda m, unmap: m.driver.clean(unmap), lambda m: [(True,), (False,)],
+                  lambda args: "unmap" if args[0] else "recycle"),
+    _call("driver.touch_write_back", "driver", "driver", "touch_write_back", "why_not_touch_write_back"),
+    _call("driver.handle_event", "driver", "driver", "handle_event", "why_not_handle_event"),
+    _call("driver.clear_bus_master", "driver", "driver", "clear_bus_master", "why_not_handler_step",
+          "clear_bme"),
+    _call("driver.drain", "driver", "driver", "drain", "why_not_handler_step", "drain"),
+    _call("driver.mark", "driver", "driver", "mark", "why_not_handler_step", "mark"),
+    _call("driver.acknowledge", "driver", "driver", "acknowledge", "why_not_handler_step", "ack"),
+    _call("driver.error_detected", "driver", "driver", "error_detected", "why_not_error_detected"),
+    _call("driver.slot_reset", "driver", "driver", "slot_reset", "why_not_slot_reset"),
+    _call("driver.resume_without_reset", "driver", "driver", "resume_without_reset",
+          "why_not_resume_without_reset"),
+    _call("cpu.store", "cpu", "vcpu", "store", "why_not_run"),
+    _call("migrator.start", "migrator", "migrator", "start", "why_not_start"),
+    _call("migrator.block", "migrator", "migrator", "block", "why_not_block"),
+    _call("migrator.precopy_round", "migrator", "migrator", "precopy_round", "why_not_precopy_round"),
+    _call("migrator.notify", "migrator", "migrator", "notify", "why_not_notify"),
+    _call("migrator.stop_vcpu", "migrator", "migrator", "stop_vcpu", "why_not_stop_vcpu"),
+    _call("migrator.timeout", "migrator", "migrator", "timeout", "why_not_timeout"),
+    _call("migrator.stop_and_copy", "migrator", "migrator", "stop_and_copy", "why_not_stop_and_copy"),
+    _call("migrator.switchover", "migrator", "migrator", "switchover", "why_not_switchover"),
+    _call("migrator.abort", "migrator", "migrator", "abort", "why_not_abort"),
+    _call("migrator.start_destination_device", "migrator", "migrator", "start_destination_device",
+          "why_not_start_destination_device"),
+)
+
+def kind(name: str, kinds: Sequence[OperationKind] = KINDS) -> OperationKind:
+    """The operation kind called ``name``; KeyError when there is none."""
+    for k in kinds:
+        if k.name == name:
+            return k
+    raise KeyError(name)
+
+
+def operations(m: Machine, kinds: Sequence[OperationKind] = KINDS) -> list[Operation]:
+    """The operation instances enabled now, in a fixed order."""
+    ops = []
+    for k in kinds:
+        for args in list(k.instances(m)):
+            if k.why_not(m, *args) is None:
+                ops.append(Operation(k.label(args), k.actor, lambda k=k, args=args: k.run(m, *args), k, args))
     return ops

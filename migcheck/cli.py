@@ -20,7 +20,7 @@ from migcheck.models.library import BUNDLED, DEFAULT_MODEL, bundled, resolve
 from migcheck.models.model import Model, build
 
 from . import __version__, render
-from .runner import ENGINES, coverage, exit_status, run, strict_failures
+from .runner import BACKENDS, ENGINES, coverage, exit_status, run, strict_failures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +98,9 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
                         "liveness are checked by the explicit engine only")
     p.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
     p.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="the explicit search compiled to C (native) or to Python; auto (the default) "
+                        "is native when a C compiler is present. Same states, verdicts and traces")
     p.add_argument("--symmetry", action="store_true",
                    help="explore one state per orbit of index sets declared symmetric (safety only; "
                         "refused, with the reason, when the model is not symmetric)")
@@ -197,7 +200,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         results = run(model, variants=args.variant, properties=args.property, params=params,
                       engine=args.engine, max_states=args.max_states, timeout=args.timeout,
                       depth=args.depth, symmetry=args.symmetry, workers=workers,
-                      on_progress=progress)
+                      backend=_backend(args.backend, args.engine, workers), on_progress=progress)
     finally:
         if progress:
             progress.clear()
@@ -245,6 +248,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"\n{len(results) - bad} of {len(results)} verdicts as expected" +
           ("" if status == 0 else f"; exit status {status}"))
     return status
+
+
+def _backend(backend: str, engine: str, workers: int) -> str:
+    """``auto`` without a C compiler: the Python backend, said in one line on stderr."""
+    if backend == "auto" and engine in ("explicit", "all") and workers == 1:
+        from migcheck.checker.native.build import find_compiler
+
+        if find_compiler() is None:
+            print("migcheck: no C compiler found (set CC or install gcc); using the Python backend",
+                  file=sys.stderr)
+            return "python"
+    return backend
 
 
 def _workers(text: str | None, engine: str) -> int:
@@ -378,7 +393,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = build_report(model, variants=args.variant, properties=args.property, params=params,
                               engine=args.engine, max_states=args.max_states, timeout=args.timeout,
                               depth=args.depth, symmetry=args.symmetry, graph_limit=args.graph_states,
-                              command=shlex.join(argv), on_search=status.search, on_stage=status.stage)
+                              command=shlex.join(argv), backend=_backend(args.backend, args.engine, 1),
+                              on_search=status.search, on_stage=status.stage)
         status.stage("writing the report")
         paths = write_report(report, args.out)
     finally:

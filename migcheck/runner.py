@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from migcheck.checker.explicit import DEADLOCK, explore
+from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
 from migcheck.checker.parallel import WorkersRefused, explore_parallel
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
 from migcheck.checker.symbolic import check_symbolic
 from migcheck.checker.symbolic.lemmas import sample_params
 from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Verdict
-from migcheck.models.errors import ModelNotFound
+from migcheck.models.errors import ModelNotFound, UsageError
 from migcheck.models.ir import System
 from migcheck.models.model import Model, build
 
@@ -73,7 +73,7 @@ def check_properties_exist(systems: list[System], wanted: list[str] | None) -> N
 def run(model: type[Model], *, variants: list[str] | None = None, properties: list[str] | None = None,
         params: dict[str, Any] | None = None, engine: str = "explicit", max_states: int | None = None,
         timeout: float | None = None, depth: int | None = None, symmetry: bool = False,
-        workers: int = 1,
+        workers: int = 1, backend: str = "auto",
         on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> list[Result]:
     """Check every selected variant; raise a `MigcheckError` for bad input before any search.
 
@@ -82,16 +82,23 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
     BMC to the explicit search's depth and PDR on the same properties; a disagreement turns the
     row into an ``error`` naming both verdicts. ``workers`` above 1 runs the explicit search on
     that many processes (`checker/parallel.py`; same verdicts, states and counterexamples).
+    ``backend`` runs the explicit search as compiled Python, as C (``native``) or ``auto``
+    (`checker.explicit.BACKENDS`); all give the same states, verdicts and counterexamples.
     """
     if engine not in ENGINES:
-        raise ModelNotFound(f"unknown engine '{engine}' (engines: {', '.join(ENGINES)})")
+        raise UsageError(f"unknown engine '{engine}' (engines: {', '.join(ENGINES)})")
     if symmetry and engine in SYMBOLIC:
-        raise ModelNotFound(f"--symmetry reduces the explicit search; --engine {engine} does not take it")
+        raise UsageError(f"--symmetry reduces the explicit search; --engine {engine} does not take it")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise WorkersRefused(f"--workers {workers!r}: give a positive number of worker processes")
     if workers > 1 and engine != "explicit":
         raise WorkersRefused(f"--workers spreads the explicit search over processes; --engine {engine} "
                              "does not take it (use --engine explicit)")
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend '{backend}' (backends: {', '.join(BACKENDS)})")
+    if workers > 1 and backend == "native":
+        raise WorkersRefused("--workers runs the Python backend on each worker; --backend native "
+                             "searches in one process (give one of them)")
     classes = select_variants(model, variants)
     systems = [build(v, params) for v in classes]
     check_properties_exist(systems, properties)
@@ -114,7 +121,7 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
                                            timeout=timeout, symmetry=symmetry, on_progress=progress)
         else:
             exploration = explore(system, wanted, max_states=max_states, timeout=timeout,
-                                  symmetry=symmetry, on_progress=progress)
+                                  symmetry=symmetry, on_progress=progress, backend=backend)
         verdicts = exploration.verdicts
         if engine == "all":
             if on_progress:

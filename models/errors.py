@@ -35,3 +35,7 @@ class TraceMismatch(TraceError):
 
 class SolverUnknown(MigcheckError):
     """A solver answered unknown."""
+
+
+class UsageError(MigcheckError):
+    """Options that name nothing or do not fit together (an unknown engine or backend, say)."""

@@ -1,9 +1,10 @@
-"""The expression IR and the `Term` wrapper that model code manipulates while being traced.
+"""Building IR nodes (folding constants) and the `Term` wrapper that model code manipulates
+while being traced.
 
-IR nodes are small frozen values (hashable, structurally equal) that every backend reads.
-A `Term` pairs a node with its type and overloads Python's operators so that model code reads
-naturally (``s.bme & s.mapped[p]``); using a term as a Python truth value raises, because a
-traced action cannot branch on state.
+IR nodes are in ``nodes.py`` and what each operator means in ``operators.py``. A `Term` pairs a
+node with its type and overloads Python's operators so that model code reads naturally
+(``s.bme & s.mapped[p]``); using a term as a Python truth value raises, because a traced action
+cannot branch on state.
 """
 
 from __future__ import annotations
@@ -13,54 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ModelDefinitionError
+from .nodes import FALSE, TRUE, Const, Node, Op, Slot, slots_read  # noqa: F401  (re-exported)
+from .operators import BOOL_OPS, OPERATORS
 
-# ---------------------------------------------------------------- IR nodes
-
-
-@dataclass(frozen=True)
-class Const:
-    value: int
-    is_bool: bool = False
-
-
-@dataclass(frozen=True)
-class Slot:
-    """A read of one flattened state slot (a scalar variable or one array element)."""
-
-    index: int
-
-
-@dataclass(frozen=True)
-class Op:
-    """An operator applied to nodes: not and or eq ne lt le add sub mul ite."""
-
-    op: str
-    args: tuple[Any, ...]
-
-
-Node = Const | Slot | Op
-
-TRUE = Const(1, True)
-FALSE = Const(0, True)
-
-BOOL_OPS = {"not", "and", "or", "eq", "ne", "lt", "le"}
-
-
-def slots_read(node: Node) -> set[int]:
-    """The slots a node reads (for frame conditions and error messages)."""
-    found: set[int] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Slot):
-            found.add(n.index)
-        elif isinstance(n, Op):
-            stack.extend(n.args)
-    return found
+# ---------------------------------------------------------------- building nodes
 
 
 def mk(op: str, *args: Node) -> Node:
     """Build an operator node, folding constants and trivial cases."""
+    if op not in OPERATORS:
+        raise ValueError(f"unknown IR operator '{op}' (operators: {', '.join(OPERATORS)})")
     if all(isinstance(a, Const) for a in args):
         return _fold(op, [a.value for a in args])
     if op == "not":
@@ -91,20 +54,7 @@ def mk(op: str, *args: Node) -> Node:
 
 
 def _fold(op: str, vals: list[int]) -> Const:
-    if op == "not":
-        return Const(int(not vals[0]), True)
-    if op == "and":
-        return Const(int(all(vals)), True)
-    if op == "or":
-        return Const(int(any(vals)), True)
-    if op in ("eq", "ne", "lt", "le"):
-        a, b = vals
-        r = {"eq": a == b, "ne": a != b, "lt": a < b, "le": a <= b}[op]
-        return Const(int(r), True)
-    if op == "ite":
-        return Const(vals[1] if vals[0] else vals[2])
-    a, b = vals
-    return Const({"add": a + b, "sub": a - b, "mul": a * b}[op])
+    return Const(OPERATORS[op].evaluate(*vals), op in BOOL_OPS)
 
 
 # ---------------------------------------------------------------- terms

@@ -11,6 +11,7 @@ from typing import Any
 
 from .domains import Domain
 from .expr import Const, Node, Op, Slot
+from .operators import OPERATORS
 
 
 @dataclass(frozen=True)
@@ -160,14 +161,7 @@ def show(node: Node, layout: Layout) -> str:
         return ("TRUE" if node.value else "FALSE") if node.is_bool else str(node.value)
     if isinstance(node, Slot):
         return layout.slots[node.index].name
-    args = [show(a, layout) for a in node.args]
-    infix = {"and": " & ", "or": " | ", "eq": " = ", "ne": " != ", "lt": " < ", "le": " <= ",
-             "add": " + ", "sub": " - ", "mul": " * "}
-    if node.op == "not":
-        return f"~{args[0]}"
-    if node.op == "ite":
-        return f"ite({args[0]}, {args[1]}, {args[2]})"
-    return "(" + infix[node.op].join(args) + ")"
+    return OPERATORS[node.op].show([show(a, layout) for a in node.args])
 
 
 def interval(node: Node, layout: Layout) -> tuple[int, int]:
@@ -178,26 +172,4 @@ def interval(node: Node, layout: Layout) -> tuple[int, int]:
         d = layout.slots[node.index].domain
         return d.lo, d.hi
     assert isinstance(node, Op)
-    if node.op in ("not", "and", "or"):
-        parts = [interval(a, layout) for a in node.args]
-        if node.op == "not":
-            return 1 - parts[0][1], 1 - parts[0][0]
-        if node.op == "and":
-            return min(lo for lo, _ in parts), min(hi for _, hi in parts)
-        return max(lo for lo, _ in parts), max(hi for _, hi in parts)
-    if node.op in ("eq", "ne", "lt", "le"):
-        (a, b), (c, d) = interval(node.args[0], layout), interval(node.args[1], layout)
-        never, always = {"eq": (b < c or d < a, a == b == c == d),
-                         "ne": (a == b == c == d, b < c or d < a),
-                         "lt": (a >= d, b < c), "le": (a > d, b <= c)}[node.op]
-        return (0, 0) if never else (1, 1) if always else (0, 1)
-    if node.op == "ite":
-        (a, b), (c, d) = interval(node.args[1], layout), interval(node.args[2], layout)
-        return min(a, c), max(b, d)
-    (a, b), (c, d) = interval(node.args[0], layout), interval(node.args[1], layout)
-    if node.op == "add":
-        return a + c, b + d
-    if node.op == "sub":
-        return a - d, b - c
-    prods = (a * c, a * d, b * c, b * d)
-    return min(prods), max(prods)
+    return OPERATORS[node.op].interval([interval(a, layout) for a in node.args])

@@ -11,7 +11,7 @@ import pytest
 
 from migcheck.checker import codegen, explicit, interpret
 from migcheck.checker.explicit import explore
-from migcheck.models import Bool, Enum, Int, Model, action, build, ite, require
+from migcheck.models import Array, Bool, Enum, Index, Int, Model, action, build, ite, require
 from migcheck.models.library import bundled
 from migcheck.properties import action_property, invariant, reachable
 
@@ -148,3 +148,39 @@ def test_the_search_is_compiled_once_however_many_properties_are_decided(monkeyp
     witnesses = [n for n, v in result.verdicts.items() if v.kind == "reachable" and v.verdict == "holds"]
     assert len(witnesses) >= 5  # each was decided part way through the search
     assert len(compiled) == 1
+
+
+class FoldsToNothing(Model):
+    """A guard that only interval reasoning shows false: ``x < 0`` with ``x`` in 0..1.
+
+    Both instances of ``mark`` test ``b``, so the search branches on it; inside ``b`` the rest
+    of each guard folds to false and the branch has no action left.
+    """
+
+    name = "folds-to-nothing"
+    pages = Index("page", default=2, allowed=range(1, 4))
+    b = Bool(init=False)
+    x = Int(0, 1, init=0)
+    marked = Array(pages, Bool, init=False)
+
+    @action
+    def mark(s, p: pages):
+        require((~s.b | (s.x < 0)) & s.b)
+        s.marked[p] = True
+
+    @action
+    def flip(s):
+        s.b = ~s.b
+
+    @invariant
+    def unmarked(s):
+        return ~s.marked[0]
+
+
+def test_a_branch_whose_guards_all_fold_to_false_still_compiles():
+    system = build(FoldsToNothing)
+    result = explore(system)
+    order, parents, via = plain_bfs(system)
+    assert [result.state(i) for i in range(len(result.states))] == order
+    assert list(result.parents) == parents and list(result.via) == via
+    assert result.verdicts["unmarked"].verdict == "holds"

@@ -12,7 +12,7 @@ from itertools import pairwise
 import pytest
 
 from migcheck.emulator import DriverConfig, Machine, MachineConfig, MigratorConfig, StepRefused
-from migcheck.emulator.abstraction import guest_assisted_state
+from migcheck.emulator.bindings.guest_assisted import model_state
 from migcheck.emulator.damage import assess
 from migcheck.emulator.descriptors import STATUS_DD, RxDescriptor, read_format, writeback_format
 from migcheck.emulator.dma import DATA, WRITEBACK
@@ -224,10 +224,10 @@ def test_a_plain_touch_really_overwrites_a_write_landing_between_its_halves():
     m.vf.write_back(0)
     m.land(0, WRITEBACK)
     m.driver.clean(unmap=False)  # the touch reads page 0
-    assert guest_assisted_state(m)["touch"] == ["read", "none"]  # begun by cleaning slot 0
+    assert model_state(m)["touch"] == ["read", "none"]  # begun by cleaning slot 0
     m.packet_arrives()
     m.land(1, DATA)  # packet 2 lands in the other half of page 0
-    assert guest_assisted_state(m)["touch"] == ["raced", "none"]
+    assert model_state(m)["touch"] == ["raced", "none"]
     m.driver.touch_write_back()
     page, offset = m.driver.buffer_of(1)
     assert (page, offset) == (0, 2048)

@@ -19,13 +19,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from migcheck.checker import interpret
-from migcheck.emulator.abstraction import guest_assisted_state
+from migcheck.emulator.bindings.guest_assisted import machine_config, model_state
 from migcheck.emulator.machine import Machine
 from migcheck.emulator.schedule import Operation, operations
 from migcheck.models.ir import System
 from migcheck.models.library import bundled
 from migcheck.models.model import build
-from migcheck.replay import machine_config
 
 GUEST_ASSISTED = bundled("guest-assisted")
 VARIANTS = sorted(GUEST_ASSISTED.variants())
@@ -52,7 +51,7 @@ def fresh_machine(variant: str, params: tuple[int, int, int, int]) -> tuple[Mach
 
 
 def abstract(m: Machine, system: System) -> tuple[int, ...]:
-    return system.layout.parse(guest_assisted_state(m))
+    return system.layout.parse(model_state(m))
 
 
 def stale_write_back_restores_the_copy(system: System, label: str, touched: int | None,

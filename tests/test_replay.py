@@ -18,9 +18,10 @@ from migcheck.checker import interpret
 from migcheck.checker.explicit import explore
 from migcheck.checker.trace import Step, Trace, write_json_atomic
 from migcheck.cli import main
+from migcheck.emulator.bindings.guest_assisted import machine_config
 from migcheck.models.errors import TraceMismatch
 from migcheck.models.model import build
-from migcheck.replay import machine_config, replay
+from migcheck.replay import replay
 
 DATA_LOSS = {  # variant -> its data-loss property
     "thread-order": "completeness",
@@ -99,7 +100,7 @@ def test_every_data_loss_counterexample_is_real_data_loss(tmp_path, capsys, gues
 def test_the_damage_is_where_the_variant_says(guest_assisted):
     def damage(variant):
         trace, system = counterexample(guest_assisted, variant, DATA_LOSS[variant])
-        return replay(trace, system, guest_assisted.variants()[variant]).damage
+        return replay(trace, system).damage
 
     rings = damage("rings-unmarked")
     assert [p.role for p in rings.pages] == ["RX descriptor ring page"]
@@ -114,7 +115,7 @@ def test_the_damage_is_where_the_variant_says(guest_assisted):
 @pytest.mark.parametrize(("variant", "prop"), sorted(NOT_ABOUT_DATA))
 def test_properties_not_about_data_show_the_forbidden_event(guest_assisted, variant, prop):
     trace, system = counterexample(guest_assisted, variant, prop)
-    report = replay(trace, system, guest_assisted.variants()[variant])
+    report = replay(trace, system)
     assert report.result == "confirmed" and report.exit_status == 0
     assert any(NOT_ABOUT_DATA[(variant, prop)] in o for o in report.observed), report.observed
 
@@ -212,7 +213,6 @@ def test_a_page_choice_the_emulator_cannot_follow_is_a_divergence(tmp_path, caps
     checked against the model): the step, the page and where the buffer really is are named."""
     trace, system = handmade(guest_assisted, "plain-touch", MOVED_AND_SHARED,
                              {"pages": 3, "inflight": 2}, prop="marking-preserves-data")
-    cls = guest_assisted.variants()["plain-touch"]
 
     def with_params(n: int, params: tuple) -> Trace:
         steps = list(trace.steps)
@@ -242,7 +242,7 @@ def test_a_page_choice_the_emulator_cannot_follow_is_a_divergence(tmp_path, caps
     }
     for n, (params, message) in cases.items():
         with pytest.raises(TraceMismatch, match=rf"^replay diverged at step {n} {message}$"):
-            replay(with_params(n, params), system, cls)
+            replay(with_params(n, params), system)
     # Through the command line, with the model's check of the trace out of the way: exit 2
     # and one line, no traceback.
     data = with_params(5, (("i", 0), ("p", 2))).to_json(system)
@@ -264,7 +264,7 @@ def test_a_one_word_plain_touch_does_not_lose_the_write_in_the_other_half(guest_
     word = replace(config, driver=replace(config.driver, touch_span="word"))
     with pytest.raises(TraceMismatch, match=r"step 10 land_data\(i=1, p=0\).* touch\[0\] \(trace raced, "
                        r"emulator read\)"):
-        replay(trace, system, cls, config=word)
+        replay(trace, system, config=word)
 
 
 # ---------------------------------------------------------------- bad input: exit 2, one line

@@ -22,6 +22,7 @@ import z3
 
 from migcheck.models.expr import Const, Node, Op, Slot
 from migcheck.models.ir import ActionIR, Layout, System
+from migcheck.models.operators import OPERATORS, z3_bool, z3_conj, z3_disj, z3_int
 
 State = tuple[z3.ExprRef, ...]
 
@@ -34,28 +35,22 @@ def state_vars(layout: Layout, suffix: str, ctx: z3.Context) -> State:
 
 def conj(items: list[z3.BoolRef] | tuple[z3.BoolRef, ...], ctx: z3.Context) -> z3.BoolRef:
     """The conjunction of ``items``; true when there are none."""
-    items = [i for i in items if not z3.is_true(i)]
-    if any(z3.is_false(i) for i in items):
-        return z3.BoolVal(False, ctx)
-    return z3.BoolVal(True, ctx) if not items else items[0] if len(items) == 1 else z3.And(*items)
+    return z3_conj(z3, items, ctx)
 
 
 def disj(items: list[z3.BoolRef] | tuple[z3.BoolRef, ...], ctx: z3.Context) -> z3.BoolRef:
     """The disjunction of ``items``; false when there are none."""
-    items = [i for i in items if not z3.is_false(i)]
-    if any(z3.is_true(i) for i in items):
-        return z3.BoolVal(True, ctx)
-    return z3.BoolVal(False, ctx) if not items else items[0] if len(items) == 1 else z3.Or(*items)
+    return z3_disj(z3, items, ctx)
 
 
 def as_bool(e: z3.ExprRef) -> z3.BoolRef:
     """A z3 term as a boolean: integers are true when non-zero (the IR's 0/1 booleans)."""
-    return e if z3.is_bool(e) else e != 0
+    return z3_bool(z3, e)
 
 
 def as_int(e: z3.ExprRef) -> z3.ArithRef:
     """A z3 term as an integer: booleans are 0/1."""
-    return z3.If(e, 1, 0) if z3.is_bool(e) else e
+    return z3_int(z3, e)
 
 
 def translate(node: Node, state: State, memo: dict[int, tuple[Node, z3.ExprRef]] | None = None
@@ -77,41 +72,9 @@ def translate(node: Node, state: State, memo: dict[int, tuple[Node, z3.ExprRef]]
         out = state[node.index]
     else:
         assert isinstance(node, Op), node
-        out = _operator(node, [translate(a, state, memo) for a in node.args])
+        out = OPERATORS[node.op].z3(z3, [translate(a, state, memo) for a in node.args])
     memo[id(node)] = (node, out)
     return out
-
-
-def _operator(node: Op, args: list[z3.ExprRef]) -> z3.ExprRef:
-    op, ctx = node.op, args[0].ctx
-    if op == "not":
-        return z3.Not(as_bool(args[0]))
-    if op == "and":
-        return conj([as_bool(a) for a in args], ctx)
-    if op == "or":
-        return disj([as_bool(a) for a in args], ctx)
-    if op in ("eq", "ne"):
-        a, b = args
-        if not (z3.is_bool(a) and z3.is_bool(b)):
-            a, b = as_int(a), as_int(b)
-        return a == b if op == "eq" else a != b
-    if op == "ite":
-        c, a, b = args
-        if not (z3.is_bool(a) and z3.is_bool(b)):
-            a, b = as_int(a), as_int(b)
-        return z3.If(as_bool(c), a, b)
-    a, b = as_int(args[0]), as_int(args[1])
-    if op == "lt":
-        return a < b
-    if op == "le":
-        return a <= b
-    if op == "add":
-        return a + b
-    if op == "sub":
-        return a - b
-    if op == "mul":
-        return a * b
-    raise ValueError(f"unknown IR operator '{op}'")
 
 
 def _nonlinear(node: Node) -> bool:

@@ -25,8 +25,9 @@ from dataclasses import replace
 import z3
 
 from migcheck.models.errors import SolverUnknown, TraceMismatch
-from migcheck.models.expr import BOOL_OPS, Const, Node, Op, Slot, slots_read
+from migcheck.models.expr import Const, Node, Op, Slot, slots_read
 from migcheck.models.ir import PropertyIR, System, show
+from migcheck.models.operators import BOOL_OPS
 
 from ..verdict import Verdict
 from . import outcome

@@ -100,7 +100,7 @@ def build_report(model: type[Model], *, variants: list[str] | None = None,
                  properties: list[str] | None = None, params: dict[str, Any] | None = None,
                  engine: str = "explicit", max_states: int | None = None, timeout: float | None = None,
                  depth: int | None = None, symmetry: bool = False, graph_limit: int = DEFAULT_LIMIT,
-                 command: str = "",
+                 command: str = "", backend: str = "auto",
                  on_search: Callable[[str, dict[str, Any]], None] | None = None,
                  on_stage: StageFn | None = None) -> Report:
     """Check and gather everything a report shows. Raises `MigcheckError` for bad input.
@@ -112,7 +112,8 @@ def build_report(model: type[Model], *, variants: list[str] | None = None,
     stage(f"checking {model.name}")
     reduce: dict[str, Any] = {"symmetry": True} if symmetry else {}
     results = run(model, variants=variants, properties=properties, params=params, engine=engine,
-                  max_states=max_states, timeout=timeout, depth=depth, on_progress=on_search, **reduce)
+                  max_states=max_states, timeout=timeout, depth=depth, on_progress=on_search,
+                  backend=backend, **reduce)
     systems = tuple({r.system.variant: r.system for r in results}.values())
     if not results:  # every variant lacked the wanted properties: still say what was asked
         systems = tuple(build(v, params) for v in select_variants(model, variants))

@@ -1,9 +1,9 @@
 """What a counterexample does on the concrete emulator, for the report.
 
-Only ``guest-assisted`` has an emulator: its traces are replayed in-process with
-`migcheck.replay.replay` (the same code as ``migcheck replay``), and the outcome and the
-concrete damage (pages that differ, packets lost, stale write-backs) are kept as lines.
-Other models get an outcome that says replay is not available.
+Traces of a model with a binding to an emulator (`migcheck.emulator.bindings`) are replayed
+in-process with `migcheck.replay.replay` (the same code as ``migcheck replay``), and the
+outcome and the concrete damage (pages that differ, packets lost, stale write-backs) are
+kept as lines. Other models get an outcome that says replay is not available.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ class ReplayOutcome:
 
 def replay_outcome(trace: Trace, system: System) -> ReplayOutcome:
     from migcheck import replay as rp
+    from migcheck.emulator.bindings import BINDINGS
 
-    if system.model != rp.REPLAYABLE:
+    if system.model not in BINDINGS:
         return ReplayOutcome(NOT_AVAILABLE, f"replay is not available: model '{system.model}' has no "
-                             f"concrete emulator (migcheck replays traces of {rp.REPLAYABLE})")
+                             f"binding to an emulator (models with one: {', '.join(BINDINGS)})")
     try:
-        cls = rp.variant_class(system.model, system.variant)
-        report = rp.replay(trace, system, cls)
+        report = rp.replay(trace, system)
     except MigcheckError as exc:
         return ReplayOutcome(DIVERGED, f"the emulator did not follow the trace: {exc}")
     d = report.damage

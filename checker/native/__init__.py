@@ -1,0 +1,1 @@
+"""The native backend: the IR compiled to C by the system compiler, loaded with ctypes."""

@@ -1,0 +1,381 @@
+"""The guest-assisted model on the ixgbevf-like emulator: the variant's flags as the
+emulator's configuration, the abstraction, each model action as an emulator operation, and
+each property as a concrete observation.
+
+The abstraction reads every model variable off concrete state:
+
+- ``phase``, ``round``: the migrator's phase and pre-copy rounds done; ``drv``, ``hstep``:
+  the driver's state and event-handler steps done; ``opted_in``: the channel's opt-in;
+  ``bme``: bit 2 of the VF's Command register; ``dest_device``: the destination's VF runs.
+- ``slot[i]``: free unless the driver has descriptor i published; then wb_inflight or
+  data_inflight while the VF's write for it is posted, data_landed while the VF holds a
+  packet whose data landed and whose write-back is not issued, done when DD is set in the
+  source's ring page, ready otherwise.
+- ``mapped[p]``: the IOMMU maps buffer page p; ``dirty[p]``, ``ring_dirty``, ``cpu_dirty``:
+  the dirty log's bits; ``synced[p]``, ``ring_synced``, ``cpu_synced``: the destination's
+  bytes equal the source's; ``ring_copied_quiet``: the ring page's last copy was made with
+  the VF quiet.
+- ``buf[i]``: the buffer page the driver put slot i's buffer in at its last refill; None
+  before its first refill and after the clean that unmapped it (a recycled buffer, and a
+  ring reset, keep it).
+- ``next_to_use``, ``next_to_clean``: the driver's ring indexes; ``rx_head``: the VF's RDH
+  (all modulo the ring size).
+- ``touch[i]``: none unless a plain touch begun by cleaning slot i is half done; then read
+  while the bytes it read are still there, raced once a write changed them; ``lost``: a
+  plain touch wrote stale bytes over changed ones (a ``stale_write`` in the journal).
+
+A step's slot ``i`` and page ``p`` are checked against the emulator: the driver puts a
+fresh buffer in page ``p``, and the VF, the DMA engine and the driver's clean must find
+slot ``i``'s buffer in page ``p``, or the step is refused there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from migcheck.models.model import Model
+
+from ..damage import Damage, assess
+from ..dma import DATA, WRITEBACK
+from ..driver import DriverConfig
+from ..errors import StepRefused
+from ..machine import Machine, MachineConfig
+from ..migrator import MigratorConfig
+from ..schedule import KINDS, Arguments, operations
+from . import ActionBinding, Binding
+
+# ---------------------------------------------------------------- the variant's emulator
+
+
+def machine_config(cls: type[Model], params: Mapping[str, int]) -> MachineConfig:
+    """The emulator's configuration for a guest-assisted variant: its flags and parameters."""
+    flags: Any = cls
+    driver = DriverConfig(marks_dma_pages=flags.guest_assist, handler_steps=tuple(flags.handler_steps),
+                          mark_rings=flags.mark_rings, unmap_marks=flags.unmap_marks,
+                          plain_touch=flags.plain_touch, resets_on_abort=flags.resets_on_abort)
+    migrator = MigratorConfig(rounds=params["rounds"], check_opt_in=flags.check_opt_in,
+                              ack_timeout=flags.ack_timeout)
+    return MachineConfig(slots=params["slots"], buffer_pages=params["pages"],
+                         max_posted=params["inflight"], driver=driver, migrator=migrator)
+
+
+# ---------------------------------------------------------------- the abstraction
+
+_SLOT_OF_PROGRESS = {"data_posted": "data_inflight", "data_landed": "data_landed",
+                     "writeback_posted": "wb_inflight"}
+
+
+def model_state(m: Machine) -> dict[str, Any]:
+    """``m`` as the guest-assisted model's state, shaped as ``system.layout.render`` shapes it."""
+    layout = m.layout
+    buffers = range(layout.buffer_pages)
+    ring, cpu = layout.ring_page, layout.cpu_page
+    log = m.memory.dirty_log
+    return {
+        "phase": m.migrator.phase,
+        "round": m.migrator.rounds_done,
+        "drv": m.driver.state,
+        "hstep": m.driver.handler_done,
+        "opted_in": m.channel.opted_in,
+        "bme": m.vf.config.bus_master,
+        "slot": [slot_state(m, i) for i in range(layout.slots)],
+        "next_to_use": m.driver.next_to_use % layout.slots,
+        "next_to_clean": m.driver.next_to_clean % layout.slots,
+        "rx_head": m.vf.head % layout.slots,
+        "buf": list(m.driver.buffer_page),
+        "mapped": [m.iommu.is_mapped(p) for p in buffers],
+        "dirty": [log.is_dirty(p) for p in buffers],
+        "synced": [synced(m, p) for p in buffers],
+        "ring_dirty": log.is_dirty(ring),
+        "ring_synced": synced(m, ring),
+        "ring_copied_quiet": m.migrator.copied_quiet[ring],
+        "cpu_dirty": log.is_dirty(cpu),
+        "cpu_synced": synced(m, cpu),
+        "touch": [touch_state(m, i) for i in range(layout.slots)],
+        "lost": bool(m.journal.of_kind("stale_write")),
+        "dest_device": m.migrator.destination_device,
+    }
+
+
+def slot_state(m: Machine, slot: int) -> str:
+    if not m.driver.published[slot]:
+        return "free"
+    progress = m.vf.progress(slot)
+    if progress is not None:
+        return _SLOT_OF_PROGRESS[progress]
+    return "done" if m.driver.descriptor(slot).dd else "ready"
+
+
+def synced(m: Machine, page: int) -> bool:
+    return m.destination.page(page) == m.memory.ram.page(page)
+
+
+def touch_state(m: Machine, slot: int) -> str:
+    t = m.driver.touch
+    if t is None or t.slot != slot:
+        return "none"
+    now = m.memory.ram.read(t.page, t.offset, len(t.data))
+    return "read" if now == t.data else "raced"
+
+
+# ---------------------------------------------------------------- a step's slot and page
+
+
+def _index(params: Mapping[str, int], name: str, count: int, what: str) -> int:
+    """The step's parameter ``name``: an index below ``count`` into the emulator's ``what``."""
+    value = params.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StepRefused(f"the step gives no {what} '{name}' (an integer), but {value!r}")
+    if not 0 <= value < count:
+        raise StepRefused(f"{name}={value}: the emulator has no {what} {value} (it has {count}: "
+                          f"0..{count - 1})")
+    return value
+
+
+def _slot(m: Machine, params: Mapping[str, int]) -> int:
+    return _index(params, "i", m.layout.slots, "RX descriptor")
+
+
+def _page(m: Machine, params: Mapping[str, int]) -> int:
+    return _index(params, "p", m.layout.buffer_pages, "RX buffer page")
+
+
+def _page_of_address(m: Machine, address: int) -> int | None:
+    where = m.layout.locate(address)
+    return where[0] if where is not None else None
+
+
+def _in_page(m: Machine, what: str, address: int, page: int) -> None:
+    """``what`` (ending in "is" or "goes to") ``address`` must be in buffer page ``page``."""
+    target = _page_of_address(m, address)
+    if target != page:
+        where = "no guest page" if target is None else f"page {target}"
+        at = f"{address:#x} is in" if what.endswith(" is") else f"{address:#x}, in"
+        raise StepRefused(f"{what.removesuffix(' is')} {at} {where}, not page {page}")
+
+
+def _buffer_in(m: Machine, slot: int, page: int) -> None:
+    """The driver's buffer for ``slot`` must be in ``page``, as the step says."""
+    held = m.driver.buffer_page[slot]
+    if held != page:
+        now = "has no buffer" if held is None else f"has its buffer in page {held}"
+        raise StepRefused(f"driver: descriptor {slot} {now}, not in page {page}")
+
+
+# ---------------------------------------------------------------- model actions as operations
+
+
+def _refill(m: Machine, p: Mapping[str, int]) -> Arguments:
+    slot, page = _slot(m, p), _page(m, p)
+    nxt = m.driver.next_refill_slot()
+    if nxt != slot:
+        raise StepRefused(f"driver: refills in ring order: next_to_use is descriptor {nxt}")
+    return (page,)
+
+
+def _clean(unmap: bool) -> Callable[[Machine, Mapping[str, int]], Arguments]:
+    def clean(m: Machine, p: Mapping[str, int]) -> Arguments:
+        slot, page = _slot(m, p), _page(m, p)
+        nxt = m.driver.next_clean_slot()
+        if nxt != slot:
+            raise StepRefused(f"driver: cleans in ring order: next_to_clean is descriptor {nxt}")
+        _buffer_in(m, slot, page)
+        return (unmap,)
+    return clean
+
+
+def _touch_write_back(m: Machine, p: Mapping[str, int]) -> Arguments:
+    slot, page = _slot(m, p), _page(m, p)
+    t = m.driver.touch
+    if t is not None and t.slot != slot:
+        raise StepRefused(f"driver: the half-done touch belongs to the clean of descriptor {t.slot}")
+    if t is not None and t.page != page:
+        raise StepRefused(f"driver: the half-done touch is of page {t.page}, not page {page}")
+    return ()
+
+
+def _rx_data(m: Machine, p: Mapping[str, int]) -> Arguments:
+    slot, page = _slot(m, p), _page(m, p)
+    nxt = m.vf.next_descriptor()
+    if nxt is not None and nxt != slot:
+        raise StepRefused(f"VF: takes descriptors in ring order: the next one (RDH) is {nxt}")
+    if nxt is not None:
+        address = m.driver.descriptor(nxt).pkt_addr  # what the VF will read from the ring
+        _in_page(m, f"VF: descriptor {slot}'s buffer address is", address, page)
+    return ()
+
+
+def _rx_writeback(m: Machine, p: Mapping[str, int]) -> Arguments:
+    return (_slot(m, p),)
+
+
+def _land_data(m: Machine, p: Mapping[str, int]) -> Arguments:
+    slot, page = _slot(m, p), _page(m, p)
+    index = m.vf.dma.find(slot, DATA)
+    if index is not None:
+        address = m.vf.dma.posted[index].iova
+        _in_page(m, f"DMA engine: the posted data write for descriptor {slot} goes to", address, page)
+    return (DATA, slot)
+
+
+def _land_writeback(m: Machine, p: Mapping[str, int]) -> Arguments:
+    return (WRITEBACK, _slot(m, p))
+
+
+ACTIONS: dict[str, ActionBinding] = {
+    # guest driver
+    "opt_in_marking": ActionBinding("driver.opt_in"),
+    "probe": ActionBinding("driver.probe"),
+    "refill": ActionBinding("driver.refill", _refill),
+    "clean_unmap": ActionBinding("driver.clean", _clean(unmap=True)),
+    "clean_recycle": ActionBinding("driver.clean", _clean(unmap=False)),
+    "touch_write_back": ActionBinding("driver.touch_write_back", _touch_write_back),
+    "handle_event": ActionBinding("driver.handle_event"),
+    "clear_bme": ActionBinding("driver.clear_bus_master"),
+    "drain": ActionBinding("driver.drain"),
+    "mark": ActionBinding("driver.mark"),
+    "acknowledge": ActionBinding("driver.acknowledge"),
+    "error_detected": ActionBinding("driver.error_detected"),
+    "slot_reset": ActionBinding("driver.slot_reset"),
+    "resume_without_reset": ActionBinding("driver.resume_without_reset"),
+    # VF and its DMA engine
+    "rx_data": ActionBinding("wire.packet", _rx_data),
+    "land_data": ActionBinding("dma.land", _land_data),
+    "rx_writeback": ActionBinding("vf.write_back", _rx_writeback),
+    "land_writeback": ActionBinding("dma.land", _land_writeback),
+    # the guest CPU
+    "cpu_write": ActionBinding("cpu.store"),
+    # the migrator
+    "start_migration": ActionBinding("migrator.start"),
+    "block_migration": ActionBinding("migrator.block"),
+    "precopy_round": ActionBinding("migrator.precopy_round"),
+    "notify_guest": ActionBinding("migrator.notify"),
+    "stop_vcpu": ActionBinding("migrator.stop_vcpu"),
+    "timeout": ActionBinding("migrator.timeout"),
+    "stop_and_copy": ActionBinding("migrator.stop_and_copy"),
+    "switchover": ActionBinding("migrator.switchover"),
+    "abort": ActionBinding("migrator.abort"),
+    "start_dest_device": ActionBinding("migrator.start_destination_device"),
+}
+
+
+# ---------------------------------------------------------------- what each property forbids, concretely
+
+
+def _completeness(m: Machine, damage: Damage) -> list[str]:
+    if not damage.pages:
+        return []
+    names = ", ".join(f"{d.role} ({d.differing} bytes)" for d in damage.pages)
+    return [f"after the switchover {len(damage.pages)} page(s) differ between source and "
+            f"destination: {names}"]
+
+
+def _marking_preserves_data(m: Machine, damage: Damage) -> list[str]:
+    return [f"a plain touch wrote stale bytes over a landed DMA write: {w.role} +{w.offset:#05x}, "
+            f"{w.length} bytes" for w in damage.stale_writes]
+
+
+def _quiescence(m: Machine, damage: Damage) -> list[str]:
+    seen = []
+    for e in m.journal.events:
+        if e.kind in ("data_issue", "writeback_issue") and not e.context.bus_master:
+            seen.append(f"{e.text}, with bus mastering off")
+        elif e.kind in ("data_issue", "writeback_issue", "data_land", "writeback_land") and \
+                e.context.migration in ("stopped", "copied"):
+            seen.append(f"{e.text}, while the vCPU was stopped for the final copy "
+                        f"(migration phase {e.context.migration})")
+    return seen
+
+
+def _rings_last(m: Machine, damage: Damage) -> list[str]:
+    ring = m.layout.ring_page
+    if not m.switched_over or m.migrator.copied_quiet[ring]:
+        return []
+    last = [e for e in m.journal.events if e.kind == "copy" and e.page == ring][-1]
+    return [f"the ring page's last copy before the switchover was made with the VF not quiet: "
+            f"{last.text}"]
+
+
+def _opt_in(m: Machine, damage: Damage) -> list[str]:
+    if m.migrator.started_with_opt_in is False:
+        return ["the migration started although the driver never opted in to dirty marking "
+                "(bus mastering was already on)"]
+    return []
+
+
+def _recovery(m: Machine, damage: Damage) -> list[str]:
+    rx = ("refill", "clean", "touch_read", "touch_write", "stale_write")
+    events = m.journal.events
+    seen = [f"{e.text}, while bus mastering was off (the VF cannot serve the ring)"
+            for e in events if e.kind in rx and not e.context.bus_master]
+    return seen + [e.text for e in events if e.kind == "dma_fault"]
+
+
+def _dest_order(m: Machine, damage: Damage) -> list[str]:
+    return [f"{e.text} before the switchover" for e in m.journal.events
+            if e.kind == "dest_device" and e.context.migration != "switched"]
+
+
+ENDED = ("switched", "aborted", "blocked")
+
+
+def _migration_ends(m: Machine, damage: Damage) -> list[str]:
+    phase = m.migrator.phase
+    if phase in ENDED:
+        return []
+    why = m.migrator.why_not_stop_vcpu() if phase == "notified" else f"phase {phase}"
+    return [f"the migration never ends: the loop comes back with the migrator in phase {phase} "
+            f"({why}) and nothing obliges it to move on"]
+
+
+def _event_answered(m: Machine, damage: Damage) -> list[str]:
+    if m.migrator.phase != "notified" or m.channel.acked:
+        return []
+    return [f"the migration event is never answered: the driver stays {m.driver.state} and the "
+            f"migrator has no timeout ({m.migrator.why_not_timeout()})"]
+
+
+def _network_recovers(m: Machine, damage: Damage) -> list[str]:
+    phase = m.migrator.phase
+    if phase not in ENDED:
+        return []
+    works = m.migrator.destination_device if phase == "switched" else (
+        m.driver.state == "up" and m.vf.config.bus_master)
+    if works:
+        return []
+    return [f"the migration ended (phase {phase}) but the guest's network stays dead: driver "
+            f"{m.driver.state}, Command register {m.vf.config.command:#06x}; a packet now: "
+            f"{m.vf.why_not_receive() or 'accepted'}"]
+
+
+def _deadlock(m: Machine, damage: Damage) -> list[str]:
+    return [] if operations(m) else ["no operation of the emulated system can take place"]
+
+
+OBSERVERS = {
+    "completeness": _completeness,
+    "marking-preserves-data": _marking_preserves_data,
+    "quiescence": _quiescence,
+    "rings-last": _rings_last,
+    "opt-in": _opt_in,
+    "recovery": _recovery,
+    "dest-order": _dest_order,
+    "migration-ends": _migration_ends,
+    "event-answered": _event_answered,
+    "network-recovers": _network_recovers,
+    "deadlock": _deadlock,
+}
+
+
+BINDING: Binding[MachineConfig, Machine] = Binding(
+    model="guest-assisted",
+    configure=machine_config,
+    boot=Machine,
+    abstract=model_state,
+    operations=KINDS,
+    actions=ACTIONS,
+    observers=OBSERVERS,
+    assess=assess,
+    events=lambda m: [e.text for e in m.journal.events],
+)
