@@ -345,3 +345,25 @@ def test_the_readme_replay_section_is_true(tmp_path, capsys, monkeypatch):
             line = line.split("; ...")[0]  # wrapped in the README
         assert line.strip().rstrip(". ") in outputs[1], line
     assert json.loads(outputs[2])["result"] == "confirmed"
+
+
+def _expected_violations():
+    from migcheck.models.library import bundled
+
+    ga = bundled("guest-assisted")
+    for name, cls in ga.variants().items():
+        kinds = {p.name: p.kind for p in build(cls).properties}
+        for prop, verdict in cls.expect.items():
+            if verdict == "violated" and kinds.get(prop) != "reachable":
+                yield name, prop
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("variant", "prop"), sorted(_expected_violations()))
+def test_every_expected_violation_replays_confirmed(guest_assisted, variant, prop):
+    """Every violation a guest-assisted variant expects is shown on the emulator, and what
+    the replay observed names the property's concrete event (never an empty CONFIRMED)."""
+    trace, system = counterexample(guest_assisted, variant, prop)
+    report = replay(trace, system)
+    assert report.result == "confirmed" and report.exit_status == 0, (variant, prop, report.observed)
+    assert report.observed, (variant, prop)
