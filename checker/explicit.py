@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
-
 from migcheck.models.ir import System
 
 from .codegen import DEADLOCK_FLAG, Active, Packing, compile_search
@@ -45,6 +43,7 @@ class Exploration:
     never_enabled: list[str] = field(default_factory=list)  # action instances (if the search finished)
     symmetry: Symmetry | None = field(default=None, repr=False)  # states are canonical forms
     backend: str = "python"  # the search that ran: python or native
+    store_bytes: int | None = None  # native: bytes the C store holds (states, parents, actions, table)
 
     def state(self, i: int) -> tuple[int, ...]:
         return self.packing.unpack(self.states[i])
@@ -56,13 +55,15 @@ class Exploration:
             n += 1
         return list(range(n))
 
-    def graph(self) -> nx.DiGraph:
+    def graph(self) -> Any:
         """The explored state graph; nodes are state indexes, edges carry the action label.
 
         Only available when the search ran with ``graph=True`` (it records every transition).
         """
         if self.edges is None:
             raise ValueError("the search ran without graph=True; no transitions were recorded")
+        import networkx as nx  # loaded only when a graph is asked for
+
         g = nx.DiGraph()
         g.add_nodes_from(range(len(self.states)))
         for i, a, j in self.edges:
@@ -210,6 +211,7 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
                       complete=event == "done", domain_error=domain_error, transitions=transitions,
                       seconds=elapsed, fired=got.fired, stop_reason=stop_reason, symmetry=sym)
     result.backend = engine.name
+    result.store_bytes = getattr(got, "store_bytes", None)
     return result
 
 
@@ -270,6 +272,9 @@ def _search_engine(backend: str, system: System, packing: Packing, active: Activ
                    symmetry: Symmetry | None) -> tuple[Any, str]:
     """The search to run for ``backend``, and a one-line note when ``auto`` fell back to Python.
 
+    ``auto`` runs a small system (`native.search.SMALL_BITS`) on the Python backend unless its
+    C library is already built: compiling would cost more than the whole Python search.
+
     ``native`` that cannot run raises `NativeUnavailable` with the reason.
     """
     if backend not in BACKENDS:
@@ -281,12 +286,13 @@ def _search_engine(backend: str, system: System, packing: Packing, active: Activ
 
     try:
         canonical = native_canonical(symmetry.groups, packing) if symmetry is not None else ""
-        return NativeSearch(system, packing, active, canonical), ""
+        return NativeSearch(system, packing, active, canonical, small_first=backend == "auto"), ""
     except (NativeUnavailable, SymmetryRefused) as exc:
         if backend == "native":
             raise NativeUnavailable(f"--backend native: {exc}") from None
-        return PythonSearch(system, packing, active, symmetry), f"native backend unavailable ({exc}); " \
-            "using the Python backend"
+        note = "" if getattr(exc, "quiet", False) else \
+            f"native backend unavailable ({exc}); using the Python backend"
+        return PythonSearch(system, packing, active, symmetry), note
 
 
 def initial_states(system: System, packing: Packing, graph: bool) -> tuple[list[int], Any]:

@@ -99,15 +99,58 @@ def check_liveness(exploration: Exploration, prop: PropertyIR, g: FairGraph | No
     return _lasso(exploration, parent, entry, loop, prop.name)
 
 
+def _components(nodes: set[int], g: FairGraph) -> list[set[int]]:
+    """The strongly connected components of the explored graph restricted to ``nodes``
+    (Tarjan's algorithm, iterative). Linear in the nodes and their edges."""
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    stack: list[int] = []
+    on_stack: set[int] = set()
+    out: list[set[int]] = []
+    for root in sorted(nodes):
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter([j for _, j in g.out[root] if j in nodes]))]
+        while work:
+            v, successors = work[-1]
+            for w in successors:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter([j for _, j in g.out[w] if j in nodes])))
+                    break
+                if w in on_stack:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = set()
+                    while True:
+                        w = stack.pop()
+                        on_stack.discard(w)
+                        comp.add(w)
+                        if w == v:
+                            break
+                    out.append(comp)
+    return out
+
+
 def _first_fair_component(g: FairGraph, order: list[int], rank: dict[int, int]) -> set[int] | None:
+    inside = set(order)
     candidates = []
-    pending: list[set[int]] = [set(order)]
+    pending: list[set[int]] = [inside]
     while pending:
         nodes = pending.pop()
-        for comp in _components(g, nodes):
+        for comp in _components(nodes, g):
             if len(comp) == 1:
                 (only,) = comp
-                if not any(j == only for _, j in g.out[only]):
+                if all(j != only for _, j in g.out[only]):
                     continue  # no cycle here (stuttering is handled apart)
             taken = {a for i in comp for a, j in g.out[i] if j in comp}
             enabled_anywhere = set().union(*(g.enabled(i) for i in comp))
@@ -124,56 +167,6 @@ def _first_fair_component(g: FairGraph, order: list[int], rank: dict[int, int]) 
     if not candidates:
         return None
     return min(candidates, key=lambda c: min(rank[i] for i in c))
-
-
-def _components(g: FairGraph, nodes: set[int]) -> list[set[int]]:
-    """The strongly connected components of the graph restricted to ``nodes`` (Tarjan's
-    algorithm, iterative: the explored graphs are deeper than Python's recursion limit).
-    Linear in the nodes and their edges; the result does not depend on set iteration order
-    as a whole (each component is a set, and callers choose among them by rank)."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on_stack: set[int] = set()
-    stack: list[int] = []
-    found: list[set[int]] = []
-    for root in sorted(nodes):
-        if root in index:
-            continue
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        work = [(root, iter(g.out[root]))]
-        while work:
-            v, edges = work[-1]
-            advanced = False
-            for _, w in edges:
-                if w not in nodes:
-                    continue
-                if w not in index:
-                    index[w] = low[w] = len(index)
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, iter(g.out[w])))
-                    advanced = True
-                    break
-                if w in on_stack:
-                    low[v] = min(low[v], index[w])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                u = work[-1][0]
-                low[u] = min(low[u], low[v])
-            if low[v] == index[v]:
-                comp = set()
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.add(w)
-                    if w == v:
-                        break
-                found.append(comp)
-    return found
 
 
 def _fair_cycle(g: FairGraph, comp: set[int], entry: int) -> list[tuple[int, int, int]]:

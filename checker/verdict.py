@@ -60,6 +60,9 @@ class Verdict:
                 if self.engine == "all":
                     return "exhaustive; " + " and ".join(
                         e for e in self.extra.get("engines", {}) if e != "explicit") + " agree"
+                every = self.extra.get("every")
+                if every:
+                    return "proved for every " + " and ".join(every)
                 return "exhaustive" if self.engine == "explicit" else "proved"
             return f"bounded at depth {self.bound}"
         return self.reason or self.verdict

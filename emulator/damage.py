@@ -52,6 +52,12 @@ class PacketFate:
     expected: bytes = b""  # for lost and corrupted packets: the first bytes the VF wrote for it
     seen: bytes = b""  # and what the guest has there instead (frame, or descriptor when DD is lost)
 
+    @property
+    def label(self) -> str:
+        """``packet 3 (descriptor 1)``; a packet no RX descriptor took (lost on the network, or
+        received by another device) has no descriptor to name."""
+        return f"packet {self.seq} (descriptor {self.slot})" if self.slot >= 0 else f"packet {self.seq}"
+
 
 @dataclass(frozen=True)
 class StaleWrite:

@@ -73,7 +73,8 @@ class DmaEngine:
             self.journal.record("vf", "dma_fault", f"IOMMU fault: {what} to IOVA {write.iova:#x} "
                                 "is not mapped; the write is dropped", slot=write.slot, seq=write.seq)
             return write
-        kind = {DATA: "data_land", WRITEBACK: "writeback_land", TX_WRITEBACK: "tx_writeback_land"}[write.purpose]
+        kind = {DATA: "data_land", WRITEBACK: "writeback_land",
+                TX_WRITEBACK: "tx_writeback_land"}[write.purpose]
         done = 0
         for page, offset, length in self.memory.dma_write(*where, write.data):
             self.journal.record("vf", kind, f"{what} lands at IOVA {write.iova + done:#x} "

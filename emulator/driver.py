@@ -30,8 +30,8 @@ from .errors import refuse
 from .iommu import Iommu
 from .journal import Journal
 from .layout import PAGE_SIZE, GuestLayout
-from .packets import FRAME_LEN
 from .memory import GuestMemory
+from .packets import FRAME_LEN
 from .stack import GuestStack, HeldBuffer
 from .vcpu import Vcpu
 from .vf import VirtualFunction

@@ -165,7 +165,9 @@ class Migrator:
 
     def why_not_stop_vcpu(self) -> str | None:
         if self.config.bitmap:
-            return None if self.phase == "precopy" else f"migrator: cannot stop the vCPU in phase {self.phase}"
+            if self.phase != "precopy":
+                return f"migrator: cannot stop the vCPU in phase {self.phase}"
+            return None
         if self.phase == "notified" and self.channel.acked:
             return None
         if self.phase == "notified" and self.config.proceed_on_bme_clear and not self.vf.config.bus_master:

@@ -13,7 +13,6 @@ import sys
 import time
 from typing import Any
 
-from migcheck.checker.symbolic import certificate_smtlib
 from migcheck.checker.trace import write_json_atomic, write_text_atomic
 from migcheck.models.errors import MigcheckError, ParameterError
 from migcheck.models.library import BUNDLED, DEFAULT_MODEL, bundled, resolve
@@ -158,7 +157,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for v in d["variants"]:
             exp = ", ".join(f"{k}: {val}" for k, val in v["expect"].items() if val != "holds")
             print(f"    {v['name']}: {v['doc']}" + (f"  (expected: {exp})" if exp else ""))
-            if v["source"]:
+            if v.get("source"):
                 print(f"      source: {v['source']}")
         print()
     return 0
@@ -177,7 +176,8 @@ def describe(model: type[Model]) -> dict[str, Any]:
         "parameters": [{"name": k, "default": p.default, "allowed": p.describe_allowed(), "doc": p.doc}
                        for k, p in model.parameters().items()],
         "properties": props,
-        "variants": [{"name": n, "doc": v.doc(), "expect": dict(v.expect), "source": v.source}
+        "variants": [{"name": n, "doc": v.doc(), "expect": dict(v.expect),
+                      **({"source": v.source} if getattr(v, "source", "") else {})}
                      for n, v in model.variants().items()],
     }
 
@@ -217,7 +217,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         return status
     if results:
-        print(render.header(results[0].system))
+        print(render.header(results[0].system, results[0].params))
         print(render.table(results))
     narrow = bool(args.variant) or bool(args.property)
     for r in results:
@@ -288,6 +288,8 @@ def _check_writable(path: str, flag: str) -> None:
 
 def _write_certificates(path: str, results: list) -> int:
     """Every re-checked certificate in one SMT-LIB 2 file, each under a comment naming it."""
+    from migcheck.checker.symbolic import certificate_smtlib  # loads z3
+
     texts = []
     for r in results:
         cert = r.verdict.extra.get("certificate")

@@ -18,11 +18,11 @@ from .runner import Result
 def verdict_text(r: Result) -> str:
     v = r.verdict
     if v.verdict == "violated" and v.trace is not None:
-        text = f"violated ({len(v.trace)} steps)"
+        text = f"violated ({len(v.trace)} steps{_found_at(v)})"
     elif v.verdict == "violated":
         text = f"violated ({v.reason})" if v.reason else "violated"
     elif v.verdict == "holds":
-        text = f"holds ({v.completeness})"
+        text = f"holds ({v.completeness}{_found_at(v)})"
     elif v.verdict == "vacuous":
         text = f"vacuous: {v.reason}"
     else:
@@ -30,6 +30,12 @@ def verdict_text(r: Result) -> str:
     if not r.as_expected:
         text += f"  UNEXPECTED (expected {r.expected})"
     return text
+
+
+def _found_at(v) -> str:
+    """For ``--set pages=any``: the smallest size with the counterexample (or witness)."""
+    sizes = v.extra.get("found_at")
+    return "" if not sizes else ", smallest at " + " ".join(f"{k}={n}" for k, n in sizes.items())
 
 
 def table(results: list[Result]) -> str:
@@ -49,8 +55,9 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
-def header(system: System) -> str:
-    params = " ".join(f"{k}={v}" for k, v in system.params)
+def header(system: System, params: dict[str, Any] | None = None) -> str:
+    """The model, its parameters (``params``: as asked, with ``any`` sets) and IR hash."""
+    params = " ".join(f"{k}={v}" for k, v in (params or dict(system.params)).items())
     return f"{system.model}  {params}  (IR {system.ir_hash})"
 
 
@@ -109,7 +116,7 @@ def result_json(r: Result) -> dict[str, Any]:
     return {
         "model": s.model,
         "variant": s.variant,
-        "params": dict(s.params),
+        "params": r.params,
         "ir_hash": s.ir_hash,
         "property": v.property,
         "kind": v.kind,
@@ -123,6 +130,7 @@ def result_json(r: Result) -> dict[str, Any]:
         "reason": v.reason or None,
         "engines": v.extra.get("engines"),  # --engine all: each engine's verdict
         "proof": _proof(v),
+        "found_at": v.extra.get("found_at"),  # --set pages=any: the smallest size with the trace
         "stats": v.stats.to_json(),
         "trace": None if trace is None else {k: val for k, val in trace.to_json(s).items()
                                              if k in ("steps", "loop")},
@@ -135,7 +143,10 @@ def _proof(v) -> dict[str, Any] | None:
     if "certificate" not in v.extra:
         return None
     keys = ("k", "invariant_by", "lemmas", "ctis", "sample_states")
-    return {k: v.extra[k] for k in keys if k in v.extra}
+    proof = {k: v.extra[k] for k in keys if k in v.extra}
+    if v.extra.get("every"):
+        proof["for_every"] = list(v.extra["every"])  # the index sets proved for every size
+    return proof
 
 
 def results_json(results: list[Result]) -> dict[str, Any]:

@@ -264,7 +264,7 @@ def report_text(r: ReplayReport) -> str:
     if d.packets:
         lines += ["", "Packets (by sequence number):"]
         for p in d.packets:
-            lines.append(f"  packet {p.seq} (descriptor {p.slot}): {p.fate.upper()}: {p.reason}")
+            lines.append(f"  {p.label}: {p.fate.upper()}: {p.reason}")
             if p.expected:
                 lines.append(f"      the VF wrote    {p.expected.hex(' ')}")
                 lines.append(f"      the guest has   {p.seen.hex(' ')}")

@@ -11,10 +11,9 @@ from typing import Any
 from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
 from migcheck.checker.parallel import WorkersRefused, explore_parallel
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
-from migcheck.checker.symbolic import check_symbolic
-from migcheck.checker.symbolic.lemmas import sample_params
 from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Verdict
-from migcheck.models.errors import ModelNotFound, UsageError
+from migcheck.models.domains import Index
+from migcheck.models.errors import ModelNotFound, ParameterError, UsageError
 from migcheck.models.ir import System
 from migcheck.models.model import Model, build
 
@@ -30,6 +29,12 @@ class Result:
     verdict: Verdict
     expected: str
     never_enabled: tuple[str, ...] = ()  # the variant's action instances no reachable state enables
+    any_sets: tuple[str, ...] = ()  # index sets checked for every size (--set pages=any)
+
+    @property
+    def params(self) -> dict[str, int | str]:
+        """The parameters as asked: ``any`` for the sets checked for every size."""
+        return {**dict(self.system.params), **{k: "any" for k in self.any_sets}}
 
     @property
     def as_expected(self) -> bool:
@@ -100,6 +105,9 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
         raise WorkersRefused("--workers runs the Python backend on each worker; --backend native "
                              "searches in one process (give one of them)")
     classes = select_variants(model, variants)
+    every = any_sets(model, params)
+    if every:
+        return _run_every_size(model, classes, every, properties, params or {}, engine, timeout, on_progress)
     systems = [build(v, params) for v in classes]
     check_properties_exist(systems, properties)
     results: list[Result] = []
@@ -112,6 +120,8 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
         if engine in SYMBOLIC:
             if on_progress:
                 on_progress(system.variant, {"note": f"{engine} running"})
+            from migcheck.checker.symbolic import check_symbolic  # loads z3
+
             symbolic = check_symbolic(system, engine, wanted, depth, timeout, sample=sample_of(cls, system))
             results += [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
             continue
@@ -133,9 +143,60 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
     return results
 
 
+ANY = "any"
+
+
+def any_sets(model: type[Model], params: dict[str, Any] | None) -> tuple[str, ...]:
+    """The index sets given as ``any`` (``--set pages=any``); ParameterError for a parameter
+    that is not an index set."""
+    named = tuple(k for k, v in (params or {}).items() if isinstance(v, str) and v.strip().lower() == ANY)
+    declared = model.parameters()
+    for k in named:
+        if k in declared and not isinstance(declared[k], Index):
+            raise ParameterError(f"--set {k}=any: '{k}' is a plain parameter; only an index set may be "
+                                 "'any' (checked for every size)")
+    return named
+
+
+def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[str, ...],
+                    properties: list[str] | None, params: dict[str, Any], engine: str,
+                    timeout: float | None, on_progress: Callable[[str, dict[str, Any]], None] | None
+                    ) -> list[Result]:
+    """Every selected variant for every size of ``sets`` (`checker/symbolic/everysize.py`)."""
+    from migcheck.checker.symbolic.everysize import check_every_size  # loads z3
+    if engine != "pdr":
+        raise UsageError(f"--set {sets[0]}=any is checked for every size by --engine pdr; --engine "
+                            f"{engine} checks one size (give a number, e.g. --set {sets[0]}=4)")
+    fixed = {k: v for k, v in params.items() if k not in sets}
+    results: list[Result] = []
+    for cls in classes:
+        cache: dict[tuple[tuple[str, int], ...], System] = {}
+
+        def instance(sizes: dict[str, int], cls: type[Model] = cls,
+                     cache: dict[tuple[tuple[str, int], ...], System] = cache) -> System:
+            key = tuple(sorted(sizes.items()))
+            if key not in cache:
+                cache[key] = build(cls, {**fixed, **sizes})
+            return cache[key]
+
+        probe = instance({k: 1 for k in sets})
+        check_properties_exist([probe], properties)
+        wanted = [p for p in properties if p in property_names(probe)] if properties else None
+        if properties and not wanted:
+            continue
+        arg_sets = {a.label: tuple(a.arg_indexes) for a in cls.actions().values()}
+        if on_progress:
+            on_progress(probe.variant, {"note": f"pdr for every {' and '.join(sets)}"})
+        for name, answer in check_every_size(instance, sets, arg_sets, wanted, timeout).items():
+            results.append(Result(answer.system, answer.verdict, answer.system.expected(name), any_sets=sets))
+    return results
+
+
 def sample_of(cls: type[Model], system: System) -> System | None:
     """The smaller instance whose explicit search the proof engines mine for lemmas: each
     symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small."""
+    from migcheck.checker.symbolic.lemmas import sample_params  # loads z3
+
     params = sample_params(system)
     return None if params == dict(system.params) else build(cls, params)
 
@@ -147,6 +208,8 @@ def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | N
     if not safety:
         return verdicts
     depth = max(v.stats.depth for v in verdicts.values())
+    from migcheck.checker.symbolic import check_symbolic  # loads z3
+
     others = {e: check_symbolic(system, e, safety, depth, timeout, sample=sample) for e in CROSS_CHECK}
     out = dict(verdicts)
     for name in safety:

@@ -4,10 +4,11 @@ writes it.
 A row says everything a backend needs about one operator: its arity, whether it yields a
 boolean or an integer, its value on integers (booleans as 0/1: the interpreter, constant
 folding and the specialiser all read this), its Python source (the compiled search), its C
-source (the native backend), its z3 builder (the symbolic engines), how it is shown to people,
-whether its operands commute (symmetry's normal form) and the range of values it can take
-(domain checks). ``tests/test_operators.py`` enumerates the table and fails when a row lacks a
-column or a backend disagrees with ``evaluate``.
+source (the native backend), its Promela and Murphi source (the peer models in ``bench/``), its
+z3 builder (the symbolic engines), how it is shown to people, whether its operands commute
+(symmetry's normal form) and the range of values it can take (domain checks).
+``tests/test_operators.py`` enumerates the table and fails when a row lacks a column or a
+backend disagrees with ``evaluate``.
 
 The z3 column receives the z3 module and the already translated operands, so this module does
 not import z3 (``migcheck list`` and the explicit engine never load it).
@@ -40,6 +41,9 @@ class Operator:
     evaluate: Callable[..., int]  # operand values -> value (booleans as 0/1)
     python: Callable[[list[str]], str]  # operand sources -> a Python expression
     c: Callable[[list[str]], str]  # operand sources -> a C expression (int64 values)
+    promela: Callable[[list[str]], str]  # operand sources -> a Promela expression (bench/peer)
+    murphi: Callable[[list[str]], str]  # operand sources, coerced as ``operands`` says -> Murphi
+    operands: str  # "bool", "int" or "ite" (a boolean, then two integers): for typed languages
     z3: Callable[[Any, list[Any]], Any]  # (the z3 module, operand terms) -> a z3 term
     show: Callable[[list[str]], str]  # operand texts -> text for people
     interval: Callable[[list[Interval]], Interval]  # operand ranges -> a sound range of the result
@@ -130,6 +134,8 @@ _ROWS = (
              evaluate=lambda a: int(not a),
              python=lambda a: f"(not {a[0]})",
              c=lambda a: f"(!{a[0]})",
+             promela=lambda a: f"(!{a[0]})",
+             murphi=lambda a: f"(!{a[0]})", operands="bool",
              z3=lambda z3, a: z3.Not(z3_bool(z3, a[0])),
              show=lambda a: f"~{a[0]}",
              interval=lambda p: (1 - p[0][1], 1 - p[0][0])),
@@ -137,6 +143,8 @@ _ROWS = (
              evaluate=lambda *v: int(all(v)),
              python=_joined("and"),
              c=_joined("&&"),
+             promela=_joined("&&"),
+             murphi=_joined("&"), operands="bool",
              z3=lambda z3, a: z3_conj(z3, [z3_bool(z3, x) for x in a], a[0].ctx),
              show=lambda a: "(" + " & ".join(a) + ")",
              interval=lambda p: (min(lo for lo, _ in p), min(hi for _, hi in p))),
@@ -144,12 +152,16 @@ _ROWS = (
              evaluate=lambda *v: int(any(v)),
              python=_joined("or"),
              c=_joined("||"),
+             promela=_joined("||"),
+             murphi=_joined("|"), operands="bool",
              z3=lambda z3, a: z3_disj(z3, [z3_bool(z3, x) for x in a], a[0].ctx),
              show=lambda a: "(" + " | ".join(a) + ")",
              interval=lambda p: (max(lo for lo, _ in p), max(hi for _, hi in p))),
     Operator("eq", 2, True, True,
              evaluate=lambda a, b: int(a == b),
              python=_infix("=="), c=_infix("=="),
+             promela=_infix("=="),
+             murphi=_infix("="), operands="int",
              z3=_z3_compare(lambda a, b: a == b, same=True),
              show=lambda a: f"({a[0]} = {a[1]})",
              interval=_compare_interval(lambda a, b, c, d: b < c or d < a,
@@ -157,6 +169,8 @@ _ROWS = (
     Operator("ne", 2, True, True,
              evaluate=lambda a, b: int(a != b),
              python=_infix("!="), c=_infix("!="),
+             promela=_infix("!="),
+             murphi=_infix("!="), operands="int",
              z3=_z3_compare(lambda a, b: a != b, same=True),
              show=lambda a: f"({a[0]} != {a[1]})",
              interval=_compare_interval(lambda a, b, c, d: a == b == c == d,
@@ -164,30 +178,40 @@ _ROWS = (
     Operator("lt", 2, True, False,
              evaluate=lambda a, b: int(a < b),
              python=_infix("<"), c=_infix("<"),
+             promela=_infix("<"),
+             murphi=_infix("<"), operands="int",
              z3=_z3_compare(lambda a, b: a < b, same=False),
              show=lambda a: f"({a[0]} < {a[1]})",
              interval=_compare_interval(lambda a, b, c, d: a >= d, lambda a, b, c, d: b < c)),
     Operator("le", 2, True, False,
              evaluate=lambda a, b: int(a <= b),
              python=_infix("<="), c=_infix("<="),
+             promela=_infix("<="),
+             murphi=_infix("<="), operands="int",
              z3=_z3_compare(lambda a, b: a <= b, same=False),
              show=lambda a: f"({a[0]} <= {a[1]})",
              interval=_compare_interval(lambda a, b, c, d: a > d, lambda a, b, c, d: b <= c)),
     Operator("add", 2, False, True,
              evaluate=lambda a, b: a + b,
              python=_infix("+"), c=_infix("+"),
+             promela=_infix("+"),
+             murphi=_infix("+"), operands="int",
              z3=_z3_arith(lambda a, b: a + b),
              show=lambda a: f"({a[0]} + {a[1]})",
              interval=lambda p: (p[0][0] + p[1][0], p[0][1] + p[1][1])),
     Operator("sub", 2, False, False,
              evaluate=lambda a, b: a - b,
              python=_infix("-"), c=_infix("-"),
+             promela=_infix("-"),
+             murphi=_infix("-"), operands="int",
              z3=_z3_arith(lambda a, b: a - b),
              show=lambda a: f"({a[0]} - {a[1]})",
              interval=lambda p: (p[0][0] - p[1][1], p[0][1] - p[1][0])),
     Operator("mul", 2, False, True,
              evaluate=lambda a, b: a * b,
              python=_infix("*"), c=_infix("*"),
+             promela=_infix("*"),
+             murphi=_infix("*"), operands="int",
              z3=_z3_arith(lambda a, b: a * b),
              show=lambda a: f"({a[0]} * {a[1]})",
              interval=_mul_interval),
@@ -195,6 +219,8 @@ _ROWS = (
              evaluate=lambda c, a, b: a if c else b,
              python=lambda a: f"({a[1]} if {a[0]} else {a[2]})",
              c=lambda a: f"({a[0]} ? {a[1]} : {a[2]})",
+             promela=lambda a: f"({a[0]} -> {a[1]} : {a[2]})",
+             murphi=lambda a: f"({a[0]} ? {a[1]} : {a[2]})", operands="ite",
              z3=_z3_ite,
              show=lambda a: f"ite({a[0]}, {a[1]}, {a[2]})",
              interval=lambda p: (min(p[1][0], p[2][0]), max(p[1][1], p[2][1]))),

@@ -280,7 +280,7 @@ def test_drain_waits_for_posted_writes():
     m.migrator.notify()
     m.driver.handle_event()
     m.driver.clear_bus_master()
-    with pytest.raises(StepRefused, match="drain waits: the register read .* behind the 1 posted write"):
+    with pytest.raises(StepRefused, match=r"drain waits: the register read .* behind the 1 posted write"):
         m.driver.drain()
     m.land(0, DATA)
     m.driver.drain()

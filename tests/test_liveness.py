@@ -120,3 +120,24 @@ def test_an_unfair_loop_is_refused_by_the_validator():
                                   weak_trace.property, weak_trace.steps, weak_trace.loop)
     with pytest.raises(TraceMismatch, match=r"unfair to acquire\(i=0\) \(strong fairness\)"):
         interpret.validate(system, forged)
+
+
+def test_components_are_networkx_strongly_connected_components():
+    """The liveness check's own Tarjan (it spares `check` importing networkx) on random graphs."""
+    import random
+    from types import SimpleNamespace
+
+    import networkx as nx
+
+    from migcheck.checker.liveness import _components
+
+    rng = random.Random(7)
+    for _ in range(200):
+        n = rng.randint(1, 12)
+        out = [[(0, rng.randrange(n)) for _ in range(rng.randint(0, 3))] for _ in range(n)]
+        nodes = set(rng.sample(range(n), rng.randint(1, n)))
+        g = nx.DiGraph()
+        g.add_nodes_from(nodes)
+        g.add_edges_from((i, j) for i in nodes for _, j in out[i] if j in nodes)
+        ours = sorted(sorted(c) for c in _components(nodes, SimpleNamespace(out=out)))
+        assert ours == sorted(sorted(c) for c in nx.strongly_connected_components(g))

@@ -17,14 +17,16 @@ from migcheck.models.library import bundled
 from migcheck.models.model import build
 
 MANIFEST = json.loads((Path(__file__).parents[1] / "models" / "library" / "manifest.json").read_text())
-CASES = [(model, {**entry["params"], **pinned.get("params", {})}, variant, pinned)
+SLOW_STATES = 50_000  # a pinned exploration this large takes seconds: run it with -m slow
+CASES = [pytest.param(model, {**entry["params"], **pinned.get("params", {})}, variant, pinned,
+                      marks=[pytest.mark.slow] if pinned["states"] > SLOW_STATES else [],
+                      id=f"{model}-{'-'.join(f'{k}{v}' for k, v in entry['params'].items())}-{variant}")
          for model, entries in MANIFEST.items()
          for entry in entries
          for variant, pinned in entry["variants"].items()]
 
 
-@pytest.mark.parametrize("model, params, variant, pinned", CASES,
-                         ids=[f"{m}-{'-'.join(f'{k}{v}' for k, v in p.items())}-{v}" for m, p, v, _ in CASES])
+@pytest.mark.parametrize("model, params, variant, pinned", CASES)
 def test_pinned_verdicts_and_state_counts(model, params, variant, pinned):
     cls = bundled(model).variants()[variant]
     system = build(cls, params)

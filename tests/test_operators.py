@@ -42,7 +42,7 @@ def test_every_row_has_every_column():
         for f in fields(Operator):
             if f.name != "arity":  # None there means "two or more"
                 assert getattr(row, f.name) is not None, f"operator {name} has no {f.name}"
-        for column in ("evaluate", "python", "c", "z3", "show", "interval"):
+        for column in ("evaluate", "python", "c", "promela", "murphi", "z3", "show", "interval"):
             assert callable(getattr(row, column)), f"operator {name}: {column} is not a function"
 
 

@@ -20,7 +20,12 @@ FLAGS = ("-O2", "-shared", "-fPIC", "-std=c11", "-fno-strict-aliasing")
 
 
 class NativeUnavailable(MigcheckError):
-    """The native backend cannot run here (no C compiler, or the compiler failed)."""
+    """The native backend cannot run here (no C compiler, or the compiler failed). ``quiet``:
+    falling back to the Python backend is a choice, not a problem worth a note."""
+
+    def __init__(self, message: str, quiet: bool = False):
+        super().__init__(message)
+        self.quiet = quiet
 
 
 def find_compiler() -> str | None:
@@ -36,14 +41,25 @@ def cache_dir() -> Path:
     return Path(root) / "native"
 
 
+def library_path(source: str, cc: str) -> Path:
+    """Where the library built from ``source`` by ``cc`` is cached."""
+    digest = hashlib.sha256("\0".join((cc, *FLAGS, source)).encode()).hexdigest()[:24]
+    return cache_dir() / f"search-{digest}.so"
+
+
+def is_built(source: str) -> bool:
+    """Whether `load` would find ``source``'s library in the cache (no compiler run)."""
+    cc = find_compiler()
+    return cc is not None and library_path(source, cc).exists()
+
+
 def load(source: str) -> ctypes.CDLL:
     """The library built from ``source`` (compiled once per distinct source and compiler flags)."""
     cc = find_compiler()
     if cc is None:
         raise NativeUnavailable("no C compiler found (set CC, or install gcc or clang)")
-    digest = hashlib.sha256("\0".join((cc, *FLAGS, source)).encode()).hexdigest()[:24]
-    folder = cache_dir()
-    lib = folder / f"search-{digest}.so"
+    lib = library_path(source, cc)
+    folder = lib.parent
     if not lib.exists():
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=folder) as tmp:

@@ -17,8 +17,10 @@ from typing import Any
 from migcheck.models.ir import System
 
 from ..codegen import DEADLOCK_FLAG, Active, Packing
-from .build import NativeUnavailable, find_compiler, load
+from .build import NativeUnavailable, find_compiler, is_built, load
 from .csource import EVENTS, NativeRefused, generate
+
+SMALL_BITS = 20  # at most a million packed states: the Python search is done in about a second
 
 _TICK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int64)
 
@@ -120,7 +122,10 @@ class NativeSearch:
 
     name = "native"
 
-    def __init__(self, system: System, packing: Packing, active: Active, canonical: str = ""):
+    def __init__(self, system: System, packing: Packing, active: Active, canonical: str = "",
+                 small_first: bool = False):
+        """``small_first``: refuse (`NativeUnavailable`) a system of at most `SMALL_BITS` bits
+        whose library is not built yet; the Python search finishes it before the compiler would."""
         reason = unavailable_reason(system, packing)
         if reason is not None:
             raise NativeUnavailable(reason)
@@ -128,6 +133,8 @@ class NativeSearch:
             source = generate(system, packing, active, canonical)
         except NativeRefused as exc:
             raise NativeUnavailable(str(exc)) from None
+        if small_first and packing.bits <= SMALL_BITS and not is_built(source):
+            raise NativeUnavailable(f"small model ({packing.bits}-bit states), not compiled yet", quiet=True)
         self.lib = load(source)
         _declare(self.lib)
         self.system, self.packing, self.active = system, packing, active

@@ -21,22 +21,37 @@ only; named explicitly, they get an ``inconclusive`` verdict that says so.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from migcheck.models.errors import ModelNotFound
 from migcheck.models.expr import Node
 from migcheck.models.ir import System
 
 from ..verdict import Verdict
-from .bmc import DEFAULT_DEPTH, bmc
-from .certificate import (
-    Certificate,
-    CertificateCheck,
-    certificate_smtlib,
-    check_certificate,
-    write_certificate,
-)
-from .kinduction import DEFAULT_MAX_K, kinduction
-from .pdr import pdr
+
+if TYPE_CHECKING:
+    from .certificate import (
+        Certificate,
+        CertificateCheck,
+        certificate_smtlib,
+        check_certificate,
+        write_certificate,
+    )
+
+# z3 is loaded on first use of an engine, not on import: `migcheck list` and the explicit
+# engine never need it (PEP 562 module attributes).
+_LAZY = {"bmc": ".bmc", "DEFAULT_DEPTH": ".bmc", "kinduction": ".kinduction", "DEFAULT_MAX_K": ".kinduction",
+         "pdr": ".pdr", "Certificate": ".certificate", "CertificateCheck": ".certificate",
+         "certificate_smtlib": ".certificate", "check_certificate": ".certificate",
+         "write_certificate": ".certificate"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 ENGINES = ("bmc", "kind", "pdr")
 
@@ -78,6 +93,10 @@ def check_symbolic(system: System, engine: str, properties: list[str] | None = N
         raise ValueError(f"--timeout must be positive, got {timeout}")
     if lemmas and engine != "kind":
         raise ValueError("lemmas are used by k-induction only (engine 'kind')")
+    from .bmc import DEFAULT_DEPTH, bmc
+    from .kinduction import DEFAULT_MAX_K, kinduction
+    from .pdr import pdr
+
     if engine == "bmc":
         return bmc(system, properties, DEFAULT_DEPTH if depth is None else depth, timeout)
     if engine == "kind":

@@ -32,6 +32,7 @@ successor is in the domains.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import z3
@@ -40,7 +41,9 @@ from migcheck.models.ir import System
 
 from ..trace import write_text_atomic
 from .encode import Encoding, Unroller, conj
+from .epr import alternation
 from .goals import claim
+from .lift import FirstOrder
 
 FORMAT = "migcheck-certificate-1"
 
@@ -88,11 +91,99 @@ class Condition:
         return conj([*self.hypotheses, z3.Not(self.conclusion)], self.conclusion.ctx)
 
 
-def conditions(system: System, cert: Certificate) -> list[Condition]:
+@dataclass(frozen=True)
+class EverySizeCertificate:
+    """The evidence of a proof for every size of the ``sets`` given as ``any``: ``invariant``
+    is a quantified formula over the first-order state (`lift`), 1-inductive. ``relift``
+    traces and lifts the model afresh in the z3 context given, so the checker trusts nothing
+    of the engine but the invariant."""
+
+    model: str
+    variant: str
+    params: tuple[tuple[str, int | str], ...]
+    sets: tuple[str, ...]
+    property: str
+    engine: str
+    invariant: z3.BoolRef
+    relift: Callable[[z3.Context], FirstOrder]
+    k: int = 1
+
+    def conditions(self) -> list[Condition]:
+        """Initiation, consecution and property over the freshly lifted system; each negation
+        must be unsat, and each stays in EPR (`epr.alternation`)."""
+        fo = self.relift(z3.Context())
+        sig = fo.sig
+        inv = self.invariant.translate(sig.ctx)
+        template = sig.state("")
+        known = {str(c) for c in [*template.scalars.values(), *template.arrays.values()]}
+        known |= {str(x) for pair in template.refs.values() for x in pair if x is not None}
+        stray = sorted(set(_symbols(inv)) - known)
+        if stray:
+            raise ValueError(f"certificate invariant mentions {', '.join(stray)}, which are not state "
+                             "symbols")
+        prop = fo.system.property(self.property)
+        if prop is None:
+            raise ValueError(f"certificate names property '{self.property}', which the model lacks")
+        st0, st1 = sig.state("@0"), sig.state("@1")
+        at0, at1 = sig.at(inv, "@0"), sig.at(inv, "@1")
+        d0, d1 = fo.domain(st0), fo.domain(st1)
+        return [Condition("property", (d0, at0), fo.claim(prop, st0)),
+                Condition("initiation", (fo.init(st0),), at0),
+                Condition("consecution", (d0, at0, fo.trans(st0, st1), d1), at1)]
+
+
+def _symbols(formula: z3.ExprRef) -> list[str]:
+    """The names of the uninterpreted constants and functions a formula applies."""
+    found, stack, visited = [], [formula], set()
+    while stack:
+        e = stack.pop()
+        if e.get_id() in visited:
+            continue
+        visited.add(e.get_id())
+        if z3.is_quantifier(e):
+            stack.append(e.body())
+        elif z3.is_app(e):
+            if e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
+                found.append(e.decl().name())
+            stack.extend(e.children())
+    return found
+
+
+def check_every_size_certificate(cert: EverySizeCertificate, timeout: float | None = None
+                                 ) -> CertificateCheck:
+    """Re-verify an `EverySizeCertificate` on a fresh solver: every condition unsat, and in the
+    decidable fragment (an unknown answer or a condition outside it is not a pass)."""
+    try:
+        todo = cert.conditions()
+    except ValueError as exc:
+        return CertificateCheck(False, "identity", str(exc))
+    for cond in todo:
+        negation = cond.negation()
+        why = alternation(negation)
+        if why:
+            return CertificateCheck(False, cond.name, f"the {cond.name} condition leaves the decidable "
+                                                      f"fragment: {why}")
+        solver = z3.Solver(ctx=negation.ctx)
+        if timeout is not None:
+            solver.set("timeout", max(1, int(timeout * 1000)))
+        solver.add(negation)
+        result = solver.check()
+        if result == z3.sat:
+            return CertificateCheck(False, cond.name, f"the {cond.name} condition fails: z3 found a "
+                                                      "state (of some size) that satisfies its negation")
+        if result != z3.unsat:
+            return CertificateCheck(False, cond.name, f"z3 answered unknown on the {cond.name} "
+                                                      f"condition ({solver.reason_unknown()})")
+    return CertificateCheck(True)
+
+
+def conditions(system: System, cert: Certificate | EverySizeCertificate) -> list[Condition]:
     """The obligations that together prove ``cert``'s property (see the module docstring).
 
     Raises ValueError when the certificate belongs to another model or names unknown state.
     """
+    if isinstance(cert, EverySizeCertificate):
+        return cert.conditions()
     return _obligations(system, cert)[1]
 
 
@@ -184,10 +275,12 @@ def certificate_smtlib(system: System, *certs: Certificate) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _smtlib_blocks(system: System, cert: Certificate) -> list[str]:
+def _smtlib_blocks(system: System, cert: Certificate | EverySizeCertificate) -> list[str]:
     params = " ".join(f"{k}={v}" for k, v in cert.params)
-    lines = ["", f"; model {cert.model} [{cert.variant}] {params} (IR {cert.ir_hash})",
-             f"; property {cert.property}, proved by {cert.engine}, {cert.k}-inductive invariant"]
+    ir = f" (IR {cert.ir_hash})" if isinstance(cert, Certificate) else ""
+    every = f", for every {' and '.join(cert.sets)}" if isinstance(cert, EverySizeCertificate) else ""
+    lines = ["", f"; model {cert.model} [{cert.variant}] {params}{ir}",
+             f"; property {cert.property}, proved by {cert.engine}{every}, {cert.k}-inductive invariant"]
     for cond in conditions(system, cert):
         solver = z3.Solver(ctx=cond.conclusion.ctx)
         solver.add(cond.negation())

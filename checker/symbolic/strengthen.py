@@ -75,13 +75,16 @@ def _elements(cube: Cube) -> list[Element]:
 class Shape:
     """How an instance's slots read as scalars, symmetric arrays and references."""
 
-    def __init__(self, system: System):
+    def __init__(self, system: System, sets: tuple[str, ...] | None = None):
+        """``sets``: the symmetric sets whose elements a cube names (default: every one); the
+        arrays over the others read as scalars."""
+        symmetric = [(k, a) for k, a in system.symmetric if sets is None or k in sets]
         self.slots = system.layout.slots
         self.index = {s.name: i for i, s in enumerate(self.slots)}
-        self.sizes = {key: dict(system.params)[key] for key, _ in system.symmetric}
+        self.sizes = {key: dict(system.params)[key] for key, _ in symmetric}
         self.array_of: dict[str, str] = {}  # array name -> its set
         in_array: set[str] = set()
-        for key, arrays in system.symmetric:
+        for key, arrays in symmetric:
             for a in arrays:
                 self.array_of[a] = key
                 in_array.update(f"{a}[{j}]" for j in range(self.sizes[key]))
@@ -119,6 +122,13 @@ class Shape:
                 lits += [Lit("ref", r, (key, j), 0, False) for j in mine]
                 lits.append(Lit("ref", r, None, 0, False))
         return tuple(lits)
+
+    def column(self, state: tuple[int, ...], e: Element) -> tuple[int, ...]:
+        """Element ``e``'s array values and which references point at it."""
+        key, j = e
+        vals = [state[self.index[f"{a}[{j}]"]] for a, k in self.array_of.items() if k == key]
+        vals += [int(state[self.index[r]] == j) for r, k in self.refs.items() if k == key]
+        return tuple(vals)
 
     def renamings(self, elems: list[Element]) -> list[dict[Element, int]]:
         """Every injective map of ``elems`` into this instance's elements of the same sets."""
@@ -202,33 +212,91 @@ class _Group:
     checked: bool = False
 
 
-class Strengthener:
-    """The blocking loop over one encoding (see the module docstring)."""
+class Frame:
+    """What the blocking loop needs of an encoding: one step from a state in the domains
+    (``solver``), clauses at the steps (``at``), states read from a z3 model, and the clauses
+    that block a cube. `ConcreteFrame` is the encoding of one instance; `anysize` has one for
+    every size."""
 
-    def __init__(self, system: System, enc: Encoding, oracle: Oracle, deadline: Deadline):
+    solver: z3.Solver
+    unsupported: str = ""
+    scoped_goals = False  # assert each query's goal in a push/pop scope rather than under a literal
+
+    def at(self, clause: z3.BoolRef, k: int) -> z3.BoolRef:
+        raise NotImplementedError
+
+    def literal(self, name: str) -> z3.BoolRef:
+        raise NotImplementedError
+
+    def states(self, model: z3.ModelRef) -> tuple[Shape, tuple[int, ...], tuple[int, ...], Oracle]:
+        """The pre- and post-state of the step in ``model``, their shape and the initial states
+        at that shape (a cube matching one is surely wrong)."""
+        raise NotImplementedError
+
+    def clauses(self, shape: Shape, cube: Cube) -> list[z3.BoolRef]:
+        raise NotImplementedError
+
+    def false_after(self, model: z3.ModelRef, clause: z3.BoolRef) -> bool:
+        raise NotImplementedError
+
+
+class ConcreteFrame(Frame):
+    """The frame of one instance: a cube is blocked by one clause per renaming of its elements."""
+
+    def __init__(self, system: System, enc: Encoding):
         self.shape = Shape(system)
-        self.enc, self.oracle, self.deadline = enc, oracle, deadline
-        self.initial = Oracle(system, list(system.initial))  # a cube matching one is surely wrong
-        self.u = Unroller(enc)
+        self.unsupported = self.shape.unsupported
+        self.enc, self.u = enc, Unroller(enc)
+        self.initial = Oracle(system, list(system.initial))
         self.solver = enc.solver()
         self.solver.add(self.u.at(enc.domain, 0), self.u.at(enc.trans, 0), self.u.at(enc.domain, 1))
+
+    def at(self, clause: z3.BoolRef, k: int) -> z3.BoolRef:
+        return self.u.at(clause, k)
+
+    def literal(self, name: str) -> z3.BoolRef:
+        return self.enc.literal(name)
+
+    def states(self, model: z3.ModelRef) -> tuple[Shape, tuple[int, ...], tuple[int, ...], Oracle]:
+        return (self.shape, read_state(model, self.u.state(0)), read_state(model, self.u.state(1)),
+                self.initial)
+
+    def clauses(self, shape: Shape, cube: Cube) -> list[z3.BoolRef]:
+        """The clause ``~cube`` for every injective renaming of its elements into this instance."""
+        out = []
+        for image in shape.renamings(_elements(cube)) or [{}]:
+            lits = [shape.slot_of(lit.renamed(image)) for lit in cube]
+            out.append(self.enc.blocking_clause([(self.enc.cur[i], v, positive) for i, v, positive in lits]))
+        return out
+
+    def false_after(self, model: z3.ModelRef, clause: z3.BoolRef) -> bool:
+        return z3.is_false(model.eval(self.u.at(clause, 1), model_completion=True))
+
+
+class Strengthener:
+    """The blocking loop over one frame (see the module docstring)."""
+
+    def __init__(self, frame: Frame, oracle: Oracle, deadline: Deadline):
+        self.frame, self.oracle, self.deadline = frame, oracle, deadline
+        self.solver = frame.solver
         self.groups: list[_Group] = []
         self.known: set[int] = set()  # ids of the clauses ever added
         self.queries = 0
 
     def _add(self, clauses: list[z3.BoolRef], claim: bool = False, checked: bool = False) -> None:
-        group = _Group(clauses, self.enc.literal(f"group#{len(self.groups)}"), claim, checked=checked)
+        group = _Group(clauses, self.frame.literal(f"group#{len(self.groups)}"), claim, checked=checked)
         self.known.update(c.get_id() for c in clauses)
         for c in clauses:
-            self.solver.add(z3.Implies(group.selector, self.u.at(c, 0)))
+            self.solver.add(z3.Implies(group.selector, self.frame.at(c, 0)))
         self.groups.append(group)
 
     def _live(self) -> list[_Group]:
         return [g for g in self.groups if not g.retired and g.clauses]
 
     def run(self, claims: list[z3.BoolRef], lemmas: list[z3.BoolRef]) -> Strengthened:
-        if self.shape.unsupported or self.oracle.shape.unsupported:
-            return Strengthened(list(lemmas), False, reason=f"not applicable: {self.shape.unsupported}")
+        if self.frame.unsupported or self.oracle.shape.unsupported:
+            why = self.frame.unsupported or self.oracle.shape.unsupported
+            return Strengthened(list(lemmas), False, reason=f"not applicable: {why}")
         self._add(list(claims), claim=True)
         if lemmas:
             self._add(list(lemmas), checked=True)  # inductive on their own
@@ -244,16 +312,16 @@ class Strengthener:
                                     "to induction")
             group = todo[0]
             self.queries += 1
-            goal = self.enc.literal(f"goal#{self.queries}")
-            self.solver.add(z3.Implies(goal, self.enc.disj([z3.Not(self.u.at(c, 1)) for c in group.clauses])))
-            if self.deadline.check(self.solver, goal, *(g.selector for g in self._live())) == z3.unsat:
+            broken = [z3.Not(self.frame.at(c, 1)) for c in group.clauses]
+            answer, model = self._query(z3.Or(*broken) if len(broken) > 1 else broken[0])
+            if answer == z3.unsat:
                 group.checked = True
                 continue
             ctis += 1
-            model = self.solver.model()
-            pre = read_state(model, self.u.state(0))
-            cube = self._block(pre, read_state(model, self.u.state(1)))
-            fresh = [] if cube is None else [c for c in self._instances(cube) if c.get_id() not in self.known]
+            shape, pre, post, initial = self.frame.states(model)
+            cube = self._block(shape, initial, pre, post)
+            fresh = [] if cube is None else [c for c in self.frame.clauses(shape, cube)
+                                             if c.get_id() not in self.known]
             if fresh:
                 cubes.append(cube)
                 self._add(fresh)
@@ -261,7 +329,7 @@ class Strengthener:
             # the pre-state looks reachable (or its cube was dropped before, so blocking it
             # again would loop): drop every clause its successor falsifies
             for g in self._live():
-                bad = [c for c in g.clauses if self._false_after(model, c)]
+                bad = [c for c in g.clauses if self.frame.false_after(model, c)]
                 if bad and g.claim:
                     return Strengthened(self.lemmas(), False, ctis, cubes, dropped,
                                         "a counterexample to induction of the claim looks reachable")
@@ -272,21 +340,39 @@ class Strengthener:
             for g in self.groups:
                 g.checked = False  # a weaker hypothesis: every check is undone
 
-    def _false_after(self, model: z3.ModelRef, clause: z3.BoolRef) -> bool:
-        return z3.is_false(model.eval(self.u.at(clause, 1), model_completion=True))
+    def _query(self, goal: z3.BoolRef) -> tuple[z3.CheckSatResult, z3.ModelRef | None]:
+        """One step from the live clauses to ``goal``. A quantified goal is asserted in a scope
+        of its own, so the constants its negation brings do not pile up in later models; a
+        quantifier-free one under a literal, so the solver keeps what it learnt."""
+        selectors = [g.selector for g in self._live()]
+        if self.frame.scoped_goals:
+            self.solver.push()
+            self.solver.add(goal)
+            try:
+                answer = self.deadline.check(self.solver, *selectors)
+                return answer, self.solver.model() if answer == z3.sat else None
+            finally:
+                self.solver.pop()
+        literal = self.frame.literal(f"goal#{self.queries}")
+        self.solver.add(z3.Implies(literal, goal))
+        answer = self.deadline.check(self.solver, literal, *selectors)
+        return answer, self.solver.model() if answer == z3.sat else None
 
     def lemmas(self) -> list[z3.BoolRef]:
         """The live clauses outside the claim."""
         return [c for g in self._live() if not g.claim for c in g.clauses]
 
-    def _block(self, pre: tuple[int, ...], post: tuple[int, ...]) -> Cube | None:
+    def _block(self, sh: Shape, initial: Oracle, pre: tuple[int, ...], post: tuple[int, ...]) -> Cube | None:
         """A generalised unseen cube of ``pre``, or None when every view of it is seen. Views
         over the elements whose columns the step changed come first."""
-        sh = self.shape
         elems = [(k, j) for k in sh.sizes for j in range(sh.sizes[k])]
-        changed = [e for e in elems if self._column(pre, e) != self._column(post, e)]
+        changed = [e for e in elems if sh.column(pre, e) != sh.column(post, e)]
         ordered = changed + [e for e in elems if e not in changed]
         tried: set[tuple] = set()
+
+        def unseen(cube: Cube) -> bool:
+            return not self.oracle.seen(cube) and not initial.seen(cube)
+
         for size in range(0, MAX_VIEW + 1):
             for chosen in itertools.combinations(ordered, size):
                 cube = sh.view(pre, list(chosen))
@@ -295,27 +381,9 @@ class Strengthener:
                 if key in tried:
                     continue
                 tried.add(key)
-                if self._unseen(cube):
-                    return generalise(cube, self._unseen)
+                if unseen(cube):
+                    return generalise(cube, unseen)
         return None
-
-    def _unseen(self, cube: Cube) -> bool:
-        return not self.oracle.seen(cube) and not self.initial.seen(cube)
-
-    def _column(self, state: tuple[int, ...], e: Element) -> tuple[int, ...]:
-        sh = self.shape
-        key, j = e
-        vals = [state[sh.index[f"{a}[{j}]"]] for a, k in sh.array_of.items() if k == key]
-        vals += [int(state[sh.index[r]] == j) for r, k in sh.refs.items() if k == key]
-        return tuple(vals)
-
-    def _instances(self, cube: Cube) -> list[z3.BoolRef]:
-        """The clause ``~cube`` for every injective renaming of its elements into this instance."""
-        out = []
-        for image in self.shape.renamings(_elements(cube)) or [{}]:
-            lits = [self.shape.slot_of(lit.renamed(image)) for lit in cube]
-            out.append(self.enc.blocking_clause([(self.enc.cur[i], v, positive) for i, v, positive in lits]))
-        return out
 
 
 def sample_oracle(sample: System, deadline: Deadline) -> Oracle:
@@ -334,4 +402,4 @@ def strengthen(system: System, enc: Encoding, oracle: Oracle, claims: list[z3.Bo
     """Lemmas that make ``claims`` inductive with ``lemmas`` (inductive on their own), found by
     blocking CTIs with cubes the ``oracle``'s sample never shows. Raises `SolverUnknown` at
     the deadline."""
-    return Strengthener(system, enc, oracle, deadline).run(claims, lemmas)
+    return Strengthener(ConcreteFrame(system, enc), oracle, deadline).run(claims, lemmas)

@@ -67,6 +67,7 @@ DEADLOCK = "deadlock"
 # model name -> the module that defines its BINDING; imported only when asked for.
 BINDINGS: dict[str, str] = {
     "guest-assisted": "migcheck.emulator.bindings.guest_assisted",
+    "failover": "migcheck.emulator.bindings.failover",
 }
 
 

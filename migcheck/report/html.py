@@ -69,8 +69,8 @@ def report_html(report: Report) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>",
-        _header(report), _matrix(report), _sources(report), _violations(report), _coverage(report), _graphs(report),
-        _details(report), _reproduce(report), "</main></body></html>",
+        _header(report), _matrix(report), _sources(report), _violations(report), _coverage(report),
+        _graphs(report), _details(report), _reproduce(report), "</main></body></html>",
     ]
     return "\n".join(parts) + "\n"
 

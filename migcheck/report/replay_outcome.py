@@ -48,7 +48,7 @@ def replay_outcome(trace: Trace, system: System) -> ReplayOutcome:
     damage = [f"{p.role} (guest address {p.address:#x}): {p.differing} bytes differ at the destination; "
               f"source {p.source.hex(' ')} / destination {p.destination.hex(' ')} at +{p.excerpt_at:#05x}"
               for p in d.pages]
-    damage += [f"packet {p.seq} (descriptor {p.slot}): {p.fate}: {p.reason}"
+    damage += [f"{p.label}: {p.fate}: {p.reason}"
                for p in d.packets if p.fate != "delivered"]
     damage += [f"stale write-back over a DMA write: {w.role} +{w.offset:#05x}, {w.length} bytes"
                for w in d.stale_writes]

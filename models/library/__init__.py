@@ -18,6 +18,8 @@ BUNDLED: dict[str, tuple[str, str]] = {
     "peterson": ("migcheck.models.library.peterson", "Peterson"),
     "dining-philosophers": ("migcheck.models.library.dining_philosophers", "DiningPhilosophers"),
     "spinlock": ("migcheck.models.library.spinlock", "SpinLock"),
+    "vfio-v2": ("migcheck.models.library.vfio_v2", "VfioV2"),
+    "failover": ("migcheck.models.library.failover", "Failover"),
 }
 DEFAULT_MODEL = "guest-assisted"
 
