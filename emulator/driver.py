@@ -430,7 +430,9 @@ class GuestDriver:
 
     def _after_abort(self) -> str | None:
         """None when the driver finds its VF disabled (after an abort that followed the event)
-        or reset (a fresh VF on the destination)."""
+        or reset (a fresh VF on the destination), once a half-done RX poll has finished."""
+        if self.touch is not None:
+            return "driver: recovery waits for the RX poll's half-done plain touch"
         if self.on_destination():
             if self.state in ("handling", "acked") or (self.state == "up" and not self.vf.config.bus_master
                                                          and not self.rebuilt_at_destination):

@@ -1,6 +1,6 @@
 """Where things live in the emulated guest's RAM: the RX buffer allocations, the page holding
-the RX descriptor ring and the page holding the TX descriptor ring; and where in its
-allocation RX slot i's buffer is.
+the RX descriptor ring, the page holding the TX descriptor ring and one ordinary page the
+guest CPU writes; and where in its allocation RX slot i's buffer is.
 
 An RX buffer allocation ("buffer page" ``p``, as the model counts them) is ``span``
 consecutive 4 KiB pages. With ``span`` 1 it is one page, and buffers share it as below. With
@@ -30,7 +30,7 @@ GUEST_RAM_BASE = 0x10_0000  # guest-physical address of page 0; the IOMMU maps I
 @dataclass(frozen=True)
 class GuestLayout:
     """The guest's pages: ``buffer_pages`` RX buffer allocations of ``span`` pages each, then
-    the RX ring page, then the TX ring page."""
+    the RX ring page, the TX ring page and the CPU page."""
 
     slots: int
     buffer_pages: int
@@ -52,8 +52,13 @@ class GuestLayout:
         return self.ring_page + 1
 
     @property
-    def pages(self) -> int:
+    def cpu_page(self) -> int:
+        """An ordinary page only the guest's CPU (or a paravirtual backend) writes: logged."""
         return self.ring_page + 2
+
+    @property
+    def pages(self) -> int:
+        return self.ring_page + 3
 
     def first_page(self, allocation: int) -> int:
         """The first 4 KiB page of RX buffer allocation ``allocation``."""
@@ -107,4 +112,6 @@ class GuestLayout:
             return f"RX buffer page {page // self.span} (4 KiB page {page % self.span + 1} of {self.span})"
         if page == self.ring_page:
             return "RX descriptor ring page"
-        return "TX descriptor ring page"
+        if page == self.tx_ring_page:
+            return "TX descriptor ring page"
+        return "CPU page"

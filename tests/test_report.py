@@ -118,10 +118,10 @@ def test_bounded_and_proved_verdicts_say_so(two_phase_commit):
 def test_vacuity_and_dead_actions_are_reported(guest_assisted):
     r = build_report(guest_assisted, variants=["passthrough-only"], graph_limit=0)
     gaps = {c["variant"]: c for c in r.gaps}
-    assert "abort-after-event" in gaps["passthrough-only"]["witnesses_not_reached"]
-    assert r.matrix.at("passthrough-only", "recovery").verdict == "vacuous"
+    assert "dest-device-runs" in gaps["passthrough-only"]["witnesses_not_reached"]
+    assert r.matrix.at("passthrough-only", "dest-order").verdict == "vacuous"
     md = report_markdown(r)
-    assert "witnesses never reached (vacuity warning)" in md and "abort-after-event" in md
+    assert "witnesses never reached (vacuity warning)" in md and "dest-device-runs" in md
     assert "witnesses never reached" in report_html(r)
 
 

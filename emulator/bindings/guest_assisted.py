@@ -383,7 +383,7 @@ def _network_recovers(m: Machine, damage: Damage) -> list[str]:
     if phase not in ENDED:
         return []
     works = m.migrator.destination_device and m.driver.state == "up" if phase == "switched" else (
-        m.driver.state in ("up", "foreign") and m.vf.config.bus_master)
+        m.driver.state in ("up", "foreign", "handling", "acked") and m.vf.config.bus_master)
     if works:
         return []
     vf = m.driver.vf

@@ -227,10 +227,12 @@ class GuestAssisted(Model):
 
     def must_recover(s):
         """The driver finds its VF disabled or reset under it: after an abort that followed
-        the event, or on the destination, whose VF is a fresh function."""
-        return (((s.phase == "aborted") & s.drv.isin("handling", "acked"))
-                | ((s.phase == "switched")
-                   & (s.drv.isin("handling", "acked") | ((s.drv == "up") & ~s.dest_device))))
+        the event, or on the destination, whose VF is a fresh function (once a half-done RX
+        poll has finished)."""
+        return all_(s.touch[i] == "none" for i in s.slots) & (
+            ((s.phase == "aborted") & s.drv.isin("handling", "acked"))
+            | ((s.phase == "switched")
+               & (s.drv.isin("handling", "acked") | ((s.drv == "up") & ~s.dest_device))))
 
     # ------------------------------------------------------------ guest driver
 
@@ -506,7 +508,8 @@ class GuestAssisted(Model):
     @action(owner="hypervisor")
     def timeout(s):
         """The acknowledgement did not come in time: abort, the VM stays on the source."""
-        require(s.guest_assist & s.ack_timeout & (s.phase == "notified") & (s.drv != "acked"))
+        require(s.guest_assist & (not s.bitmap) & s.ack_timeout & (s.phase == "notified")
+                & (s.drv != "acked"))
         s.phase = "aborted"
 
     @action(owner="hypervisor")
@@ -604,10 +607,11 @@ class GuestAssisted(Model):
     @leads_to
     def network_recovers(s):
         """L2: once the migration has ended, the guest's network works again (the VF runs at
-        the destination, or a driver is up with bus mastering on at the source)."""
+        the destination, or at the source bus mastering is on and a driver's RX path runs:
+        up, or still handling the event before it cleared BME)."""
         ended = s.phase.isin("switched", "aborted", "blocked")
         works = ite(s.phase == "switched", s.dest_device & (s.drv == "up"),
-                    s.drv.isin("up", "foreign") & s.bme)
+                    s.drv.isin("up", "foreign", "handling", "acked") & s.bme)
         return ended, works
 
     @leads_to
