@@ -7,12 +7,24 @@ a bounded search's ``holds`` carries its bound; a limit gives ``inconclusive`` w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .trace import Trace
 
-HOLDS, VIOLATED, INCONCLUSIVE, ERROR = "holds", "violated", "inconclusive", "error"
-VACUOUS = "vacuous"  # a safety property holds, but only because its witness is never reached
+
+class Outcome(StrEnum):
+    """A verdict's outcome. A `StrEnum`: each equals its text, which JSON and reports show."""
+
+    HOLDS = "holds"
+    VIOLATED = "violated"
+    INCONCLUSIVE = "inconclusive"  # a limit was reached; the verdict says which
+    ERROR = "error"
+    VACUOUS = "vacuous"  # a safety property holds, but only because its witness is never reached
+
+
+HOLDS, VIOLATED, INCONCLUSIVE, ERROR, VACUOUS = (Outcome.HOLDS, Outcome.VIOLATED, Outcome.INCONCLUSIVE,
+                                                 Outcome.ERROR, Outcome.VACUOUS)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ destination are recorded: later writes at the destination are the VM's own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -296,7 +295,8 @@ class FailoverMachine:
             return f"wire: all {self.config.pkts} packets were offered"
         taker = self.taker()
         if taker != path:
-            return f"switch: this packet goes to the {taker if taker != 'lost' else 'void'}, not the {path}"
+            goes = "nowhere the guest takes it" if taker == "lost" else f"the {taker}"
+            return f"switch: this packet goes to {goes}, not the {path}"
         if taker == "primary" and not self.switched_over:
             return self.source.vf.why_not_receive()
         return None
@@ -397,7 +397,12 @@ def _packet_paths(m: FailoverMachine) -> list[tuple[Any, ...]]:
     return [(p,) for p in PATHS]
 
 
-_PACKET: Callable[..., Any] = lambda m, path: m.packet(path)  # noqa: E731
+def _why_not_packet(m: FailoverMachine, path: str) -> str | None:
+    return m.why_not_packet(path)
+
+
+def _packet(m: FailoverMachine, path: str) -> Packet:
+    return m.packet(path)
 
 KINDS: tuple[OperationKind, ...] = (
     _op("guest.negotiate_standby", "guest", "why_not_negotiate", "negotiate"),
@@ -415,7 +420,7 @@ KINDS: tuple[OperationKind, ...] = (
     _op("qemu.stop_and_copy", "qemu", "why_not_stop_and_copy", "stop_and_copy"),
     _op("qemu.switchover", "qemu", "why_not_switchover", "switchover"),
     _op("qemu.plug_dest_vf", "qemu", "why_not_plug_dest", "plug_dest"),
-    OperationKind("wire.packet", "network", lambda m, path: m.why_not_packet(path), _PACKET,
-                  _packet_paths, lambda args: f"to the {args[0]}"),
+    OperationKind("wire.packet", "network", _why_not_packet, _packet, _packet_paths,
+                  lambda args: f"to the {args[0]}"),
     _op("switch.announce", "network", "why_not_announce", "announce"),
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .errors import refuse
 from .journal import Journal
-from .layout import GuestLayout
+from .layout import PAGE_SIZE, GuestLayout
 from .memory import Memory
 from .packets import FRAME_LEN, Packet
 from .vf import VirtualFunction
@@ -87,8 +87,8 @@ class DestinationVf:
 
     def receive(self, packet: Packet, destination: Memory) -> None:
         """The destination VF DMAs the frame into a buffer in the destination's RAM."""
-        page = 0
-        offset = ((packet.seq - 1) * FRAME_LEN) % (self.layout.buffer_size - FRAME_LEN + 1)
+        page = 0  # the destination VF's own RX buffers, one frame each
+        offset = ((packet.seq - 1) % (PAGE_SIZE // FRAME_LEN)) * FRAME_LEN
         destination.write(page, offset, packet.frame())
         self.journal.record("dest_vf", "dest_vf_rx", f"packet {packet.seq} through the destination VF: "
                             f"written to the destination's {self.layout.role(page)} +{offset:#05x}",

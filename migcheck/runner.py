@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import IntEnum
 from typing import Any
 
 from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
@@ -266,16 +267,24 @@ def strict_failures(results: list[Result]) -> bool:
         for r in results)
 
 
-def exit_status(results: list[Result]) -> int:
-    """0 all as expected; 1 a property violated unexpectedly or an expected bug not found;
-    2 an inconclusive or error verdict (and nothing that earns 1)."""
+class ExitStatus(IntEnum):
+    """migcheck's exit status (as pytest's ``ExitCode``)."""
+
+    AS_EXPECTED = 0  # every verdict as expected
+    UNEXPECTED = 1  # a property violated unexpectedly, or a verdict differs from the expected one
+    UNDECIDED = 2  # an inconclusive or error verdict; also bad input (a one-line message)
+
+
+def exit_status(results: list[Result]) -> ExitStatus:
+    """`ExitStatus.UNEXPECTED` for an unexpected violation or an expected bug not found;
+    `ExitStatus.UNDECIDED` for an inconclusive or error verdict (and nothing that earns 1)."""
     if any(r.unexpected_violation for r in results):
-        return 1
+        return ExitStatus.UNEXPECTED
     if any(r.verdict.verdict in (INCONCLUSIVE, ERROR) for r in results):
-        return 2
+        return ExitStatus.UNDECIDED
     if any(not r.as_expected for r in results):
-        return 1
-    return 0
+        return ExitStatus.UNEXPECTED
+    return ExitStatus.AS_EXPECTED
 
 
-__all__ = ["ENGINES", "HOLDS", "VIOLATED", "Result", "exit_status", "run"]
+__all__ = ["ENGINES", "HOLDS", "VIOLATED", "ExitStatus", "Result", "exit_status", "run"]

@@ -67,6 +67,7 @@ DEADLOCK = "deadlock"
 # model name -> the module that defines its BINDING; imported only when asked for.
 BINDINGS: dict[str, str] = {
     "guest-assisted": "migcheck.emulator.bindings.guest_assisted",
+    "vfio-v2": "migcheck.emulator.bindings.vfio_v2",
     "failover": "migcheck.emulator.bindings.failover",
 }
 

@@ -113,9 +113,17 @@ def _loss_bounded(m: FailoverMachine, damage: Damage) -> list[str]:
 
 
 def _no_duplicate_mac(m: FailoverMachine, damage: Damage) -> list[str]:
-    return [f"{e.text} while the VM runs at the source (phase {e.context.migration}): two live "
-            "datapaths for one MAC, on two hosts" for e in m.journal.of_kind("dest_plug")
-            if e.context.migration != "switched"]
+    out = []
+    for e in m.journal.of_kind("dest_plug"):
+        if e.context.migration == "switched":
+            continue
+        switches = [s for s in m.journal.of_kind("failover_switch") if s.index < e.index]
+        source = (f"event {switches[-1].index}: {switches[-1].text}" if switches
+                  else "the VF the guest booted with")
+        out.append(f"two live datapaths for one MAC on two hosts: at the source the guest's active slave "
+                   f"({source}), and at the destination event {e.index}: {e.text}, while the VM "
+                   f"still runs at the source (phase {e.context.migration})")
+    return out
 
 
 def _dest_vf_after_switch(m: FailoverMachine, damage: Damage) -> list[str]:

@@ -57,8 +57,8 @@ class Failover(Model):
     name = "failover"
     variant_name = "standby"
 
-    pkts = Param(default=2, allowed=range(1, 9), doc="packets offered during the migration")
-    loss_bound = Param(default=1, allowed=range(0, 9), doc="packets that may be lost")
+    pkts = Param(default=2, allowed=range(1, 33), doc="packets offered during the migration")
+    loss_bound = Param(default=1, allowed=range(0, 33), doc="packets that may be lost")
 
     # A guest may never negotiate STANDBY (an older kernel) and may never eject its VF (hung,
     # busy, or refusing): no fairness for either. A migration may fail, or not. Everything
