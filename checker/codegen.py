@@ -95,9 +95,19 @@ def generate(system: System, packing: Packing, active: Active) -> str:
     return _Generator(system, packing, active).source()
 
 
-def _successor(updates: tuple[tuple[int, Node], ...], checked: tuple[int, ...], packing: Packing) -> str:
-    """The successor of packed state ``x`` after ``updates`` (nothing known of its slots)."""
-    return _Generator.successor_expr(updates, checked, packing, {})
+def generate_chunk(system: System, packing: Packing, active: Active) -> str:
+    """The source of ``expand(chunk, produced, fired, canon)``: the same specialised expansion as
+    `generate`, with a worker's outer loop (``parallel.py``) over one chunk of a level.
+
+    It returns ``(succ, owner, acts, spent, hits, dead, domain)``: the successors in the
+    sequential search's order (by parent, then by action), each successor's parent as a position
+    in the chunk and its action index, the transitions of each parent, the first ``(property,
+    position, action)`` deciding each open property (``-1`` when none), the first deadlocked
+    position (``-1``), and the first update outside its domain as ``(position, action, slot,
+    value)`` (the chunk ends there, as the sequential search does). Unless ``active.edges``, a
+    successor already in ``produced`` (this worker's earlier output) is not sent again.
+    """
+    return _ChunkGenerator(system, packing, active).source()
 
 
 def compile_predicate(node: Node, n_slots: int):
@@ -218,11 +228,11 @@ class _Generator:
             conds = self.sp.conjuncts(Op("not", (props[k].pred,)) if not isinstance(props[k].pred, Const)
                                       else Const(int(not props[k].pred.value)))
             if conds is not None:
-                checks.append(_Item(len(checks), "invariant", k, tuple(conds), f"o{k}"))
+                checks.append(_Item(len(checks), "invariant", k, tuple(conds), self.flag(k)))
         for k in active.witnesses:
             conds = self.sp.conjuncts(props[k].pred)
             if conds is not None:
-                checks.append(_Item(len(checks), "witness", k, tuple(conds), f"o{k}"))
+                checks.append(_Item(len(checks), "witness", k, tuple(conds), self.flag(k)))
         # A state's property checks may come in any order (all are decided at the first state
         # where they hold or fail): put those that test the same slot next to each other.
         freq: dict[int, int] = {}
@@ -336,6 +346,31 @@ class _Generator:
         if lo:
             field = f"({field}) + {lo}" if lo > 0 else f"({field}) - {-lo}"
         self.emit(indent, f"v{s} = {field}")
+
+    # -------------------------------------------------------- the outer loop's hooks
+    # The sequential search returns an event per decision and stores new states itself;
+    # `_ChunkGenerator` (a worker's chunk, parallel.py) notes decisions and returns successors.
+
+    def flag(self, k: int) -> str:
+        """Python that is true while property ``k`` is still open."""
+        return f"o{k}"
+
+    def hit(self, kind: str, k: int, a_i: int | None = None) -> str:
+        """The statement run when property ``k`` is decided here (by action ``a_i``)."""
+        return f"return ('{kind}', {k}, i, t0" + (f", {a_i})" if a_i is not None else ")")
+
+    def escape(self, a_i: int, s: int) -> str:
+        """The statement run when action ``a_i`` sets slot ``s`` (to ``n<s>``) outside its domain."""
+        return f"return ('domain', {a_i}, i, t0, {s}, n{s})"
+
+    def store(self, a_i: int) -> tuple[str, ...]:
+        """Lines that keep successor ``y`` of the current state, found by action ``a_i``."""
+        if self.active.edges:
+            return ("j = seen.get(y)", "if j is None:", "    j = len(states)", "    seen[y] = j",
+                    "    push_state(y)", "    push_parent(i)", f"    push_via({a_i})",
+                    f"push_edge((i, {a_i}, j))")
+        return ("if y not in seen:", "    mark_seen(y)", "    push_state(y)",
+                "    push_parent(i)", f"    push_via({a_i})")
 
     def source(self) -> str:
         active, system = self.active, self.system
@@ -505,7 +540,7 @@ class _Generator:
             else:
                 line.append(self.py(c))
         if item.kind != "action":
-            what = f"return ('{item.kind}', {item.index}, i, t0)"
+            what = self.hit(item.kind, item.index)
             self.emit(level, f"if {' and '.join(line)}: {what}" if line else what)
             return
         if line:
@@ -576,21 +611,14 @@ class _Generator:
         for s in checked:
             d = self.system.layout.slots[s].domain
             self.emit(indent, f"n{s} = {self.py(upd[s])}")
-            self.emit(indent, f"if not {d.lo} <= n{s} <= {d.hi}: return ('domain', {a_i}, i, t0, {s}, n{s})")
+            self.emit(indent, f"if not {d.lo} <= n{s} <= {d.hi}: {self.escape(a_i, s)}")
         for k, pred in action_checks:
-            self.emit(indent, f"if o{k} and not {self.py(pred)}: return ('action', {k}, i, t0, {a_i})")
+            self.emit(indent, f"if {self.flag(k)} and not {self.py(pred)}: {self.hit('action', k, a_i)}")
         self.emit(indent, "y = " + self.successor_expr(updates, tuple(checked), packing, env, self.py))
         if active.symmetry:
             self.emit(indent, "y = canon(y)")
-        if active.edges:
-            for text in ("j = seen.get(y)", "if j is None:", "    j = len(states)", "    seen[y] = j",
-                         "    push_state(y)", "    push_parent(i)", f"    push_via({a_i})",
-                         f"push_edge((i, {a_i}, j))"):
-                self.emit(indent, text)
-        else:
-            for text in ("if y not in seen:", "    mark_seen(y)", "    push_state(y)",
-                         "    push_parent(i)", f"    push_via({a_i})"):
-                self.emit(indent, text)
+        for text in self.store(a_i):
+            self.emit(indent, text)
 
     @staticmethod
     def successor_expr(updates, checked, packing: Packing, env: dict[int, int], text=None) -> str:
@@ -620,3 +648,59 @@ class _Generator:
             sign = "+" if delta > 0 else "-"
             expr = f"{expr if not parts else '(' + expr + ')'} {sign} {abs(delta)}"
         return expr
+
+
+class _ChunkGenerator(_Generator):
+    """`generate_chunk`'s generator: decisions are noted, not returned; successors are sent."""
+
+    def flag(self, k: int) -> str:
+        return f"h{k} < 0"
+
+    def hit(self, kind: str, k: int, a_i: int | None = None) -> str:
+        return f"h{k} = pos" if a_i is None else f"h{k}, g{k} = pos, {a_i}"
+
+    def escape(self, a_i: int, s: int) -> str:
+        return f"domain = (pos, {a_i}, {s}, n{s}); break"
+
+    def store(self, a_i: int) -> tuple[str, ...]:
+        if self.active.edges:
+            return ("push_succ(y)", "push_owner(pos)", f"push_acts({a_i})")
+        return ("if y not in produced:", "    mark(y)", "    push_succ(y)", "    push_owner(pos)",
+                f"    push_acts({a_i})")
+
+    def source(self) -> str:
+        active, system = self.active, self.system
+        flags = [*active.invariants, *active.witnesses, *active.action_props]
+        self.emit(0, "def expand(chunk, produced, fired, canon):")
+        for name in ("succ", "owner", "acts", "spent"):
+            self.emit(1, f"{name} = []")
+            self.emit(1, f"push_{name} = {name}.append")
+        self.emit(1, "mark = produced.add")
+        self.emit(1, "dead = -1")
+        self.emit(1, "domain = None")
+        for k in flags:
+            self.emit(1, f"h{k} = g{k} = -1")
+        self.emit(1, "pos = -1")
+        self.emit(1, "for x in chunk:")
+        self.emit(2, "pos += 1")
+        self.emit(2, "t = 0")
+        if not active.edges:
+            self.emit(2, "mark(x)")
+        checks, actions = self.items()
+        root = dict(self.domains)
+        unpacked: set[int] = set()
+        self.block(self.plan(checks, root), 2, unpacked, root)
+        self.block(self.plan(actions, root), 2, unpacked, root)
+        if active.deadlock:
+            final = system.final
+            self.emit(2, "if dead < 0 and t == 0:")
+            if final is None:
+                self.emit(3, "dead = pos")
+            else:
+                for s in sorted(self.sp.reads(final) - unpacked):
+                    self.unpack(s, 3)
+                self.emit(3, f"if not {py(final)}: dead = pos")
+        self.emit(2, "push_spent(t)")
+        hits = ", ".join(f"({k}, h{k}, g{k})" for k in flags)
+        self.emit(1, f"return succ, owner, acts, spent, ({hits}{',' if hits else ''}), dead, domain")
+        return "\n".join(self.lines) + "\n"

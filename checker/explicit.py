@@ -21,7 +21,7 @@ from .codegen import DEADLOCK_FLAG, Active, Packing, compile_search
 from .liveness import LIVENESS, FairGraph, check_liveness
 from .symmetry import Symmetry, SymmetryRefused, native_canonical
 from .trace import Step, Trace
-from .verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Stats, Verdict
+from .verdict import ERROR, HOLDS, INCONCLUSIVE, VIOLATED, Stats, Verdict, mark_vacuous
 
 DEADLOCK = "deadlock"
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -394,18 +394,9 @@ def conclude(system: System, plan: Plan, packing: Packing, states: list[int], pa
         else:
             result.verdicts[name] = Verdict(name, kind, INCONCLUSIVE, "explicit", False, stats,
                                             reason=stop_reason[0] if stop_reason else "stopped")
-    _mark_vacuous(result, [props[index[n]] for n in plan.reported if n in index])
+    mark_vacuous(result.verdicts, [props[index[n]] for n in plan.reported if n in index])
     result.verdicts = {n: v for n, v in result.verdicts.items() if n in plan.reported or n == DEADLOCK}
     return result
-
-
-def _mark_vacuous(result: Exploration, props: list) -> None:
-    """A safety property that holds while its witness is never reached holds vacuously."""
-    for p in props:
-        v, w = result.verdicts.get(p.name), result.verdicts.get(p.witness)
-        if v is not None and w is not None and v.verdict == HOLDS and w.verdict == VIOLATED:
-            result.verdicts[p.name] = Verdict(p.name, p.kind, VACUOUS, "explicit", True, v.stats,
-                                              reason=f"its witness '{p.witness}' is never reached")
 
 
 def _liveness_verdict(result: Exploration, prop, complete: bool, stats: Stats,

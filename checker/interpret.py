@@ -11,6 +11,7 @@ from migcheck.models.errors import TraceMismatch
 from migcheck.models.ir import System
 from migcheck.models.operators import evaluate
 
+from .liveness import unfair_to
 from .trace import Trace
 
 
@@ -39,12 +40,25 @@ def find_action(system: System, name: str | None, params: tuple[tuple[str, int],
 
 
 def validate(system: System, trace: Trace) -> None:
-    """Replay ``trace`` through the model; raise `TraceMismatch` at the first step it does not allow."""
-    if trace.steps[0].state not in system.initial:
+    """Replay ``trace`` through the model; raise `TraceMismatch` at the first step it does not
+    allow (an action, its parameters or owner, or the state it leads to), or at a loop that
+    does not close or is unfair."""
+    first = trace.steps[0]
+    if first.action is not None or first.params or first.owner is not None:
+        raise TraceMismatch("trace: step 0 is the initial state; its action, params and owner must "
+                            "be null")
+    if first.state not in system.initial:
         raise TraceMismatch("trace: step 0 is not an initial state of the model")
     for n in range(1, len(trace.steps)):
         before, step = trace.steps[n - 1].state, trace.steps[n]
-        a_i = find_action(system, step.action, step.params)
+        try:
+            a_i = find_action(system, step.action, step.params)
+        except TraceMismatch as exc:
+            raise TraceMismatch(f"trace: step {n}: {exc}") from None
+        act = system.actions[a_i]
+        if step.owner != act.owner:
+            raise TraceMismatch(f"trace: step {n} {step.label}: the model's {act.name} is done by "
+                                f"{act.owner}, not {step.owner!r}")
         if not enabled(system, a_i, before):
             raise TraceMismatch(f"trace: step {n} {step.label} is not enabled in the state before it")
         after = successor(system, a_i, before)
@@ -57,7 +71,8 @@ def validate(system: System, trace: Trace) -> None:
 
 
 def validate_fair_loop(system: System, trace: Trace) -> None:
-    """Check a lasso's loop: it closes, and it is fair to every fairly scheduled action.
+    """Check a lasso's loop: it closes, and it is fair to every fairly scheduled action
+    (judged as the liveness search judges it, `liveness.unfair_to`).
 
     The loop is ``steps[loop+1:]`` returning to ``steps[loop]``; when ``loop`` is the last
     index the behaviour stutters there forever.
@@ -68,10 +83,11 @@ def validate_fair_loop(system: System, trace: Trace) -> None:
         raise TraceMismatch(f"trace: the last state is not state {loop} that the loop returns to")
     states = [s.state for s in trace.steps[loop:-1]] or [trace.steps[loop].state]
     taken = {find_action(system, s.action, s.params) for s in trace.steps[loop + 1:]}
-    for a_i, act in enumerate(system.actions):
-        if not act.fairness or a_i in taken:
-            continue
-        on = [enabled(system, a_i, s) for s in states]
-        if (act.fairness == "weak" and all(on)) or (act.fairness == "strong" and any(on)):
-            raise TraceMismatch(f"trace: the loop is unfair to {act.label} ({act.fairness} fairness): "
-                                "enabled but never taken")
+    fair = {a: act.fairness for a, act in enumerate(system.actions) if act.fairness}
+    enabled_in = [{a for a in fair if enabled(system, a, s)} for s in states]
+    a_i = unfair_to(fair, taken, enabled_in)
+    if a_i is not None:
+        act = system.actions[a_i]
+        where = "in every state of the loop" if act.fairness == "weak" else "in the loop"
+        raise TraceMismatch(f"trace: the loop is unfair to {act.label} ({act.fairness} fairness): "
+                            f"enabled {where} but never taken")

@@ -15,6 +15,7 @@ Emerson-Lei refinement).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from migcheck.models.ir import PropertyIR, System
@@ -153,20 +154,42 @@ def _first_fair_component(g: FairGraph, order: list[int], rank: dict[int, int]) 
                 if all(j != only for _, j in g.out[only]):
                     continue  # no cycle here (stuttering is handled apart)
             taken = {a for i in comp for a, j in g.out[i] if j in comp}
-            enabled_anywhere = set().union(*(g.enabled(i) for i in comp))
-            neglected = {a for a in enabled_anywhere
-                         if g.fair.get(a) == "strong" and a not in taken}
+            enabled = [g.enabled(i) for i in comp]
+            neglected = neglected_strong(g.fair, taken, enabled)
             if neglected:
                 rest = {i for i in comp if not (g.enabled(i) & neglected)}
                 if rest:
                     pending.append(rest)
                 continue
-            weak = [a for a in enabled_anywhere if g.fair.get(a) == "weak" and a not in taken]
-            if all(any(a not in g.enabled(i) for i in comp) for a in weak):
+            if not neglected_weak(g.fair, taken, enabled):
                 candidates.append(comp)
     if not candidates:
         return None
     return min(candidates, key=lambda c: min(rank[i] for i in c))
+
+
+def neglected_strong(fair: Mapping[int, str], taken: Collection[int],
+                     enabled: Sequence[Collection[int]]) -> set[int]:
+    """The strongly fair action instances a loop neglects: enabled in some state of the loop
+    (``enabled`` lists each state's enabled instances), never ``taken`` in it."""
+    anywhere = set().union(*enabled)
+    return {a for a in anywhere if fair.get(a) == "strong" and a not in taken}
+
+
+def neglected_weak(fair: Mapping[int, str], taken: Collection[int],
+                   enabled: Sequence[Collection[int]]) -> set[int]:
+    """The weakly fair action instances a loop neglects: enabled in every state of the loop,
+    never ``taken`` in it."""
+    always = set(enabled[0]).intersection(*enabled[1:]) if enabled else set()
+    return {a for a in always if fair.get(a) == "weak" and a not in taken}
+
+
+def unfair_to(fair: Mapping[int, str], taken: Collection[int],
+              enabled: Sequence[Collection[int]]) -> int | None:
+    """The first action instance (in declaration order) a loop is unfair to; None when the
+    loop is fair. A loop of no steps stutters: ``enabled`` is then its one state's."""
+    neglected = neglected_strong(fair, taken, enabled) | neglected_weak(fair, taken, enabled)
+    return min(neglected) if neglected else None
 
 
 def _fair_cycle(g: FairGraph, comp: set[int], entry: int) -> list[tuple[int, int, int]]:

@@ -3,9 +3,9 @@
 The coordinating process holds the visited set, the packed states in breadth-first order and
 the parent and action index of each. Each level's frontier is cut into chunks of consecutive
 states. Worker processes (started once per exploration, at the first level large enough to
-be worth a round trip; each holds the model's IR) expand a chunk with a generated function
-built from the same compiled pieces as the sequential engine (`codegen.py`): they unpack bit
-fields, evaluate guards, updates and the open properties, and return the successors as packed
+be worth a round trip; each holds the model's IR) expand a chunk with the sequential engine's
+own generated expansion (`codegen.generate_chunk`: the same specialised guards, branches and
+successors, with a chunk as the outer loop) and return the successors as packed
 ints with their parent's position and the action, plus the first state of the chunk that
 decides each open property. Smaller levels the coordinator expands itself with the same
 function. The coordinator merges the chunks in frontier order, so states get the same
@@ -23,8 +23,8 @@ pickling and the coordinator's look-ups; it is off when every transition is reco
 or ``graph=True``), which needs each edge.
 
 Nothing is written to files; the model reaches the workers as its IR (`System`, plain frozen
-dataclasses) through multiprocessing's in-memory pickling. ``_successor`` and ``py`` come from
-`codegen.py` unchanged, so a guard, an update or a property means the same in both engines.
+dataclasses) through multiprocessing's in-memory pickling. One code generator serves both
+engines, so a guard, an update or a property means the same in both.
 """
 
 from __future__ import annotations
@@ -37,10 +37,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from migcheck.models.errors import MigcheckError
-from migcheck.models.expr import Const, slots_read
 from migcheck.models.ir import System
 
-from .codegen import Packing, _successor, py
+from .codegen import Active, Packing, generate_chunk
 from .explicit import DEADLOCK, Exploration, Limits, Plan, ProgressFn, conclude, initial_states
 from .symmetry import Symmetry
 
@@ -68,96 +67,11 @@ class Checks:
 
 
 def generate_expand(system: System, packing: Packing, checks: Checks) -> str:
-    """The source of ``expand(chunk, produced, fired, canon)``, run by a worker on one chunk.
-
-    It returns ``(succ, owner, acts, spent, hits, dead, domain)``: the successors in the
-    sequential engine's order (by parent, then by action), each successor's parent as a
-    position in the chunk and its action index, the transitions of each parent, the first
-    ``(property, position, action)`` deciding each open property (``-1`` when none), the first
-    deadlocked position (``-1``), and the first update outside its domain as
-    ``(position, action, slot, value)`` (then the chunk ends there, as the sequential search does).
-    """
-    props = system.properties
-    used: set[int] = set()
-    for k in checks.invariants + checks.witnesses:
-        used |= slots_read(props[k].pred)
-    for a_i, act in enumerate(system.actions):
-        used |= slots_read(act.guard)
-        for _, n in act.updates:
-            used |= slots_read(n)
-        for k in checks.action_props:
-            used |= slots_read(props[k].per_action[a_i])
-    if checks.deadlock and system.final is not None:
-        used |= slots_read(system.final)
-
-    out = ["def expand(chunk, produced, fired, canon):",
-           "    succ = []",
-           "    owner = []",
-           "    acts = []",
-           "    spent = []",
-           "    push_succ = succ.append",
-           "    push_owner = owner.append",
-           "    push_act = acts.append",
-           "    push_spent = spent.append",
-           "    mark = produced.add",
-           "    dead = -1",
-           "    domain = None"]
-    for k in checks.invariants + checks.witnesses + checks.action_props:
-        out.append(f"    h{k} = -1")
-        out.append(f"    g{k} = -1")
-    out += ["    pos = -1",
-            "    for x in chunk:",
-            "        pos += 1",
-            "        t = 0"]
-    if not checks.every_edge:
-        out.append("        mark(x)")
-    for s in sorted(used):
-        o, w, lo = packing.offsets[s], packing.widths[s], packing.lows[s]
-        field = f"((x >> {o}) & {(1 << w) - 1})" if w else "0"
-        out.append(f"        v{s} = {field}" + (f" + {lo}" if lo else ""))
-    for k in checks.invariants:
-        out.append(f"        if h{k} < 0 and not {py(props[k].pred)}: h{k} = pos")
-    for k in checks.witnesses:
-        out.append(f"        if h{k} < 0 and {py(props[k].pred)}: h{k} = pos")
-    if checks.deadlock:
-        out.append("        enabled = False")
-    body = "            "
-    for a_i, act in enumerate(system.actions):
-        out.append(f"        # {act.owner}: {act.label}")
-        out.append(f"        if {py(act.guard)}:")
-        out.append(body + "t += 1")
-        out.append(body + f"fired[{a_i}] = 1")
-        if checks.deadlock:
-            out.append(body + "enabled = True")
-        updates = dict(act.updates)
-        for s in act.checks:
-            d = system.layout.slots[s].domain
-            out.append(body + f"n{s} = {py(updates[s])}")
-            out += [body + f"if not {d.lo} <= n{s} <= {d.hi}:",
-                    body + f"    domain = (pos, {a_i}, {s}, n{s})",
-                    body + "    break"]
-        for k in checks.action_props:
-            pred = props[k].per_action[a_i]
-            if not (isinstance(pred, Const) and pred.value):
-                out.append(body + f"if h{k} < 0 and not {py(pred)}: h{k}, g{k} = pos, {a_i}")
-        out.append(body + "y = " + _successor(act.updates, act.checks, packing))
-        if checks.canonical:
-            out.append(body + "y = canon(y)")
-        if checks.every_edge:
-            out += [body + "push_succ(y)", body + "push_owner(pos)", body + f"push_act({a_i})"]
-        else:
-            out += [body + "if y not in produced:",
-                    body + "    mark(y)",
-                    body + "    push_succ(y)",
-                    body + "    push_owner(pos)",
-                    body + f"    push_act({a_i})"]
-    if checks.deadlock:
-        final = f" and not {py(system.final)}" if system.final is not None else ""
-        out.append(f"        if dead < 0 and not enabled{final}: dead = pos")
-    out.append("        push_spent(t)")
-    hits = ", ".join(f"({k}, h{k}, g{k})" for k in checks.invariants + checks.witnesses + checks.action_props)
-    out.append(f"    return succ, owner, acts, spent, ({hits}{',' if hits else ''}), dead, domain")
-    return "\n".join(out) + "\n"
+    """The source of ``expand(chunk, produced, fired, canon)``, run by a worker on one chunk:
+    the sequential search's specialised expansion with a chunk as its outer loop
+    (`codegen.generate_chunk`, which says what it returns)."""
+    return generate_chunk(system, packing, Active(checks.invariants, checks.witnesses, checks.action_props,
+                                                  checks.deadlock, checks.every_edge, checks.canonical))
 
 
 # ---------------------------------------------------------------- worker processes

@@ -40,11 +40,26 @@ class SymmetryRefused(MigcheckError):
     """The model is not invariant under the permutations a symmetric index set asks for."""
 
 
+# Operators whose nested uses may be read as one: (a + b) + c is a + (b + c); and the value
+# that leaves the other operand as it is. ``count(...)`` builds such chains, and a permutation
+# reorders their leaves, not their nesting; an element the action fixes folds to a 0 in them.
+_ASSOCIATIVE = {"add": 0, "mul": 1, "and": None, "or": None}
+
+
 def _normal(node: Node) -> Node:
-    """A form in which commutative operators list their operands in a fixed order."""
+    """A form in which chains of an associative operator are flattened into one operator
+    (without its identity element), and commutative operators list their operands in a fixed
+    order."""
     if not isinstance(node, Op):
         return node
     args = tuple(_normal(a) for a in node.args)
+    if node.op in _ASSOCIATIVE:
+        identity = _ASSOCIATIVE[node.op]
+        args = tuple(leaf for a in args
+                     for leaf in (a.args if isinstance(a, Op) and a.op == node.op else (a,))
+                     if identity is None or leaf != Const(identity))
+        if len(args) < 2:
+            return args[0] if args else Const(identity)
     if node.op in COMMUTATIVE:
         args = tuple(sorted(args, key=repr))
     return Op(node.op, args)

@@ -6,7 +6,7 @@ a bounded search's ``holds`` carries its bound; a limit gives ``inconclusive`` w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -78,3 +78,13 @@ class Verdict:
                 return "exhaustive" if self.engine == "explicit" else "proved"
             return f"bounded at depth {self.bound}"
         return self.reason or self.verdict
+
+
+def mark_vacuous(verdicts: dict[str, Verdict], props: list[Any]) -> None:
+    """A safety property that holds while its witness is proved never reached holds vacuously
+    (``props`` are the `PropertyIR` reported; each may name a witness among ``verdicts``)."""
+    for p in props:
+        v, w = verdicts.get(p.name), verdicts.get(p.witness)
+        if v is not None and w is not None and v.verdict == HOLDS and w.verdict == VIOLATED and w.complete:
+            verdicts[p.name] = replace(v, verdict=VACUOUS,
+                                       reason=f"its witness '{p.witness}' is never reached")

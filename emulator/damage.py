@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .descriptors import DESCRIPTOR_SIZE, RxDescriptor
+from .journal import Event
 from .machine import Machine
 from .packets import FRAME_LEN, parse
 from .vf import Accepted
@@ -35,6 +36,7 @@ class PageDifference:
     source: bytes  # the source's bytes there (an excerpt)
     destination: bytes  # the destination's bytes there
     causes: tuple[str, ...]  # the journal's writes to those bytes after the page's last copy
+    last_copy: str  # the journal's last copy of the page to the destination ("" if never copied)
 
     @property
     def differing(self) -> int:
@@ -108,7 +110,7 @@ def page_differences(m: Machine) -> list[PageDifference]:
         at = ranges[0][0] - ranges[0][0] % EXCERPT
         out.append(PageDifference(page, m.layout.role(page), m.layout.address(page), tuple(ranges), at,
                                   src[at:at + EXCERPT], dst[at:at + EXCERPT],
-                                  tuple(_causes(m, page, ranges))))
+                                  tuple(_causes(m, page, ranges)), _last_copy(m, page)))
     return out
 
 
@@ -121,6 +123,11 @@ def _ranges(a: bytes, b: bytes) -> list[tuple[int, int]]:
             else:
                 ranges.append((k, k + 1))
     return ranges
+
+
+def _last_copy(m: Machine, page: int) -> str:
+    copies = [e.text for e in m.journal.of_kind("copy") if e.page == page]
+    return copies[-1] if copies else ""
 
 
 def _causes(m: Machine, page: int, ranges: list[tuple[int, int]]) -> list[str]:
@@ -192,7 +199,7 @@ def _fate(m: Machine, accepted: Accepted) -> PacketFate:
     if here != frame:
         if world == "destination" and at_source == frame:
             note = "" if "writeback_issue" in kinds else (
-                "; the VF had not written its descriptor back (bus mastering was cleared first)")
+                f"; the VF had not written its descriptor back: {_why_no_write_back(m, data_land.index)}")
             return fate("lost", f"its data landed at the source ({at}) after the page's last copy; "
                         f"the destination holds stale bytes there{note}", here)
         stale = [e for e in m.journal.of_kind("stale_write") if e.index > data_land.index
@@ -230,8 +237,31 @@ def _fate(m: Machine, accepted: Accepted) -> PacketFate:
     rx = m.vf.in_progress.get(slot)
     if rx is not None and rx.packet.seq == seq and m.vf.powered:
         return fate("pending", "in the guest's buffer; the VF has not written its descriptor back yet")
-    return fate("dropped", "the VF never wrote its descriptor back (bus mastering cleared, reset or "
-                "source stopped); nothing of it is missing")
+    why = _why_no_write_back(m, data_land.index)
+    return fate("dropped", f"the VF never wrote its descriptor back ({why}); nothing of it is missing")
+
+
+def _why_no_write_back(m: Machine, since: int) -> str:
+    """Why the VF wrote no descriptor back after journal event ``since`` (its data landing),
+    read off the journal: bus mastering cleared, a function-level reset, the source stopped."""
+    events = m.journal.events
+    if not events[since].context.bus_master:
+        return f"bus mastering had been cleared before its data landed ({_cleared(m, since).text})"
+    for e in events[since + 1:]:
+        if e.kind == "flr":
+            return f"a function-level reset came first ({e.text})"
+        if not e.context.bus_master:
+            return f"bus mastering was cleared first ({e.text})"
+        if e.kind == "switchover":
+            return "the source stopped at the switchover first; bus mastering was never cleared"
+    return "the run ended before it did; bus mastering is on and nothing stopped it"
+
+
+def _cleared(m: Machine, before: int) -> Event:
+    """The last event up to ``before`` that turned bus mastering off."""
+    events = m.journal.events
+    return next(e for e in reversed(events[:before + 1])
+                if not e.context.bus_master and (e.index == 0 or events[e.index - 1].context.bus_master))
 
 
 def _stale_piece(m: Machine, seq: int) -> tuple[int, int, int] | None:

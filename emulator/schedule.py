@@ -24,19 +24,20 @@ Arguments = tuple[Any, ...]
 class OperationKind:
     """One emulator call. ``why_not(m, *args)`` says why it cannot happen now (None: it
     can); ``run(m, *args)`` makes it; ``instances(m)`` lists the argument tuples a scheduler
-    may choose from now; ``shown(args)`` renders them in a label."""
+    may choose from now; ``shown(args)`` renders them in a label. ``m`` is the machine of the
+    table the kind is in (`KINDS` here: `Machine`; other emulators keep their own tables)."""
 
     name: str  # "part.call", e.g. "driver.refill"
     actor: str  # device, driver, environment or migrator
     why_not: Callable[..., str | None]
     run: Callable[..., object]
-    instances: Callable[[Machine], Iterable[Arguments]] = lambda m: [()]
+    instances: Callable[[Any], Iterable[Arguments]] = lambda m: [()]
     shown: Callable[[Arguments], str] = lambda args: ", ".join(map(str, args))
 
     def label(self, args: Arguments) -> str:
         return f"{self.name}({self.shown(args)})" if args else self.name
 
-    def perform(self, m: Machine, args: Arguments) -> object:
+    def perform(self, m: Any, args: Arguments) -> object:
         """Make the call; `StepRefused` (naming the part and the reason) if it cannot happen now."""
         refuse(self.why_not(m, *args))
         return self.run(m, *args)
@@ -129,7 +130,7 @@ def kind(name: str, kinds: Sequence[OperationKind] = KINDS) -> OperationKind:
     raise KeyError(name)
 
 
-def operations(m: Machine, kinds: Sequence[OperationKind] = KINDS) -> list[Operation]:
+def operations(m: Any, kinds: Sequence[OperationKind] = KINDS) -> list[Operation]:
     """The operation instances enabled now, in a fixed order."""
     ops = []
     for k in kinds:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -113,6 +114,8 @@ def _number(convert: type, what: str, zero_ok: bool = False):
             value = convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what}")
         if value < 0 or (value == 0 and not zero_ok):
             raise argparse.ArgumentTypeError(f"{value} must be {'0 or more' if zero_ok else 'positive'}")
         return value
@@ -318,7 +321,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """0 the violation shows on the emulator; 1 it does not; 2 bad input or a diverging replay."""
     from . import replay
 
-    report = replay.replay_file(args.trace)
+    try:
+        report = replay.replay_file(args.trace)
+    except MigcheckError as exc:  # main prints the line on stderr; --json has it on stdout too
+        if args.json:
+            print(json.dumps(replay.error_json(args.trace, exc), indent=2))
+        raise
     print(json.dumps(replay.report_json(report), indent=2) if args.json else replay.report_text(report))
     return report.exit_status
 
@@ -367,7 +375,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     import shlex
 
     from .report import build_report, write_report
-    from .report.document import prepare_folder
+    from .report.document import claimed_folder
     from .report.progress import StatusLine
 
     model = resolve(args.model)
@@ -375,7 +383,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.depth is not None and args.engine not in ("bmc", "kind"):
         raise MigcheckError(f"--depth bounds the bmc and kind engines; --engine {args.engine} does not "
                             "take it")
-    prepare_folder(args.out)
     argv = ["migcheck", "report", args.model]
     for flag, values in (("--variant", args.variant), ("--property", args.property), ("--set", args.set)):
         for value in values or []:
@@ -392,13 +399,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     argv += ["--out", args.out]
     status = StatusLine(sys.stderr)
     try:
-        report = build_report(model, variants=args.variant, properties=args.property, params=params,
-                              engine=args.engine, max_states=args.max_states, timeout=args.timeout,
-                              depth=args.depth, symmetry=args.symmetry, graph_limit=args.graph_states,
-                              command=shlex.join(argv), backend=_backend(args.backend, args.engine, 1),
-                              on_search=status.search, on_stage=status.stage)
-        status.stage("writing the report")
-        paths = write_report(report, args.out)
+        with claimed_folder(args.out):  # a run that fails leaves no empty folder behind
+            report = build_report(model, variants=args.variant, properties=args.property, params=params,
+                                  engine=args.engine, max_states=args.max_states, timeout=args.timeout,
+                                  depth=args.depth, symmetry=args.symmetry, graph_limit=args.graph_states,
+                                  command=shlex.join(argv), backend=_backend(args.backend, args.engine, 1),
+                                  on_search=status.search, on_stage=status.stage)
+            status.stage("writing the report")
+            paths = write_report(report, args.out)
     finally:
         status.clear()
     print(f"{report.as_expected} of {len(report.results)} verdicts as expected; "

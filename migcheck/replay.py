@@ -6,16 +6,18 @@ model action is performed on it, how its state reads as a model state and how ea
 property is observed concretely. Nothing here knows a model.
 
 A trace written by ``migcheck check --trace-out`` is read (JSON, schema-checked, tied to its
-model's name, variant, parameters and IR hash) and validated against the model. The
-emulator is built from the binding and driven step by step; after every step the
-abstraction of the emulator's state must equal the trace's state, or the replay stops with
-the step, the action and the variables that differ (`TraceMismatch`). At the end the
+model's name, variant, parameters and IR hash) and checked in the model before the emulator
+is touched (`checker.counterexample`): its steps must be a run of the model that violates
+the property it is labelled with. The emulator is built from the binding and driven step by
+step; after every step the abstraction of the emulator's state must equal the trace's state,
+or the replay stops with the step, the action and the variables that differ. At the end the
 concrete damage is read off real bytes, and the property's observer names the concrete
 events the property forbids.
 
 The result is ``confirmed`` (exit 0) when the violation shows on the emulator and ``not
-reproduced`` (exit 1) when the trace runs but nothing of it shows. Bad input, and a replay
-that diverges from the trace, raise a `TraceError` (exit 2).
+reproduced`` (exit 1) when a valid counterexample runs on the emulator but nothing of it
+shows: the model and the emulator disagree. Bad input, a trace that is no counterexample,
+and a replay that diverges from the trace (`ReplayDiverged`) raise a `TraceError` (exit 2).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from migcheck.checker import interpret
+from migcheck.checker.counterexample import check_counterexample
 from migcheck.checker.trace import Step, Trace, trace_from_json
 from migcheck.emulator.bindings import Binding, binding_for
 from migcheck.emulator.damage import Damage
@@ -37,6 +39,12 @@ from migcheck.models.model import Model, build
 from . import __version__
 
 CONFIRMED, NOT_REPRODUCED = "confirmed", "not reproduced"
+REFUSED, DIVERGED = "refused", "diverged"  # exit 2: not a counterexample; the emulator did not follow
+
+
+class ReplayDiverged(TraceMismatch):
+    """A valid counterexample that the emulator did not follow: a step it cannot take, or a
+    state that reads differently from the trace's."""
 
 
 # ---------------------------------------------------------------- the model a trace names
@@ -84,10 +92,14 @@ def load_trace(path: str) -> tuple[Trace, System]:
     except json.JSONDecodeError as exc:
         raise TraceError(f"{path}: not a JSON trace: {exc.msg} at line {exc.lineno} "
                          f"column {exc.colno}") from None
+    except RecursionError:
+        raise TraceError(f"{path}: not a JSON trace: values nested too deeply") from None
+    except ValueError as exc:  # a number too long
+        raise TraceError(f"{path}: not a JSON trace migcheck reads: {exc}") from None
     _check_shape(path, data)
     try:
         trace, system = trace_from_json(data, system_for)
-        interpret.validate(system, trace)
+        check_counterexample(system, trace)
     except TraceError as exc:
         raise type(exc)(f"{path}: {exc}") from None
     return trace, system
@@ -97,6 +109,10 @@ def _check_shape(path: str, data: Any) -> None:
     """What `trace_from_json` takes for granted: steps are objects with object states."""
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         return  # trace_from_json names the problem
+    if isinstance(data.get("loop"), bool):
+        raise TraceError(f"{path}: trace: 'loop' = {data['loop']!r} is not a step index")
+    if not isinstance(data.get("property"), str):
+        raise TraceError(f"{path}: trace: 'property' must be a property's name (a string)")
     for n, raw in enumerate(data["steps"]):
         if not isinstance(raw, dict) or not isinstance(raw.get("state"), dict):
             raise TraceError(f"{path}: trace: step {n} is not an object with a 'state' object")
@@ -126,7 +142,7 @@ def _check_state(n: int, step: Step, system: System, binding: Binding[Any, Any],
     if diffs:
         what = ", ".join(f"{name} (trace {w}, emulator {g})" for name, w, g in diffs)
         where = "the initial state" if n == 0 else f"step {n} {step.label}"
-        raise TraceMismatch(f"replay diverged at {where}: the emulator's state differs from the "
+        raise ReplayDiverged(f"replay diverged at {where}: the emulator's state differs from the "
                             f"trace's in {what}")
 
 
@@ -189,7 +205,7 @@ def _perform(binding: Binding[Any, Any], m: Any, n: int, step: Step, lap: str) -
     try:
         binding.perform(m, str(step.action), dict(step.params))
     except StepRefused as exc:
-        raise TraceMismatch(f"replay diverged{lap} at step {n} {step.label}: the emulator cannot "
+        raise ReplayDiverged(f"replay diverged{lap} at step {n} {step.label}: the emulator cannot "
                             f"take it: {exc}") from None
 
 
@@ -199,6 +215,12 @@ def replay_file(path: str) -> ReplayReport:
 
 
 # ---------------------------------------------------------------- renderings
+
+
+def error_json(path: str, exc: MigcheckError) -> dict[str, Any]:
+    """A replay that stopped with an error (exit 2), for ``--json``."""
+    result = DIVERGED if isinstance(exc, ReplayDiverged) else REFUSED
+    return {"migcheck": __version__, "trace": path, "result": result, "error": str(exc)}
 
 
 def report_json(r: ReplayReport) -> dict[str, Any]:
@@ -218,7 +240,8 @@ def report_json(r: ReplayReport) -> dict[str, Any]:
         "pages": [{"page": p.page, "role": p.role, "address": p.address,
                    "ranges": [list(x) for x in p.ranges], "differing": p.differing,
                    "offset": p.ranges[0][0], "excerpt_at": p.excerpt_at, "source": p.source.hex(" "),
-                   "destination": p.destination.hex(" "), "causes": list(p.causes)} for p in d.pages],
+                   "destination": p.destination.hex(" "), "last_copy": p.last_copy,
+                   "causes": list(p.causes)} for p in d.pages],
         "packets": [{"seq": p.seq, "slot": p.slot, "page": p.page, "offset": p.offset, "fate": p.fate,
                      "reason": p.reason, "expected": p.expected.hex(" "), "seen": p.seen.hex(" ")}
                     for p in d.packets],
@@ -242,8 +265,9 @@ def report_text(r: ReplayReport) -> str:
         lines.append(f"CONFIRMED: {r.trace.property} is violated on the emulator")
         lines += [f"  observed: {o}" for o in r.observed]
     else:
-        lines.append(f"NOT REPRODUCED: the trace ran on the emulator, but nothing that "
-                     f"{r.trace.property} forbids was observed")
+        lines.append(f"NOT REPRODUCED: the trace violates {r.trace.property} in the model and the "
+                     "emulator followed every step of it, but showed nothing the property forbids: "
+                     "the model and the emulator disagree")
     if d.pages:
         lines += ["", "Pages that differ at the destination after the switchover:"]
         for p in d.pages:
@@ -254,6 +278,7 @@ def report_text(r: ReplayReport) -> str:
                          f"offsets {spans}{more}")
             lines.append(f"    at +{p.excerpt_at:#05x}  source      {p.source.hex(' ')}")
             lines.append(f"    at +{p.excerpt_at:#05x}  destination {p.destination.hex(' ')}  (stale)")
+            lines.append(f"    last copied: {p.last_copy or 'never'}")
             lines += [f"    written after the page's last copy: {c}" for c in p.causes]
     if d.stale_writes:
         lines += ["", "Stale write-backs (a plain touch over a landed DMA write):"]

@@ -123,7 +123,8 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
                 on_progress(system.variant, {"note": f"{engine} running"})
             from migcheck.checker.symbolic import check_symbolic  # loads z3
 
-            symbolic = check_symbolic(system, engine, wanted, depth, timeout, sample=sample_of(cls, system))
+            sample = sample_of(cls, system) if engine != "bmc" else None  # BMC learns nothing from one
+            symbolic = check_symbolic(system, engine, wanted, depth, timeout, sample=sample)
             results += [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
             continue
         progress = (lambda info, v=system.variant: on_progress(v, info)) if on_progress else None
@@ -177,7 +178,7 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
                      cache: dict[tuple[tuple[str, int], ...], System] = cache) -> System:
             key = tuple(sorted(sizes.items()))
             if key not in cache:
-                cache[key] = build(cls, {**fixed, **sizes})
+                cache[key] = build(cls, fixed, sizes=sizes)
             return cache[key]
 
         probe = instance({k: 1 for k in sets})
@@ -198,7 +199,7 @@ def sample_of(cls: type[Model], system: System) -> System | None:
     symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small."""
     from migcheck.checker.symbolic.lemmas import sample_params  # loads z3
 
-    params = sample_params(system)
+    params = sample_params(system, {k: p.allowed for k, p in cls.parameters().items()})
     return None if params == dict(system.params) else build(cls, params)
 
 
@@ -235,11 +236,12 @@ def _summary(v: Verdict) -> str:
 def _agree(explicit: Verdict, other: Verdict) -> bool:
     """Consistent answers: equal verdicts (and equal shortest lengths), or an inconclusive side.
 
-    A vacuous explicit verdict holds for the symbolic engines, which do not judge vacuity.
+    A vacuous explicit verdict agrees with a symbolic ``holds`` that did not decide the witness
+    (BMC never proves it unreachable).
     """
     if INCONCLUSIVE in (explicit.verdict, other.verdict):
         return True
-    mine = HOLDS if explicit.verdict == VACUOUS else explicit.verdict
+    mine = HOLDS if explicit.verdict == VACUOUS and other.verdict == HOLDS else explicit.verdict
     if mine != other.verdict:
         return False
     if mine == VIOLATED and explicit.trace is not None and other.trace is not None:

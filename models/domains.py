@@ -31,8 +31,17 @@ class Param(Member):
     """
 
     def __init__(self, default: int, allowed: Iterable[int], doc: str = ""):
+        if isinstance(allowed, range) and allowed.step == 1:
+            self.allowed: range | tuple[int, ...] = range(allowed.start, allowed.stop)
+        else:
+            self.allowed = tuple(allowed)
+        if not self.allowed or any(isinstance(v, bool) or not isinstance(v, int) for v in self.allowed):
+            raise ModelDefinitionError(f"allowed={allowed!r}: a parameter's allowed values are "
+                                       "a non-empty range or tuple of integers")
+        if isinstance(default, bool) or not isinstance(default, int) or default not in self.allowed:
+            raise ModelDefinitionError(f"default={default!r} is not one of the allowed values "
+                                       f"({self.describe_allowed()})")
         self.default = default
-        self.allowed = range(allowed.start, allowed.stop) if isinstance(allowed, range) else tuple(allowed)
         self.doc = doc
 
     def describe_allowed(self) -> str:
@@ -64,6 +73,9 @@ class Index(Param):
     def __init__(self, label: str, default: int, allowed: Iterable[int], symmetric: bool = False,
                  doc: str = ""):
         super().__init__(default, allowed, doc)
+        if min(self.allowed) < 0:
+            raise ModelDefinitionError(f"Index {label!r}: allowed sizes {self.describe_allowed()} "
+                                       "include a negative one")
         self.label = label
         self.symmetric = symmetric
 
@@ -172,6 +184,8 @@ class Enum(VarType):
         super().__init__(init, doc)
         if not labels or len(set(labels)) != len(labels):
             raise ModelDefinitionError(f"Enum{labels}: needs distinct labels")
+        if not all(isinstance(label, str) for label in labels):
+            raise ModelDefinitionError(f"Enum{labels}: labels are strings: Enum('precopy', 'stopped')")
         self.labels = labels
 
     def resolve(self, params: dict[str, int]) -> Domain:
@@ -202,13 +216,16 @@ class Ref(VarType):
 
 
 def _bound(bound: Bound, params: dict[str, int]) -> int:
-    if callable(bound):
-        return int(bound(params))
     if isinstance(bound, str):
         if bound not in params:
             raise ModelDefinitionError(f"bound '{bound}' names no parameter of the model")
         return params[bound]
-    return bound
+    value = bound(params) if callable(bound) else bound
+    if isinstance(value, bool) or not isinstance(value, int):
+        shown = f"a bound function returned {value!r}" if callable(bound) else f"bound {value!r}"
+        raise ModelDefinitionError(f"{shown}, not an integer; a bound is an int, the name of a "
+                                   "parameter, or a function of the parameters returning an int")
+    return value
 
 
 class Array(Member):

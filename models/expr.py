@@ -189,12 +189,27 @@ def lift(value: Any, typ: Any) -> Term:
             raise ModelDefinitionError(f"{value!r} is not a {typ.index} ({allowed})")
         return Term(Const(value), typ)
     if typ == BOOL:
-        if not isinstance(value, (bool, int)) or value not in (0, 1):
-            raise ModelDefinitionError(f"{value!r} is not a boolean")
-        return Term(Const(int(value), True), BOOL)
+        return Term(Const(int(python_bool(value, "the value")), True), BOOL)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ModelDefinitionError(f"{value!r} is not an integer")
     return Term(Const(value), INT)
+
+
+def python_bool(value: Any, where: str) -> bool:
+    """``value`` if it is a Python ``bool``; anything else where a boolean is meant is refused.
+
+    Python's truth rules would accept it silently: ``~True`` is ``-2`` (integer inversion),
+    which is truthy, so ``ite(~s.BUGGY, a, b)`` would take the wrong branch.
+    """
+    if isinstance(value, bool):
+        return value
+    hint = ""
+    if isinstance(value, int) and value in (-1, -2):
+        hint = ("; '~' on a Python bool is integer inversion (~True == -2, ~False == -1): "
+                "write 'not s.FLAG', not '~s.FLAG', for a Python flag")
+    elif isinstance(value, int) and value in (0, 1):
+        hint = f"; write {bool(value)}"
+    raise ModelDefinitionError(f"{where} is {value!r}, not a boolean{hint}")
 
 
 def _expect(t: Term, typ: Any, what: str) -> None:
@@ -217,9 +232,11 @@ def _coerce_pair(a: Term, other: Any, what: str) -> tuple[Term, Term]:
 
 
 def _bool_op(op: str, a: Any, b: Any) -> Term:
-    ta, tb = lift(a, BOOL), lift(b, BOOL)
-    _expect(ta, BOOL, "&" if op == "and" else "|")
-    _expect(tb, BOOL, "&" if op == "and" else "|")
+    symbol = "&" if op == "and" else "|"
+    ta, tb = (x if isinstance(x, Term) else lift(python_bool(x, f"an operand of '{symbol}'"), BOOL)
+              for x in (a, b))
+    _expect(ta, BOOL, symbol)
+    _expect(tb, BOOL, symbol)
     return Term(mk(op, ta.node, tb.node), BOOL, ta.names + tb.names)
 
 
@@ -243,7 +260,7 @@ def _arith(op: str, a: Term, other: Any, what: str) -> Term:
 def ite(cond: Any, then: Any, otherwise: Any) -> Any:
     """``then`` where ``cond`` holds, else ``otherwise``: the traceable form of a Python ``if``."""
     if not isinstance(cond, Term):
-        return then if cond else otherwise
+        return then if python_bool(cond, "the condition of ite()") else otherwise
     _expect(cond, BOOL, "ite")
     ref = then if isinstance(then, Term) else otherwise
     if not isinstance(ref, Term):
@@ -259,7 +276,7 @@ def ite(cond: Any, then: Any, otherwise: Any) -> Any:
 def implies(a: Any, b: Any) -> Any:
     """Logical implication ``a => b``."""
     if not isinstance(a, Term) and not isinstance(b, Term):
-        return (not a) or bool(b)
+        return (not python_bool(a, "an operand of implies()")) or python_bool(b, "an operand of implies()")
     return _bool_op("or", ~lift(a, BOOL), b)
 
 
@@ -267,6 +284,8 @@ def all_(items: Iterable[Any]) -> Any:
     """Conjunction over a finite, trace-time iterable (for example over the pages)."""
     result: Any = True
     for item in items:
+        if not isinstance(item, Term):
+            item = python_bool(item, "an item of all_()")
         result = result & item if isinstance(result, Term) or isinstance(item, Term) else (result and item)
     return result
 
@@ -275,6 +294,8 @@ def any_(items: Iterable[Any]) -> Any:
     """Disjunction over a finite, trace-time iterable."""
     result: Any = False
     for item in items:
+        if not isinstance(item, Term):
+            item = python_bool(item, "an item of any_()")
         result = result | item if isinstance(result, Term) or isinstance(item, Term) else (result or item)
     return result
 

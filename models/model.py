@@ -15,8 +15,9 @@ from typing import Any
 
 from .domains import Array, Index, Member, Param, Ref, VarType
 from .errors import ModelDefinitionError, ParameterError
-from .expr import BOOL, Const, Slot, Term, lift, mk
+from .expr import BOOL, Const, Slot, Term, lift, mk, python_bool
 from .ir import ActionIR, Layout, PropertyIR, SlotInfo, System, VarInfo, interval
+from .source_checks import misuse
 from .tracing import StateView, Tracer, value_type
 
 OWNERS_SUGGESTED = ("driver", "device", "hypervisor", "environment")
@@ -234,12 +235,16 @@ def _as_bool_node(result: Any, tracer: Tracer) -> Any:
         if result.typ != BOOL:
             raise tracer.error(f"returns a {result.typ} value; a predicate must return a boolean")
         return result.node
-    if isinstance(result, bool):
-        return Const(int(result), True)
-    raise tracer.error(f"returns {result!r}; a predicate must return a boolean expression")
+    try:
+        return Const(int(python_bool(result, "the value it returns")), True)
+    except ModelDefinitionError as exc:
+        raise tracer.error(f"{exc}; a predicate must return a boolean expression") from None
 
 
-def resolve_params(cls: type[Model], given: dict[str, Any] | None) -> dict[str, int]:
+def resolve_params(cls: type[Model], given: dict[str, Any] | None, sizes: dict[str, int] | None = None
+                   ) -> dict[str, int]:
+    """The parameter values: defaults, then ``given`` (validated), then ``sizes`` of index sets
+    taken as they are (the proofs for every size trace a set beyond its allowed range)."""
     declared = cls.parameters()
     values = {k: p.default for k, p in declared.items()}
     for key, raw in (given or {}).items():
@@ -247,20 +252,28 @@ def resolve_params(cls: type[Model], given: dict[str, Any] | None) -> dict[str, 
             known = ", ".join(declared) or "none"
             raise ParameterError(f"model '{cls.root().name}' has no parameter '{key}' (parameters: {known})")
         values[key] = declared[key].validate(raw, key)
+    for key, n in (sizes or {}).items():
+        if key not in declared or n < 1:
+            raise ParameterError(f"model '{cls.root().name}': no index set '{key}' of size {n}")
+        values[key] = n
     return values
 
 
-def build(cls: type[Model], params: dict[str, Any] | None = None) -> System:
+def build(cls: type[Model], params: dict[str, Any] | None = None, *, sizes: dict[str, int] | None = None
+          ) -> System:
     """Resolve ``params`` (defaults for those not given) and trace the model into a `System`.
+    ``sizes`` sets index sets to sizes outside their allowed range (`checker/symbolic/lift.py`
+    traces a set at a few sizes to read it for every size).
 
     Raises `ParameterError` for a bad parameter and `ModelDefinitionError` for a model that
     cannot be traced. Cost: one trace per action instance, linear in their number.
     """
     root = cls.root()
-    values = resolve_params(cls, params)
+    values = resolve_params(cls, params, sizes)
     prefix = f"{root.name} [{cls.variant_name}]"
     layout, initial = _layout(cls, values, prefix)
     constants = _constants(cls, values)
+    _check_sources(cls, constants, {v.name for v in layout.vars}, prefix)
     actions = tuple(_trace_actions(cls, layout, constants, values, prefix))
     ctx = TraceContext(layout, constants, actions, prefix)
     props = tuple(m.trace(ctx) for m in cls.property_members())
@@ -293,6 +306,23 @@ def build(cls: type[Model], params: dict[str, Any] | None = None) -> System:
         symmetric=tuple((key, tuple(k for k, m in cls._members.items()
                                     if isinstance(m, Array) and m.over is idx))
                         for key, idx in cls._members.items() if isinstance(idx, Index) and idx.symmetric))
+
+
+def _check_sources(cls: type[Model], constants: dict[str, Any], state: set[str], prefix: str) -> None:
+    """Refuse operators that mean something else on Python values (see `source_checks`)."""
+    for key, m in cls._members.items():
+        fn = getattr(m, "fn", None)
+        if fn is None:
+            continue
+        problem = misuse(fn, constants, state)
+        if problem is not None:
+            if isinstance(m, ActionDecl):
+                what = f"action {m.label}"
+            elif isinstance(m, PropertyMember):
+                what = f"{getattr(m, 'kind', 'property')} {m.prop_name}"
+            else:
+                what = f"final {key}"
+            raise ModelDefinitionError(f"{prefix}: {what}: {problem}")
 
 
 def _constants(cls: type[Model], values: dict[str, int]) -> dict[str, Any]:

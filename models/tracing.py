@@ -7,12 +7,14 @@ reads top to bottom like ordinary Python); each slot may be assigned once.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from .domains import Domain
 from .errors import ModelDefinitionError
-from .expr import BOOL, INT, Const, Node, RefType, Slot, StateBranch, Term, ite, lift, mk
+from .expr import BOOL, INT, Const, Node, RefType, Slot, StateBranch, Term, ite, lift, mk, python_bool
 from .ir import Layout, interval
 
 # The tracer of the action being traced, for require(); a stack so traces can nest in tests.
@@ -85,7 +87,11 @@ class Tracer:
                 raise self.error(f"require() needs a boolean, got {cond.typ}")
             self.guard.append(cond.node)
         else:
-            self.guard.append(Const(int(bool(cond)), True))
+            try:
+                value = python_bool(cond, "the condition of require()")
+            except ModelDefinitionError as exc:
+                raise self.error(str(exc)) from None
+            self.guard.append(Const(int(value), True))
 
     def guard_node(self) -> Node:
         if not self.guard:
@@ -104,7 +110,8 @@ class Tracer:
         """Call ``fn`` with this tracer active, turning tracing mistakes into definition errors."""
         _active.append(self)
         try:
-            return fn(*args)
+            with contextlib.redirect_stdout(sys.stderr):  # a model's print never mixes into --json
+                return fn(*args)
         except StateBranch as exc:
             raise self.error(
                 f"Python 'if', 'and', 'or' or 'not' on state variable '{exc.variable}'; "
@@ -114,7 +121,7 @@ class Tracer:
             if str(exc).startswith(self.context):
                 raise
             raise self.error(str(exc)) from None
-        except (TypeError, AttributeError, IndexError, KeyError, ValueError) as exc:
+        except (Exception, SystemExit) as exc:  # the model's own code failed, or tried to end the process
             raise self.error(f"{type(exc).__name__}: {exc}") from None
         finally:
             _active.pop()

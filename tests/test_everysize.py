@@ -227,3 +227,16 @@ def test_the_lifted_transition_has_exactly_the_interpreters_successors_at_two_pa
         solver.add(*[z3.Not(pin(st1, nxt)) for nxt in succ])
         assert solver.check() == z3.unsat, state  # no successor the model lacks
         solver.pop()
+
+
+def test_a_property_whose_witness_is_never_reached_at_any_size_is_vacuous():
+    v = every("passthrough-only", "recovery").verdict
+    assert v.verdict == "vacuous" and "abort-after-event" in v.reason
+
+
+def test_qemu_order_completeness_is_proved_for_every_pages_and_devs():
+    cls = bundled("vfio-v2").variants()["qemu-order"]
+    arg_sets = {a.label: tuple(a.arg_indexes) for a in cls.actions().values()}
+    answer = everysize.check_every_size(lambda sizes: build(cls, sizes=sizes), ("pages", "devs"), arg_sets,
+                                        ["completeness"], 300)["completeness"]
+    assert answer.verdict.completeness == "proved for every pages and devs"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from migcheck.checker.explicit import explore
@@ -274,3 +276,104 @@ def test_references_compare_and_assign_but_do_not_order():
 
     with pytest.raises(ModelDefinitionError, match="2 is not a page"):
         build(OutOfRange)
+
+
+class Switched(Model):
+    """A variant switch, ``BUGGY``, used the wrong way in each of the actions below."""
+
+    name = "switched"
+    BUGGY = False
+    x = Int(0, 3, init=0)
+    b = Bool(init=False)
+
+    @invariant
+    def small(s):
+        return s.x < 3
+
+
+def _with_step(body) -> type[Model]:
+    return type("Step", (Switched,), {"step": action(body, name="step")})
+
+
+@pytest.mark.parametrize("body", [
+    lambda s: require(-2),                       # ~True, computed before require sees it
+    lambda s: require(1),                        # an int is not a boolean either
+    lambda s: require(None),
+    lambda s: setattr(s, "x", ite(-1, 1, 3)),    # ~False
+    lambda s: require(s.b | -2),
+    lambda s: require(-2 & s.b),
+    lambda s: setattr(s, "b", -2),
+    lambda s: setattr(s, "b", 1),
+    lambda s: require(s.b == 1),
+    lambda s: setattr(s, "x", ite(s.b, True, 2)),
+    lambda s: setattr(s, "x", ite(s.b, 1, 2.5)),
+])
+def test_a_python_value_that_is_not_a_boolean_where_one_is_meant_is_refused(body):
+    with pytest.raises(ModelDefinitionError, match=r"switched \[base\]: action step\(\): .*not a"):
+        build(_with_step(body))
+
+
+def test_all_any_and_implies_refuse_python_values_that_are_not_booleans():
+    from migcheck.models import all_, any_, implies
+
+    for fn in (lambda: all_([True, -2]), lambda: any_([False, -1]), lambda: implies(-2, False)):
+        with pytest.raises(ModelDefinitionError, match="not a boolean"):
+            fn()
+
+
+def test_tilde_on_a_python_flag_is_refused_with_the_line_and_the_fix():
+    class Inverted(Switched):
+        @action
+        def step(s):
+            require(s.x == 0)
+            s.x = ite(~s.BUGGY, 1, 3)               # ~False == -1: truthy, the wrong branch
+
+    class InvertedIf(Switched):
+        @action
+        def step(s):
+            require(s.x == 0)
+            if ~s.BUGGY:                            # never reaches the IR: only the source shows it
+                s.x = 3
+
+    for model in (Inverted, InvertedIf):
+        with pytest.raises(ModelDefinitionError,
+                           match=r"action step: test_language\.py:\d+: '~s\.BUGGY' is integer inversion "
+                                 r"of a Python bool \(~False == -1, which is truthy\); write 'not s\.BUGGY'"):
+            build(model)
+
+
+def test_is_none_on_a_state_variable_is_refused():
+    class Pointers(Model):
+        name = "pointers"
+        pages = Index("page", default=2, allowed=range(1, 4))
+        buf = Ref(pages, init=None)
+
+        @action(owner="driver")
+        def take(s, p: pages):
+            require(s.buf is None)                  # always False while tracing
+            s.buf = p
+
+    with pytest.raises(ModelDefinitionError, match=r"action take: .*'is' on state variable 'buf'"):
+        build(Pointers)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Int(0, float("inf"), init=0), "bound inf, not an integer"),
+    (lambda: Int(0, 2.5, init=0), "bound 2.5, not an integer"),
+    (lambda: Int(False, True, init=0), "bound False, not an integer"),
+    (lambda: Int(0, lambda p: 2.7, init=0), "a bound function returned 2.7, not an integer"),
+])
+def test_a_bound_that_is_not_an_integer_is_refused(make, message):
+    model = type("Bounded", (Model,), {"name": "bounded", "x": make()})
+    with pytest.raises(ModelDefinitionError, match=re.escape(message)):
+        build(model)
+
+
+def test_declarations_that_python_would_silently_reinterpret_are_refused():
+    with pytest.raises(ModelDefinitionError, match=r"default=9 is not one of the allowed values \(1\.\.3\)"):
+        Index("page", default=9, allowed=range(1, 4))
+    with pytest.raises(ModelDefinitionError, match="non-empty range or tuple of integers"):
+        Param(default=1, allowed=[1, 2.5])
+    with pytest.raises(ModelDefinitionError, match="labels are strings"):
+        Enum(0, 1, init=0)
+    assert Param(default=4, allowed=range(2, 9, 2)).allowed == (2, 4, 6, 8)  # the step is kept

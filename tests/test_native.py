@@ -65,6 +65,15 @@ def test_backends_agree_on_every_bundled_variant(model, params, variant):
         same(system, properties=safety, symmetry=True)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["disable-first", "unmap-unmarked"])
+def test_backends_agree_on_symmetric_pages_with_references(variant):
+    """Two pages, so the canonical form permutes them and renames the pages `buf` refers to."""
+    system = build(bundled("guest-assisted").variants()[variant], {"slots": 2, "pages": 2})
+    same(system, properties=[p.name for p in system.properties if p.kind not in ("eventually", "leads_to")],
+         symmetry=True)
+
+
 def test_backends_agree_on_two_phase_commit_with_symmetry_and_limits():
     system = build(bundled("two-phase-commit"), {"rms": 4})
     same(system)

@@ -9,7 +9,9 @@ import json
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,10 @@ from migcheck.checker import interpret
 from migcheck.checker.explicit import explore
 from migcheck.checker.trace import Step, Trace, write_json_atomic
 from migcheck.cli import main
-from migcheck.emulator.bindings.guest_assisted import machine_config
+from migcheck.emulator.bindings import BINDINGS, OBSERVED_KINDS
+from migcheck.emulator.bindings.guest_assisted import BINDING, machine_config
 from migcheck.models.errors import TraceMismatch
+from migcheck.models.library import bundled
 from migcheck.models.model import build
 from migcheck.replay import replay
 
@@ -106,6 +110,51 @@ def test_every_data_loss_counterexample_is_real_data_loss(tmp_path, capsys, gues
             report["stale_writes"][0]["written_back"]
 
 
+CONFIRMABLE = [(model, variant, prop) for model in sorted(BINDINGS)
+               for variant, cls in sorted(bundled(model).variants().items())
+               for prop, verdict in sorted(cls.expect.items())
+               if verdict == "violated" and build(cls).property(prop) is not None
+               and build(cls).property(prop).kind in OBSERVED_KINDS]
+
+
+@pytest.mark.slow  # about 2 minutes of searches in all (vfio-v2's take up to 10 s each)
+@pytest.mark.parametrize(("model", "variant", "prop"), CONFIRMABLE)
+def test_every_counterexample_of_a_model_with_a_binding_is_confirmed(tmp_path, capsys, model, variant,
+                                                                    prop):
+    system = build(bundled(model).variants()[variant])
+    path = str(tmp_path / "t.json")
+    write_json_atomic(path, explore(system, [prop]).verdicts[prop].trace.to_json(system))
+    status, out, err = run(capsys, "replay", path, "--json")
+    report = json.loads(out)
+    assert status == 0 and err == "" and report["result"] == "confirmed", report["observed"]
+    assert report["observed"] and not any("None" in o for o in report["observed"])
+
+
+def test_the_damage_names_its_true_cause(guest_assisted):
+    """Causes are read off what happened on the emulator: a BME that was never cleared is not
+    said to be cleared; the page's last copy is the one the journal shows."""
+    def run_of(variant, prop):
+        trace, system = counterexample(guest_assisted, variant, prop)
+        return replay(trace, system)
+
+    passthrough = run_of("passthrough-only", "completeness").damage
+    assert "the source stopped at the switchover first; bus mastering was never cleared" in \
+        passthrough.harmed[0].reason
+    assert "cleared first" not in passthrough.harmed[0].reason
+    thread = run_of("thread-order", "completeness").damage
+    assert "bus mastering had been cleared before its data landed (clear BME: Command register := " \
+        "0x0002" in thread.harmed[0].reason
+    assert thread.pages[0].last_copy == "pre-copy round 1: copy RX buffer page 0 (VF not quiet: BME " \
+        "clear, 1 posted)"
+    assert thread.pages[0].causes == ("packet 1 data lands at IOVA 0x100000 (page 0 +0x000, 96 bytes; "
+                                      "not logged)",)
+    answered = run_of("no-ack-timeout", "event-answered").observed
+    assert answered == ("the migration event is never answered: each lap of the loop comes back to the "
+                        "driver in state up with the event unacknowledged; migrator: it waits for the "
+                        "acknowledgement without a timeout",)
+    assert "it never opted in" in run_of("no-opt-in", "opt-in").observed[0]
+
+
 def test_the_damage_is_where_the_variant_says(guest_assisted):
     def damage(variant):
         trace, system = counterexample(guest_assisted, variant, DATA_LOSS[variant])
@@ -133,15 +182,30 @@ def test_properties_not_about_data_show_the_forbidden_event(guest_assisted, vari
     assert any(NOT_ABOUT_DATA[(variant, prop)] in o for o in report.observed), report.observed
 
 
-def test_a_trace_that_runs_without_damage_is_not_reproduced(tmp_path, capsys, guest_assisted):
-    trace, system = counterexample(guest_assisted, "thread-order", "completeness")
-    data = trace.to_json(system)
-    data["steps"] = data["steps"][:12]  # stop before the switchover: the model allows the prefix
-    path = tmp_path / "prefix.json"
-    path.write_text(json.dumps(data))
-    status, out, _ = run(capsys, "replay", str(path))
-    assert status == 1
-    assert "NOT REPRODUCED" in out and "packet 1 (descriptor 0): PENDING" in out
+def test_exit_1_is_a_valid_counterexample_the_emulator_does_not_show(tmp_path, capsys, guest_assisted,
+                                                                      monkeypatch):
+    """The one case for exit 1: the trace violates its property in the model, the emulator
+    follows every step, and its observer sees nothing the property forbids (here an observer
+    made blind, standing in for an emulator that disagrees with the model)."""
+    blind = replace(BINDING, observers={**BINDING.observers, "completeness": lambda m, damage: []})
+    monkeypatch.setattr("migcheck.replay.binding_for", lambda model: blind)
+    status, out, err = run(capsys, "replay", trace_file(tmp_path, guest_assisted, "thread-order",
+                                                        "completeness"))
+    assert status == 1 and err == ""
+    assert "NOT REPRODUCED: the trace violates completeness in the model" in out
+    assert "the model and the emulator disagree" in out and "not reproduced; exit status 1" in out
+
+
+def test_a_binding_without_the_property_s_observer_is_an_error(tmp_path, capsys, guest_assisted,
+                                                              monkeypatch):
+    """A binding outside the coverage test (a user's own) that misses an observer: exit 2 and
+    one line, never a silent "not reproduced"."""
+    partial = replace(BINDING, observers={k: v for k, v in BINDING.observers.items() if k != "completeness"})
+    monkeypatch.setattr("migcheck.replay.binding_for", lambda model: partial)
+    status, out, err = run(capsys, "replay", trace_file(tmp_path, guest_assisted, "thread-order",
+                                                        "completeness"))
+    assert status == 2 and out == "" and err.count("\n") == 1
+    assert "has no observer for property 'completeness'" in err
 
 
 def test_json_report_has_the_documented_keys(tmp_path, capsys, guest_assisted):
@@ -183,13 +247,17 @@ def test_a_replay_that_diverges_names_the_step_and_why(tmp_path, capsys, guest_a
     plan = ["opt_in_marking", "probe", ("refill", 0, 0), ("refill", 1, 0), ("rx_data", 0, 0),
             ("land_data", 0, 0), ("rx_writeback", 0), ("land_writeback", 0), "start_migration",
             ("clean_recycle", 0, 0), ("rx_data", 1, 0), ("land_data", 1, 0), ("touch_write_back", 0, 0)]
-    trace, system = handmade(guest_assisted, "plain-touch", plan)
+    trace, system = handmade(guest_assisted, "plain-touch", plan, prop="marking-preserves-data")
     path = tmp_path / "restored.json"
     write_json_atomic(str(path), trace.to_json(system))
     status, out, err = run(capsys, "replay", str(path))
     assert status == 2 and out == ""
     assert err.count("\n") == 1
     assert "replay diverged at step 13 touch_write_back(i=0, p=0)" in err and "synced[0]" in err
+    status, out, err = run(capsys, "replay", str(path), "--json")
+    report = json.loads(out)
+    assert status == 2 and report["result"] == "diverged" and "synced[0]" in report["error"]
+    assert err.count("\n") == 1 and report["error"] in err
 
 
 # A plain touch in a page the driver chose: slot 0's first buffer in page 1 is unmapped,
@@ -261,7 +329,7 @@ def test_a_page_choice_the_emulator_cannot_follow_is_a_divergence(tmp_path, caps
     data = with_params(5, (("i", 0), ("p", 2))).to_json(system)
     path = tmp_path / "elsewhere.json"
     write_json_atomic(str(path), data)
-    monkeypatch.setattr("migcheck.replay.interpret.validate", lambda system, trace: None)
+    monkeypatch.setattr("migcheck.replay.check_counterexample", lambda system, trace: None)
     status, out, err = run(capsys, "replay", str(path))
     assert status == 2 and out == "" and err.count("\n") == 1, err
     assert "step 5 rx_data(i=0, p=2)" in err and "is in page 1, not page 2" in err
@@ -283,46 +351,146 @@ def test_a_one_word_plain_touch_does_not_lose_the_write_in_the_other_half(guest_
 # ---------------------------------------------------------------- bad input: exit 2, one line
 
 
-def good_trace(guest_assisted) -> dict:
-    trace, system = counterexample(guest_assisted, "thread-order", "completeness")
-    return trace.to_json(system)
+@lru_cache(maxsize=None)
+def _found(variant: str, prop: str) -> str:
+    system = build(bundled("guest-assisted").variants()[variant])
+    verdict = explore(system, [prop]).verdicts[prop]
+    assert verdict.verdict == "violated", (variant, prop)
+    return json.dumps(verdict.trace.to_json(system))
 
 
-def edited(guest_assisted, edit) -> str:
-    data = good_trace(guest_assisted)
+def found(variant: str, prop: str) -> dict:
+    """A counterexample the checker finds, as JSON data (a fresh copy to edit)."""
+    return json.loads(_found(variant, prop))
+
+
+def edited(edit, variant: str = "thread-order", prop: str = "completeness") -> str:
+    data = found(variant, prop)
     edit(data)
     return json.dumps(data)
 
 
-BAD = {
-    "not json": lambda ga: "{not json",
-    "not an object": lambda ga: "[1, 2]",
-    "schema": lambda ga: edited(ga, lambda d: d.update(schema=99)),
-    "other model": lambda ga: edited(ga, lambda d: d.update(model="two-phase-commit")),
-    "unknown model": lambda ga: edited(ga, lambda d: d.update(model="no-such-model")),
-    "unknown variant": lambda ga: edited(ga, lambda d: d.update(variant="no-such-variant")),
-    "other parameters": lambda ga: edited(ga, lambda d: d["params"].update(pages=2)),
-    "bad parameter": lambda ga: edited(ga, lambda d: d["params"].update(pages=99)),
-    "ir hash": lambda ga: edited(ga, lambda d: d.update(ir_hash="0000000000000000")),
-    "step not allowed": lambda ga: edited(ga, lambda d: d["steps"][3].update(action="land_data")),
-    "unknown action": lambda ga: edited(ga, lambda d: d["steps"][1].update(action="reboot")),
-    "bad state": lambda ga: edited(ga, lambda d: d["steps"][1]["state"].update(phase="flying")),
-    "state not an object": lambda ga: edited(ga, lambda d: d["steps"][1].update(state=[1])),
-    "no steps": lambda ga: edited(ga, lambda d: d.update(steps=[])),
-    "page out of range": lambda ga: edited(ga, lambda d: d["steps"][3]["params"].update(p=5)),
-    "page not an integer": lambda ga: edited(ga, lambda d: d["steps"][3]["params"].update(p="0")),
-    "page missing": lambda ga: edited(ga, lambda d: d["steps"][3]["params"].pop("p")),
+def cut(n: int, **changes) -> Callable[[dict], None]:
+    def edit(d: dict) -> None:
+        d["steps"] = d["steps"][:n]
+        d.update(changes)
+    return edit
+
+
+def _drop_step(n: int) -> Callable[[dict], None]:
+    return lambda d: d["steps"].pop(n)
+
+
+def _other_model() -> str:
+    system = build(bundled("peterson").variants()["turn-first"])
+    trace = explore(system, ["mutual-exclusion"]).verdicts["mutual-exclusion"].trace
+    return json.dumps(trace.to_json(system))
+
+
+# The thread-order completeness trace: 16 steps; step 3 is refill(i=0, p=0) by the driver,
+# step 5 start_migration, the switchover is step 16. The no-ack-timeout lasso loops back to
+# step 11; the no-recovery lasso of network-recovers is notified at step 8, aborts at step 9
+# and ends stuttering (driver up, BME clear).
+BAD: dict[str, tuple[Callable[[], str], str]] = {  # case -> (the file's text, what the line says)
+    # not a trace
+    "not json": (lambda: "{not json", "not a JSON trace: Expecting property name"),
+    "truncated": (lambda: _found("thread-order", "completeness")[:700], "not a JSON trace"),
+    "number too long": (lambda: '{"schema": ' + "9" * 5000 + "}", "not a JSON trace migcheck reads"),
+    "not an object": (lambda: "[1, 2]", "trace: expected a JSON object"),
+    "schema": (lambda: edited(lambda d: d.update(schema=99)), "schema version 99 is not supported"),
+    "no steps": (lambda: edited(lambda d: d.update(steps=[])), "'steps' must be a non-empty list"),
+    "state not an object": (lambda: edited(lambda d: d["steps"][1].update(state=[1])),
+                            "step 1 is not an object with a 'state' object"),
+    "loop a boolean": (lambda: edited(lambda d: d.update(loop=True)), "'loop' = True is not a step index"),
+    # another model, variant or version
+    "unknown model": (lambda: edited(lambda d: d.update(model="no-such-model")),
+                      "model 'no-such-model' is not a bundled model"),
+    "a model without a binding": (_other_model, "model 'peterson' has no binding to an emulator"),
+    "unknown variant": (lambda: edited(lambda d: d.update(variant="no-such-variant")),
+                        "has no variant 'no-such-variant'"),
+    "other parameters": (lambda: edited(lambda d: d["params"].update(pages=2)), "written for another "
+                         "version"),
+    "bad parameter": (lambda: edited(lambda d: d["params"].update(pages=99)), "pages"),
+    "ir hash": (lambda: edited(lambda d: d.update(ir_hash="0000000000000000")), "IR hash 0000000000000000"),
+    # an edited step
+    "edited action name": (lambda: edited(lambda d: d["steps"][1].update(action="reboot")),
+                           "step 1: no action reboot"),
+    "another action": (lambda: edited(lambda d: d["steps"][3].update(action="land_data", owner="device")),
+                       "step 3 land_data(i=0, p=0) is not enabled"),
+    "edited parameter": (lambda: edited(lambda d: d["steps"][3]["params"].update(i=1)),
+                         "step 3 refill(i=1, p=0) is not enabled"),
+    "parameter out of range": (lambda: edited(lambda d: d["steps"][3]["params"].update(p=5)),
+                               "step 3: no action refill{'i': 0, 'p': 5}"),
+    "parameter not an integer": (lambda: edited(lambda d: d["steps"][3]["params"].update(p="0")),
+                                 "step 3: no action refill{'i': 0, 'p': '0'}"),
+    "parameter missing": (lambda: edited(lambda d: d["steps"][3]["params"].pop("p")),
+                          "step 3: no action refill{'i': 0}"),
+    "edited owner": (lambda: edited(lambda d: d["steps"][3].update(owner="device")),
+                     "step 3 refill(i=0, p=0): the model's refill is done by driver, not 'device'"),
+    "edited state": (lambda: edited(lambda d: d["steps"][5]["state"].update(cpu_dirty=True)),
+                     "step 5 start_migration leads to another state (differs in cpu_dirty)"),
+    "bad state value": (lambda: edited(lambda d: d["steps"][1]["state"].update(phase="flying")), "phase"),
+    "a step left out": (lambda: edited(_drop_step(4)), "step 4 start_migration leads to another state"),
+    "an action on step 0": (lambda: edited(lambda d: d["steps"][0].update(action="probe")),
+                            "step 0 is the initial state"),
+    # not a violation of the property it names
+    "cut short": (lambda: edited(cut(12)), "completeness holds in the last state (step 11): the trace "
+                  "does not violate it"),
+    "relabelled invariant": (lambda: edited(lambda d: d.update(property="opt-in")),
+                             "opt-in holds in the last state (step 16)"),
+    "relabelled action property": (lambda: edited(lambda d: d.update(property="quiescence")),
+                                   "quiescence holds on the last step (16 switchover)"),
+    "relabelled eventually, no loop": (lambda: edited(cut(12, property="migration-ends")),
+                                       "migration-ends is a liveness property (eventually)"),
+    "relabelled leads-to, no loop": (lambda: edited(cut(12, property="event-answered")),
+                                     "event-answered is a liveness property (leads_to)"),
+    "a lasso without its loop": (lambda: edited(lambda d: d.update(loop=None), "no-ack-timeout",
+                                                "migration-ends"), "this trace has no loop"),
+    "relabelled eventually, with a loop": (
+        lambda: edited(lambda d: d.update(property="migration-ends"), "no-recovery", "network-recovers"),
+        "the run reaches migration-ends's goal at step 9"),
+    "relabelled leads-to, with a loop": (
+        lambda: edited(lambda d: d.update(property="event-answered"), "no-recovery", "network-recovers"),
+        "after the run satisfies event-answered's condition (step 8) it reaches the goal (step 9)"),
+    "an invariant with a loop": (lambda: edited(lambda d: d.update(loop=16)),
+                                 "completeness is an invariant property, but the trace ends in a loop"),
+    "an unfair stutter": (lambda: edited(cut(12, property="migration-ends", loop=11)),
+                          "the loop is unfair to"),
+    "an unfair loop": (lambda: edited(_cpu_loop), "the loop is unfair to probe (weak fairness): enabled "
+                       "in every state of the loop but never taken"),
+    "a loop that does not close": (lambda: edited(lambda d: d.update(loop=3), "no-ack-timeout",
+                                                  "migration-ends"), "the last state is not state 3"),
+    "a witness": (lambda: edited(lambda d: d.update(property="switchover-happens")),
+                  "switchover-happens is a reachable property (a witness)"),
+    "unknown property": (lambda: edited(lambda d: d.update(property="no-such-property")),
+                         "has no property 'no-such-property' (properties: completeness,"),
+    "property not a name": (lambda: edited(lambda d: d.update(property=["completeness"])),
+                            "'property' must be a property's name"),
 }
 
 
+def _cpu_loop(d: dict) -> None:
+    """The guest's CPU writes over and over before the driver binds the VF: a loop that
+    neglects probe, which the driver is weakly fair to."""
+    first = dict(d["steps"][0], state=dict(d["steps"][0]["state"], cpu_dirty=True, cpu_synced=False))
+    write = {"action": "cpu_write", "params": {}, "owner": "environment", "state": first["state"]}
+    d.update(steps=[d["steps"][0], write, dict(write)], loop=1, property="migration-ends")
+
+
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_input_exits_2_with_one_line(tmp_path, capsys, guest_assisted, case):
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, case):
+    text, says = BAD[case]
     path = tmp_path / "bad.json"
-    path.write_text(BAD[case](guest_assisted))
+    path.write_text(text())
     status, out, err = run(capsys, "replay", str(path))
     assert status == 2, err
-    assert out == "" and err.count("\n") == 1 and err.startswith("migcheck: error: "), err
+    assert out == "" and err.count("\n") == 1 and err.startswith(f"migcheck: error: {path}: "), err
+    assert says in err, err
     assert "Traceback" not in err and "internal error" not in err
+    status, out, err2 = run(capsys, "replay", str(path), "--json")
+    report = json.loads(out)
+    assert status == 2 and err2 == err
+    assert report["result"] == "refused" and report["error"] in err and report["trace"] == str(path)
 
 
 def test_a_missing_file_exits_2_with_one_line(tmp_path, capsys):

@@ -28,7 +28,7 @@ from migcheck.models.errors import ModelNotFound
 from migcheck.models.expr import Node
 from migcheck.models.ir import System
 
-from ..verdict import Verdict
+from ..verdict import Verdict, mark_vacuous
 
 if TYPE_CHECKING:
     from .certificate import (
@@ -94,15 +94,22 @@ def check_symbolic(system: System, engine: str, properties: list[str] | None = N
     if lemmas and engine != "kind":
         raise ValueError("lemmas are used by k-induction only (engine 'kind')")
     from .bmc import DEFAULT_DEPTH, bmc
+    from .goals import selected
     from .kinduction import DEFAULT_MAX_K, kinduction
     from .pdr import pdr
 
+    reported = [p.name for p in selected(system, properties)]
+    witnesses = [p.witness for p in map(system.property, reported) if p is not None and p.witness]
+    asked = list(dict.fromkeys([*reported, *witnesses]))  # a witness proved unreachable: vacuous
     if engine == "bmc":
-        return bmc(system, properties, DEFAULT_DEPTH if depth is None else depth, timeout)
-    if engine == "kind":
-        return kinduction(system, properties, DEFAULT_MAX_K if depth is None else depth, timeout, lemmas,
-                          mine_lemmas=mine_lemmas, sample=sample)
-    return pdr(system, properties, timeout, depth, mine_lemmas=mine_lemmas, sample=sample, block=block)
+        verdicts = bmc(system, asked, DEFAULT_DEPTH if depth is None else depth, timeout)
+    elif engine == "kind":
+        verdicts = kinduction(system, asked, DEFAULT_MAX_K if depth is None else depth, timeout, lemmas,
+                              mine_lemmas=mine_lemmas, sample=sample)
+    else:
+        verdicts = pdr(system, asked, timeout, depth, mine_lemmas=mine_lemmas, sample=sample, block=block)
+    mark_vacuous(verdicts, [p for p in map(system.property, reported) if p is not None])
+    return {n: verdicts[n] for n in reported}
 
 
 __all__ = ["ENGINES", "Certificate", "CertificateCheck", "bmc", "certificate_smtlib",

@@ -28,7 +28,7 @@ from migcheck.models.ir import PropertyIR, System
 
 from ..explicit import explore
 from ..symmetry import SymmetryRefused
-from ..verdict import HOLDS, VIOLATED, Verdict
+from ..verdict import HOLDS, VACUOUS, VIOLATED, Verdict
 from . import outcome
 from .certificate import EverySizeCertificate, check_every_size_certificate
 from .epr import holds_in
@@ -116,8 +116,12 @@ def check_every_size(instance: Instance, sets: tuple[str, ...], arg_sets: dict[s
     fixed). Raises `lift.LiftRefused` when the model has no first-order form.
     """
     deadline = Deadline(timeout)
-    fo = FirstOrder(instance, sets, arg_sets, properties)
-    props = selected(fo.system, properties)
+    props = selected(instance({k: 1 for k in sets}), properties)
+    names = [p.name for p in props]
+    witnesses = [p.witness for p in props if p.witness and p.witness not in names]  # for vacuity
+    fo = FirstOrder(instance, sets, arg_sets, [*names, *witnesses])
+    props = [fo.system.property(p.name) or p for p in props]  # traced at the lifting size
+    props += [fo.system.property(w) for w in dict.fromkeys(witnesses)]
     oracle: Oracle | None = None
     out: dict[str, Answer] = {}
     for prop in props:
@@ -139,7 +143,19 @@ def check_every_size(instance: Instance, sets: tuple[str, ...], arg_sets: dict[s
             outcome.inconclusive(prop, ENGINE, f"{why}; no counterexample with each of "
                                  f"{', '.join(sets)} up to {SEARCH_SIZES}", outcome.stats(0, deadline.lap())),
             fo.system)
-    return out
+    return {p.name: _vacuous(p, out) for p in props if p.name in names}
+
+
+def _vacuous(prop: PropertyIR, answers: dict[str, Answer]) -> Answer:
+    """A property proved for every size while its witness is proved never reached, at any
+    size, holds only because nothing happens (as the explicit engine says of one size)."""
+    answer = answers[prop.name]
+    witness = answers.get(prop.witness)
+    if (witness is None or answer.verdict.verdict != HOLDS or witness.verdict.verdict != VIOLATED
+            or not witness.verdict.complete):
+        return answer
+    return replace(answer, verdict=replace(answer.verdict, verdict=VACUOUS, reason=(
+        f"its witness '{prop.witness}' is never reached, at any size (proved)")))
 
 
 def _prove(fo: FirstOrder, instance: Instance, sets: tuple[str, ...], arg_sets: dict[str, tuple[str, ...]],

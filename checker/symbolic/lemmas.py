@@ -26,6 +26,7 @@ them), a sample too small gives too few (the proof may then fail; never a wrong 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import z3
@@ -52,8 +53,9 @@ class Mined:
     rounds: int
 
 
-def sample_params(system: System) -> dict[str, int]:
-    """The parameters of the sample instance: each symmetric index set cut to `SAMPLE_SIZE`.
+def sample_params(system: System, allowed: Mapping[str, Iterable[int]] | None = None) -> dict[str, int]:
+    """The parameters of the sample instance: each symmetric index set cut to `SAMPLE_SIZE`,
+    or to the smallest size its ``allowed`` values (by parameter name) permit above that.
 
     >>> from migcheck.models import build
     >>> from migcheck.models.library import bundled
@@ -62,7 +64,10 @@ def sample_params(system: System) -> dict[str, int]:
     """
     params = dict(system.params)
     for key, _ in system.symmetric:
-        params[key] = min(params[key], SAMPLE_SIZE)
+        size = params[key]
+        want = min(size, SAMPLE_SIZE)
+        sizes = allowed.get(key) if allowed is not None else None
+        params[key] = want if sizes is None else min(v for v in (*sizes, size) if want <= v <= size)
     return params
 
 

@@ -258,15 +258,20 @@ class Lifter:
         ctx = self.sig.ctx
         direct: list[z3.BoolRef] = []
         groups: dict[tuple[str, int], tuple[z3.BoolRef, z3.ExprRef, set[int]]] = {}
+        several: list[Node] = []
         for a in node.args:
             free = self.mentions(a) - scope.env.keys()
-            if len(free) != 1:  # nothing unnamed, or a nested and/or over the unnamed elements
+            if not free:
                 direct.append(as_bool(self.term(a, scope)))
-                continue
-            ((k, j),) = free
-            var = z3.Const(f"{k}!{len(scope.env)}", self.sig.sorts[k])
-            body = as_bool(self.term(a, scope.bind((k, j), var)))
-            groups.setdefault((k, body.get_id()), (body, var, set()))[2].add(j)
+            elif len(free) > 1:
+                several.append(a)
+            else:
+                ((k, j),) = free
+                var = self._var(k, scope)
+                body = as_bool(self.term(a, scope.bind((k, j), var)))
+                groups.setdefault((k, body.get_id()), (body, var, set()))[2].add(j)
+        for a in self._pivoted(several, scope, groups):  # a nested and/or over the unnamed elements
+            direct.append(as_bool(self.term(a, scope)))
         for (k, _), (body, var, js) in groups.items():
             unnamed = {j for j in range(self.sizes[k]) if (k, j) not in scope.env}
             if js != unnamed:
@@ -280,6 +285,42 @@ class Lifter:
             else:
                 direct.append(z3.Exists([var], conj([apart, body], ctx)))
         return conj(direct, ctx) if node.op == "and" else disj(direct, ctx)
+
+    def _var(self, k: str, scope: _Scope) -> z3.ExprRef:
+        return z3.Const(f"{k}!{len(scope.env)}", self.sig.sorts[k])
+
+    def _pivoted(self, terms: list[Node], scope: _Scope,
+                 groups: dict[tuple[str, int], tuple[z3.BoolRef, z3.ExprRef, set[int]]]) -> list[Node]:
+        """Terms that each mention several unnamed elements but are one term about each element
+        of a set (``implies(stopped(d), all_(... for e != d))`` for every ``d``): grouped into
+        ``groups`` by the element they are about. Returns the terms left over."""
+        left = list(terms)
+        for k in self.sizes:
+            unnamed = {j for j in range(self.sizes[k]) if (k, j) not in scope.env}
+            if len(left) < len(unnamed):
+                continue
+            var = self._var(k, scope)
+            readings: dict[int, list[tuple[int, int, z3.BoolRef]]] = {}  # body id -> (term, element, body)
+            for t, a in enumerate(left):
+                for kk, j in sorted(self.mentions(a) - scope.env.keys()):
+                    if kk != k:
+                        continue
+                    try:
+                        body = as_bool(self.term(a, scope.bind((k, j), var)))
+                    except LiftRefused:
+                        continue
+                    readings.setdefault(body.get_id(), []).append((t, j, body))
+            for cases in readings.values():
+                chosen: dict[int, int] = {}  # element -> term
+                for t, j, _ in cases:
+                    if j not in chosen and t not in chosen.values():
+                        chosen[j] = t
+                if set(chosen) == unnamed:
+                    body = cases[0][2]
+                    groups[k, body.get_id()] = (body, var, set(unnamed))
+                    left = [a for t, a in enumerate(left) if t not in chosen.values()]
+                    break
+        return left
 
     def ref(self, node: Node, scope: _Scope, of: str) -> tuple[z3.ExprRef | None, z3.BoolRef]:
         """A reference as (element or None for null, whether it is null)."""

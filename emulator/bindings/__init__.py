@@ -123,6 +123,9 @@ class Binding(Generic[Config, Machine]):
 
     def observe(self, prop: str, m: Machine, damage: Damage) -> list[str]:
         """The concrete events on ``m`` that ``prop`` forbids (empty: none seen)."""
+        if prop not in self.observers:  # tests/test_bindings.py keeps bundled bindings whole
+            raise TraceError(f"the binding of model '{self.model}' has no observer for property "
+                             f"'{prop}': add one to its observers")
         return self.observers[prop](m, damage)
 
 

@@ -169,13 +169,12 @@ def _page_of_address(m: Machine, address: int) -> int | None:
     return where[0] if where is not None else None
 
 
-def _in_page(m: Machine, what: str, address: int, page: int) -> None:
-    """``what`` (ending in "is" or "goes to") ``address`` must be in buffer page ``page``."""
+def _in_page(m: Machine, address: int, page: int) -> str | None:
+    """Where ``address`` is, when it is not in buffer page ``page`` (None when it is)."""
     target = _page_of_address(m, address)
-    if target != page:
-        where = "no guest page" if target is None else f"page {target}"
-        at = f"{address:#x} is in" if what.endswith(" is") else f"{address:#x}, in"
-        raise StepRefused(f"{what.removesuffix(' is')} {at} {where}, not page {page}")
+    if target == page:
+        return None
+    return f"{'no guest page' if target is None else f'page {target}'}, not page {page}"
 
 
 def _buffer_in(m: Machine, slot: int, page: int) -> None:
@@ -225,7 +224,9 @@ def _rx_data(m: Machine, p: Mapping[str, int]) -> Arguments:
         raise StepRefused(f"VF: takes descriptors in ring order: the next one (RDH) is {nxt}")
     if nxt is not None:
         address = m.driver.descriptor(nxt).pkt_addr  # what the VF will read from the ring
-        _in_page(m, f"VF: descriptor {slot}'s buffer address is", address, page)
+        elsewhere = _in_page(m, address, page)
+        if elsewhere:
+            raise StepRefused(f"VF: descriptor {slot}'s buffer address {address:#x} is in {elsewhere}")
     return ()
 
 
@@ -238,7 +239,10 @@ def _land_data(m: Machine, p: Mapping[str, int]) -> Arguments:
     index = m.vf.dma.find(slot, DATA)
     if index is not None:
         address = m.vf.dma.posted[index].iova
-        _in_page(m, f"DMA engine: the posted data write for descriptor {slot} goes to", address, page)
+        elsewhere = _in_page(m, address, page)
+        if elsewhere:
+            raise StepRefused(f"DMA engine: the posted data write for descriptor {slot} goes to "
+                              f"{address:#x}, in {elsewhere}")
     return (DATA, slot)
 
 
@@ -366,16 +370,17 @@ def _migration_ends(m: Machine, damage: Damage) -> list[str]:
     phase = m.migrator.phase
     if phase in ENDED:
         return []
-    why = m.migrator.why_not_stop_vcpu() if phase == "notified" else f"phase {phase}"
-    return [f"the migration never ends: the loop comes back with the migrator in phase {phase} "
-            f"({why}) and nothing obliges it to move on"]
+    closed = [why for why in (m.migrator.why_not_stop_vcpu(), m.migrator.why_not_timeout()) if why]
+    return [f"the migration never ends: each lap of the loop comes back to the migrator in phase "
+            f"{phase}" + "".join(f"; {why}" for why in closed)]
 
 
 def _event_answered(m: Machine, damage: Damage) -> list[str]:
-    if m.migrator.phase != "notified" or m.channel.acked:
-        return []
-    return [f"the migration event is never answered: the driver stays {m.driver.state} and the "
-            f"migrator has no timeout ({m.migrator.why_not_timeout()})"]
+    no_timeout = m.migrator.why_not_timeout()
+    if m.migrator.phase != "notified" or m.channel.acked or no_timeout is None:
+        return []  # answered, or the migrator may still stop waiting
+    return [f"the migration event is never answered: each lap of the loop comes back to the driver "
+            f"in state {m.driver.state} with the event unacknowledged; {no_timeout}"]
 
 
 def _network_recovers(m: Machine, damage: Damage) -> list[str]:

@@ -123,6 +123,8 @@ def _read(file: str) -> dict[str, Any]:
         raise ConfigError(f"{file}: cannot read it: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: not a configuration: values nested too deeply") from None
 
 
 def _check_lines(file: str, prefix: str) -> dict[int, int]:

@@ -6,7 +6,9 @@ and a rename: an interrupted run leaves the previous report or none, never half 
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from migcheck.checker.trace import write_json_atomic, write_text_atomic
@@ -60,6 +62,24 @@ def prepare_folder(out: str) -> None:
         raise MigcheckError(f"--out '{out}': cannot create the folder: {exc.strerror}") from None
     if not os.access(out, os.W_OK):
         raise MigcheckError(f"--out '{out}': the folder is not writable")
+
+
+@contextlib.contextmanager
+def claimed_folder(out: str) -> Iterator[None]:
+    """`prepare_folder` before a run, so a bad ``--out`` fails at once; a folder created for a
+    run that then fails is removed again (with the parents created for it), if still empty."""
+    created, folder = [], os.path.abspath(out)
+    while not os.path.exists(folder):
+        created.append(folder)
+        folder = os.path.dirname(folder)
+    prepare_folder(out)
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            for folder in created:  # deepest first; rmdir removes only an empty folder
+                os.rmdir(folder)
+        raise
 
 
 def write_report(r: Report, out: str) -> list[str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 from migcheck.models.errors import ModelDefinitionError, ModelNotFound
 from migcheck.models.model import Model
 
+from .isolation import run_import
+
 # name -> (module, class); imported only when asked for.
 BUNDLED: dict[str, tuple[str, str]] = {
     "guest-assisted": ("migcheck.models.library.guest_assisted", "GuestAssisted"),
@@ -52,14 +54,10 @@ def load_file(path: str, wanted: str | None = None) -> type[Model]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
     try:
-        spec.loader.exec_module(module)
-    except ModelDefinitionError as exc:
-        raise ModelDefinitionError(f"{path}: {exc}") from None
-    except Exception as exc:  # a user's file may fail in any way; report it as one line
+        run_import(lambda: spec.loader.exec_module(module), path, lambda exc: _line_in(exc, str(file)))
+    except ModelDefinitionError:
         del sys.modules[mod_name]
-        line = _line_in(exc, str(file))
-        raise ModelDefinitionError(f"model file '{path}'{line} does not load: "
-                                   f"{type(exc).__name__}: {exc}") from None
+        raise
     roots = [v for v in vars(module).values()
              if isinstance(v, type) and issubclass(v, Model) and v.__module__ == mod_name
              and "name" in vars(v) and v.name]
