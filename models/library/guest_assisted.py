@@ -727,10 +727,10 @@ class NewMapUnmarked(ThreadOrderFrozen):
     """Lan's driver keeps receiving between the event and the vCPU stop, but a dma_map made
     after the mark does not mark its page.
 
-    After the mark, the driver unmaps a buffer (marked) and maps a fresh one in a page that
-    was not mapped at the mark; the VF writes a packet into it before BME is cleared; nothing
-    marks that page, so the final copy misses it (``thread-order-frozen``, which marks new
-    mappings, holds)."""
+    After the mark, the driver maps a buffer in a page that was not mapped at the mark (a
+    fresh refill, or one after an unmap); the VF writes a packet into it before BME is
+    cleared; nothing marks that page, so the final copy misses it (``thread-order-frozen``,
+    which marks new mappings, holds)."""
 
     source = ("Lan, 4 Dec 2015: \"The new allocated pages also need to be marked dirty before "
               "stopping VCPU\"")
