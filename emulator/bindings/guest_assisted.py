@@ -336,7 +336,7 @@ def _rings_last(m: Machine, damage: Damage) -> list[str]:
 
 
 def _opt_in(m: Machine, damage: Damage) -> list[str]:
-    how = {"none": "although the driver never opted in to dirty marking",
+    how = {"none": "with no opt-in: it never opted in to dirty marking",
            "after_bme": "on an opt-in the driver made after it had enabled bus mastering",
            "inherited": "on an opt-in left by the driver bound before; the bound driver does not mark"}
     started = m.migrator.started_with_opt_in
