@@ -97,7 +97,7 @@ def generate(system: System, packing: Packing, active: Active) -> str:
 
 def generate_chunk(system: System, packing: Packing, active: Active) -> str:
     """The source of ``expand(chunk, produced, fired, canon)``: the same specialised expansion as
-    `generate`, with a worker's outer loop (``parallel.py``) over one chunk of a level.
+    `generate`, with a partition's outer loop (``cluster.py``) over its share of a level.
 
     It returns ``(succ, owner, acts, spent, hits, dead, domain)``: the successors in the
     sequential search's order (by parent, then by action), each successor's parent as a position
@@ -349,7 +349,7 @@ class _Generator:
 
     # -------------------------------------------------------- the outer loop's hooks
     # The sequential search returns an event per decision and stores new states itself;
-    # `_ChunkGenerator` (a worker's chunk, parallel.py) notes decisions and returns successors.
+    # `_ChunkGenerator` (a partition's share of a level, cluster.py) notes decisions and returns successors.
 
     def flag(self, k: int) -> str:
         """Python that is true while property ``k`` is still open."""

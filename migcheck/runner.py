@@ -4,19 +4,21 @@ verdicts each variant expects. The CLI, reports and CI all go through here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from typing import Any
 
 from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
-from migcheck.checker.parallel import WorkersRefused, explore_parallel
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
-from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Verdict
+from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Stats, Verdict
 from migcheck.models.domains import Index
-from migcheck.models.errors import ModelNotFound, ParameterError, UsageError
+from migcheck.models.errors import ModelDefinitionError, ModelNotFound, ParameterError, UsageError
 from migcheck.models.ir import System
 from migcheck.models.model import Model, build
+
+from .budget import INTERRUPTED, Budget, Stopped
 
 ENGINES = ("explicit", "bmc", "kind", "pdr", "all")
 CROSS_CHECK = ("bmc", "pdr")  # what --engine all runs beside the explicit engine
@@ -79,70 +81,132 @@ def check_properties_exist(systems: list[System], wanted: list[str] | None) -> N
 def run(model: type[Model], *, variants: list[str] | None = None, properties: list[str] | None = None,
         params: dict[str, Any] | None = None, engine: str = "explicit", max_states: int | None = None,
         timeout: float | None = None, depth: int | None = None, symmetry: bool = False,
-        workers: int = 1, backend: str = "auto",
+        cluster: str | None = None, backend: str = "auto",
         on_progress: Callable[[str, dict[str, Any]], None] | None = None) -> list[Result]:
     """Check every selected variant; raise a `MigcheckError` for bad input before any search.
 
     ``engine`` is explicit (default), one of the symbolic engines bmc, kind, pdr (safety and
     witnesses only; ``depth`` bounds bmc and k-induction), or ``all``: the explicit engine, then
     BMC to the explicit search's depth and PDR on the same properties; a disagreement turns the
-    row into an ``error`` naming both verdicts. ``workers`` above 1 runs the explicit search on
-    that many processes (`checker/parallel.py`; same verdicts, states and counterexamples).
+    row into an ``error`` naming both verdicts. ``cluster`` (``local:N`` or a Dask scheduler's
+    address) runs the explicit search on a cluster (`checker/cluster.py`; same verdicts,
+    states and counterexamples).
     ``backend`` runs the explicit search as compiled Python, as C (``native``) or ``auto``
     (`checker.explicit.BACKENDS`); all give the same states, verdicts and counterexamples.
+
+    ``timeout`` bounds the whole run, every variant and engine together; Ctrl-C stops it
+    (`budget`). Either way the verdicts decided so far are kept; what is open is
+    ``inconclusive`` (with the depth the search covered), and variants not reached are
+    ``inconclusive`` as "not checked". ``on_progress(variant, info)`` gets the engine's events
+    with ``variant_number`` and ``variants`` added.
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine '{engine}' (engines: {', '.join(ENGINES)})")
     if symmetry and engine in SYMBOLIC:
         raise UsageError(f"--symmetry reduces the explicit search; --engine {engine} does not take it")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise WorkersRefused(f"--workers {workers!r}: give a positive number of worker processes")
-    if workers > 1 and engine != "explicit":
-        raise WorkersRefused(f"--workers spreads the explicit search over processes; --engine {engine} "
-                             "does not take it (use --engine explicit)")
+    if cluster is not None and engine != "explicit":
+        raise UsageError(f"--cluster spreads the explicit search over a cluster; --engine {engine} "
+                         "does not take it (use --engine explicit)")
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend '{backend}' (backends: {', '.join(BACKENDS)})")
-    if workers > 1 and backend == "native":
-        raise WorkersRefused("--workers runs the Python backend on each worker; --backend native "
-                             "searches in one process (give one of them)")
+    if cluster is not None and backend == "native":
+        raise UsageError("--cluster runs the compiled Python expansion on each worker; --backend native "
+                         "searches in one process (give one of them)")
     classes = select_variants(model, variants)
     every = any_sets(model, params)
     if every:
         return _run_every_size(model, classes, every, properties, params or {}, engine, timeout, on_progress)
     systems = [build(v, params) for v in classes]
     check_properties_exist(systems, properties)
-    results: list[Result] = []
-    for cls, system in zip(classes, systems, strict=True):
-        wanted = None
-        if properties:
-            wanted = [p for p in properties if p in property_names(system)]
-            if not wanted:
-                continue
-        if engine in SYMBOLIC:
-            if on_progress:
-                on_progress(system.variant, {"note": f"{engine} running"})
-            from migcheck.checker.symbolic import check_symbolic  # loads z3
+    with contextlib.ExitStack() as stack:
+        connection = None
+        if cluster is not None:
+            from migcheck.checker.cluster import connect
 
-            sample = sample_of(cls, system) if engine != "bmc" else None  # BMC learns nothing from one
-            symbolic = check_symbolic(system, engine, wanted, depth, timeout, sample=sample)
-            results += [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
-            continue
-        progress = (lambda info, v=system.variant: on_progress(v, info)) if on_progress else None
-        if workers > 1:
-            exploration = explore_parallel(system, wanted, workers=workers, max_states=max_states,
-                                           timeout=timeout, symmetry=symmetry, on_progress=progress)
-        else:
-            exploration = explore(system, wanted, max_states=max_states, timeout=timeout,
-                                  symmetry=symmetry, on_progress=progress, backend=backend)
-        verdicts = exploration.verdicts
-        if engine == "all":
-            if on_progress:
-                on_progress(system.variant, {"note": "explicit search done; bmc and pdr cross-checking"})
-            verdicts = cross_check(system, verdicts, timeout, sample_of(cls, system))
-        never = tuple(exploration.never_enabled)
-        for name, verdict in verdicts.items():
-            results.append(Result(system, verdict, system.expected(name), never))
+            connection = stack.enter_context(connect(cluster))
+        return _run_systems(classes, systems, properties, engine, max_states, timeout, depth, symmetry,
+                            connection, backend, on_progress)
+
+
+def _run_systems(classes: list[type[Model]], systems: list[System], properties: list[str] | None,
+                 engine: str, max_states: int | None, timeout: float | None, depth: int | None,
+                 symmetry: bool, connection: Any, backend: str,
+                 on_progress: Callable[[str, dict[str, Any]], None] | None) -> list[Result]:
+    todo = []
+    for cls, system in zip(classes, systems, strict=True):
+        wanted = [p for p in properties if p in property_names(system)] if properties else None
+        if wanted is None or wanted:
+            todo.append((cls, system, wanted))
+    budget = Budget(timeout)
+    results: list[Result] = []
+    with budget.enforced():
+        for number, (cls, system, wanted) in enumerate(todo, start=1):
+            why = budget.stop_reason()
+            if why:  # the whole run's time is up, or Ctrl-C: say so for every verdict not sought
+                results += not_checked(system, wanted, engine, why)
+                continue
+
+            def tell(info: dict[str, Any], v: str = system.variant, k: int = number) -> None:
+                if info.get("phase") == "liveness":  # nothing polls there: Ctrl-C interrupts at once
+                    budget.polled = False
+                if on_progress is not None:
+                    on_progress(v, {**info, "variant_number": k, "variants": len(todo)})
+
+            tell({"note": "starting"})
+            try:
+                with budget.variant():
+                    results += _check_variant(cls, system, wanted, engine=engine, max_states=max_states,
+                                              depth=depth, symmetry=symmetry, connection=connection,
+                                              backend=backend, budget=budget, tell=tell)
+            except KeyboardInterrupt as stopped:  # a stop where nothing could keep the variant's work
+                budget.interrupted = budget.interrupted or not isinstance(stopped, Stopped)
+                results += not_checked(system, wanted, engine, budget.stop_reason() or INTERRUPTED)
     return results
+
+
+def _check_variant(cls: type[Model], system: System, wanted: list[str] | None, *, engine: str,
+                   max_states: int | None, depth: int | None, symmetry: bool, connection: Any,
+                   backend: str, budget: Budget, tell: Callable[[dict[str, Any]], None]) -> list[Result]:
+    """One variant through the engine, within what is left of the run's budget."""
+    if engine in SYMBOLIC:
+        tell({"note": f"{engine} running"})
+        from migcheck.checker.symbolic import check_symbolic  # loads z3
+
+        sample = sample_of(cls, system) if engine != "bmc" else None  # BMC learns nothing from one
+        symbolic = check_symbolic(system, engine, wanted, depth, _left(budget), sample=sample)
+        return [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
+    if connection is not None:  # the cluster search takes Ctrl-C itself (exploration.interrupted)
+        from migcheck.checker.cluster import explore_cluster
+
+        exploration = explore_cluster(system, connection, wanted, max_states=max_states,
+                                      timeout=budget.remaining(), symmetry=symmetry, on_progress=tell)
+        if exploration.interrupted:
+            budget.interrupted = True
+    else:
+        with budget.polled_search():
+            exploration = explore(system, wanted, max_states=max_states, symmetry=symmetry,
+                                  on_progress=tell, backend=backend, stop=budget.stop_reason)
+    verdicts = exploration.verdicts
+    if engine == "all" and budget.stop_reason() is None:
+        tell({"note": "explicit search done; bmc and pdr cross-checking"})
+        verdicts = cross_check(system, verdicts, _left(budget), sample_of(cls, system))
+    never = tuple(exploration.never_enabled)
+    return [Result(system, verdict, system.expected(name), never) for name, verdict in verdicts.items()]
+
+
+def _left(budget: Budget) -> float | None:
+    """The time left for an engine that takes a timeout (positive, as they require)."""
+    left = budget.remaining()
+    return None if left is None else max(left, 0.001)
+
+
+def not_checked(system: System, wanted: list[str] | None, engine: str, why: str) -> list[Result]:
+    """Inconclusive rows for a variant the run stopped before: each property, with the reason."""
+    kinds = {p.name: p.kind for p in system.properties} | {DEADLOCK: DEADLOCK}
+    names = wanted if wanted is not None else property_names(system)
+    return [Result(system, Verdict(n, kinds[n], INCONCLUSIVE, engine, False, Stats(0, 0, 0, 0.0),
+                                   reason=f"not checked: {why}"), system.expected(n))
+            for n in names]
 
 
 ANY = "any"
@@ -196,17 +260,29 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
 
 def sample_of(cls: type[Model], system: System) -> System | None:
     """The smaller instance whose explicit search the proof engines mine for lemmas: each
-    symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small."""
+    symmetric index set cut down (`lemmas.sample_params`); None when ``system`` is that small,
+    or when the model cannot be cut (it names an element the cut removes: the engines then
+    learn from ``system`` itself)."""
     from migcheck.checker.symbolic.lemmas import sample_params  # loads z3
 
     params = sample_params(system, {k: p.allowed for k, p in cls.parameters().items()})
-    return None if params == dict(system.params) else build(cls, params)
+    if params == dict(system.params):
+        return None
+    try:
+        return build(cls, params)
+    except ModelDefinitionError:
+        return None
 
 
 def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | None,
                 sample: System | None = None) -> dict[str, Verdict]:
-    """Run BMC (to the explicit depth) and PDR on what the explicit engine decided; compare."""
-    safety = [n for n, v in verdicts.items() if v.kind in ("invariant", "action", "reachable")]
+    """Run BMC (to the explicit depth) and PDR on what the explicit engine decided; compare.
+
+    What the explicit search left open (a limit stopped it) is not cross-checked: any answer
+    agrees with an open one, so it would cost time, unbounded by --max-states, for nothing.
+    """
+    safety = [n for n, v in verdicts.items() if v.kind in ("invariant", "action", "reachable")
+              and v.verdict != INCONCLUSIVE]
     if not safety:
         return verdicts
     depth = max(v.stats.depth for v in verdicts.values())
@@ -250,11 +326,14 @@ def _agree(explicit: Verdict, other: Verdict) -> bool:
 
 
 def coverage(results: list[Result]) -> list[dict[str, Any]]:
-    """Per variant: action instances never enabled and witnesses never reached."""
+    """Per variant: action instances the search never found enabled, actions whose guard is
+    false whatever the state (dropped when the model loads: often switched off by a variant's
+    flag, or a guard that contradicts itself), and witnesses never reached."""
     out: dict[str, dict[str, Any]] = {}
     for r in results:
         entry = out.setdefault(r.system.variant, {"variant": r.system.variant,
                                                   "never_enabled": list(r.never_enabled),
+                                                  "dropped_at_load": list(r.system.dead_actions),
                                                   "witnesses_not_reached": []})
         if r.verdict.kind == "reachable" and r.verdict.verdict == VIOLATED:
             entry["witnesses_not_reached"].append(r.verdict.property)

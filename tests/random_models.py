@@ -7,7 +7,9 @@ trees such as ``("lt", ("var", "x"), ("const", 2))``. `to_model` writes it in mi
 modelling language (``&``, ``ite``, ``count``, ``s.arr[p]`` ...), so tracing, the IR and every
 engine are under test; ``reference_bfs.py`` gives the same description a meaning of its own,
 in plain Python. A model with ``symmetric=True`` reads its array only at the action's own
-element or through ``count``/``all``/``any``, so it is symmetric by construction.
+element or through ``count``/``all``/``any``, so it is symmetric by construction, unless it is
+``leaky``: declared symmetric, it may also read particular elements, and ``--symmetry`` must
+then refuse it or agree with the reference.
 
 Expression trees (``e``: any, ``b``: boolean, ``i``: integer):
 ``("var", name)``, ``("const", v)``, ``("elem", array)`` (the action's element ``p``),
@@ -54,6 +56,7 @@ class Spec:
     actions: tuple[Act, ...]
     invariants: tuple[tuple[str, Expr, str], ...]  # (name, predicate, witness name or "")
     reachables: tuple[tuple[str, Expr], ...]
+    leaky: bool = False  # declared symmetric, yet may read particular elements
 
     def var(self, name: str) -> Var:
         return next(v for v in self.vars if v.name == name)
@@ -79,6 +82,8 @@ class _Gen:
                   for k in range(rng.randint(1, 2) if size else 0)]
         self.vars = (*scalars, *arrays)
         self.size, self.symmetric = size, symmetric
+        # drawn apart, so that the other seeds keep their models
+        self.leaky = symmetric and random.Random(self.seed * 7919 + 1).random() < 0.25
         actions = [self.action(f"act{k}", indexed=bool(arrays) and rng.random() < 0.5)
                    for k in range(rng.randint(2, 5))]
         reachables = [(f"seen{k}", self.boolean(2, None)) for k in range(rng.randint(1, 2))]
@@ -90,7 +95,7 @@ class _Gen:
             witness = rng.choice(reachables)[0] if rng.random() < 0.4 else ""
             invariants.append((f"inv{k}", pred, witness))
         return Spec(self.seed, size, symmetric, self.vars, tuple(actions), tuple(invariants),
-                    tuple(reachables))
+                    tuple(reachables), self.leaky)
 
     def var(self, name: str, kind: str, array: bool) -> Var:
         rng = self.rng
@@ -109,7 +114,7 @@ class _Gen:
         targets = [(v.name, False) for v in self.vars if not v.array]
         if indexed:
             targets += [(v.name, True) for v in self.vars if v.array]
-        elif not self.symmetric:
+        elif not self.symmetric or self.leaky:
             targets += [(v.name, k) for v in self.vars if v.array for k in range(self.size)]
         rng.shuffle(targets)
         updates = []
@@ -139,7 +144,7 @@ class _Gen:
                 continue
             if indexed:
                 out.append(("elem", v.name))
-            if not self.symmetric:
+            if not self.symmetric or self.leaky:
                 out += [("at", v.name, k) for k in range(self.size)]
             if kind == "bool":
                 out.append((self.rng.choice(("all", "any")), v.name))

@@ -89,3 +89,35 @@ def test_a_property_whose_witness_is_proved_unreachable_is_vacuous(engine):
 def test_bmc_cannot_prove_a_witness_unreachable_so_it_keeps_its_bound():
     (result,) = runner.run(NeverFires, properties=["safe"], engine="bmc", depth=4)
     assert (result.verdict.verdict, result.verdict.bound) == ("holds", 4)
+
+
+class NamesPageTwo(Model):
+    """Declared symmetric, yet an action names page 2, which a 2-page sample does not have."""
+
+    name = "names-page-two"
+    check_deadlock = False
+    pages = Index("page", default=3, allowed=range(1, 6), symmetric=True)
+    copied = Bool(init=False)
+    synced = Array(pages, Bool, init=False)
+
+    @action(owner="hypervisor")
+    def copy(s):
+        require(~s.copied)
+        s.copied = True
+        for p in s.pages:
+            s.synced[p] = True
+
+    @action(owner="device")
+    def spoil(s):
+        require(s.copied)
+        s.synced[2] = False
+
+    @invariant
+    def complete(s):
+        return ~s.copied | all_(s.synced[p] for p in s.pages)
+
+
+@pytest.mark.parametrize("engine", ["kind", "pdr"])
+def test_a_model_that_cannot_be_cut_to_a_sample_is_still_answered(engine):
+    (result,) = runner.run(NamesPageTwo, engine=engine)
+    assert (result.verdict.verdict, len(result.verdict.trace)) == ("violated", 2)

@@ -550,7 +550,7 @@ class GuestAssisted(Model):
 
     # ------------------------------------------------------------ safety properties
 
-    @invariant(witness="switchover-happens")
+    @invariant(witness="switchover-happens", loses_data=True)
     def completeness(s):
         """P1: when the VM resumes on the destination, every page equals the source's."""
         tails = all_(s.tail_synced[p] for p in s.pages) if s.span > 1 else True
@@ -567,7 +567,7 @@ class GuestAssisted(Model):
             return before.bme & ~before.phase.isin(*QUIET_RELIED_ON)
         return ~before.phase.isin(*QUIET_RELIED_ON)
 
-    @invariant(witness="switchover-happens")
+    @invariant(witness="switchover-happens", loses_data=True)
     def rings_last(s):
         """P3: each ring page's final copy is made after the device stopped and drained."""
         return implies(s.phase == "switched", s.ring_copied_quiet & s.tx_ring_copied_quiet)
@@ -587,12 +587,12 @@ class GuestAssisted(Model):
             return before.mapped[act.params["p"]]
         return True
 
-    @invariant(witness="touch-beside-dma")
+    @invariant(witness="touch-beside-dma", loses_data=True)
     def marking_preserves_data(s):
         """P6: a dirty-marking touch never overwrites a DMA write that landed during it."""
         return ~s.lost
 
-    @invariant(witness="dest-device-runs")
+    @invariant(witness="dest-device-runs", loses_data=True)
     def dest_order(s):
         """P7: the VF runs on the destination only after guest RAM is loaded there."""
         return implies(s.dest_device, s.phase == "switched")

@@ -1,0 +1,207 @@
+"""The cluster search (`checker/cluster.py`, on Dask distributed) against the sequential one:
+the same verdicts, state counts, depths and counterexamples on every bundled model's variants;
+joining a running scheduler; Ctrl-C; the --cluster option's refusals."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytest.importorskip("distributed", reason="the cluster extra: pip install 'migcheck[cluster]'")
+
+from migcheck.checker.cluster import ClusterRefused, connect, explore_cluster
+from migcheck.checker.explicit import explore
+from migcheck.checker.liveness import LIVENESS
+from migcheck.cli import main
+from migcheck.models import Int, Model, action, build, require
+from migcheck.models.library import BUNDLED, bundled
+from migcheck.properties import invariant, reachable
+
+# Small instances, so that every variant of every bundled model runs in well under a second.
+SMALL = {"guest-assisted": {"slots": 1}, "two-phase-commit": {"rms": 3}, "peterson": {},
+         "dining-philosophers": {"phils": 3}, "spinlock": {"procs": 2},
+         "vfio-v2": {"devs": 1, "pages": 1, "rounds": 1}, "failover": {"pkts": 1, "loss_bound": 1}}
+SLOW = {"vfio-v2"}  # 2-4 s a variant even at its smallest: checked with the slow tests (CI runs them)
+CASES = [pytest.param(name, variant, id=f"{name}/{variant}", marks=[pytest.mark.slow] if name in SLOW else [])
+         for name in BUNDLED for variant in bundled(name).variants()]
+
+
+@pytest.fixture(scope="module")
+def local2():
+    with connect("local:2") as connection:
+        yield connection
+
+
+def summary(result) -> dict:
+    """What both searches must agree on: counts, depth, coverage, verdicts and their traces."""
+    return {"states": result.stats.states, "depth": result.stats.depth, "never": result.never_enabled,
+            "verdicts": {n: (v.verdict, v.complete, v.reason, v.trace, v.witness)
+                         for n, v in result.verdicts.items()}}
+
+
+def safety(system) -> list[str]:
+    return [p.name for p in system.properties if p.kind not in LIVENESS] + \
+        (["deadlock"] if system.check_deadlock else [])
+
+
+def test_every_bundled_model_is_covered():
+    assert set(SMALL) == set(BUNDLED), "give the new model a small instance in SMALL"
+
+
+@pytest.mark.parametrize("name, variant", CASES)
+def test_two_workers_give_what_the_sequential_search_gives(local2, name, variant):
+    system = build(bundled(name).variants()[variant], SMALL.get(name, {}))
+    wanted = safety(system)
+    sequential = explore(system, wanted, backend="python")
+    cluster = explore_cluster(system, local2, wanted)
+    assert summary(cluster) == summary(sequential)
+    assert sum(w["states"] for w in cluster.workers) == sequential.stats.states
+    assert all(w["states"] > 0 for w in cluster.workers)  # the hash spreads states over both
+
+
+def test_symmetry_reduced_search_is_the_same(local2):
+    system = build(bundled("two-phase-commit").variants()["commit-without-votes"], {"rms": 4})
+    sequential = explore(system, symmetry=True, backend="python")
+    cluster = explore_cluster(system, local2, symmetry=True)
+    assert cluster.verdicts["consistency"].verdict == "violated"
+    assert summary(cluster) == summary(sequential)
+
+
+class Overflow(Model):
+    """A counter whose increment has no guard: the third step leaves the domain."""
+
+    name = "overflow"
+    n = Int(0, 2, init=0)
+    m = Int(0, 3, init=0)
+
+    @action(owner="environment")
+    def inc(s):
+        s.n = s.n + 1
+
+    @action(owner="environment")
+    def bump(s):
+        require(s.m < 3)
+        s.m = s.m + 1
+
+    @invariant
+    def m_small(s):
+        return s.m < 1
+
+    @reachable
+    def two(s):
+        return s.n == 2
+
+
+def test_an_update_outside_its_domain_is_the_same_error(local2):
+    system = build(Overflow)
+    sequential, cluster = explore(system, backend="python"), explore_cluster(system, local2)
+    verdicts = {n: v.verdict for n, v in cluster.verdicts.items()}
+    assert verdicts == {"m-small": "violated", "two": "holds", "deadlock": "error"}
+    assert "sets n to 3, outside Int(0, 2)" in cluster.verdicts["deadlock"].reason
+    assert summary(cluster) == summary(sequential)
+
+
+class Wide(Model):
+    """Two counters on either side of a 67-bit field: packed states need more than 64 bits."""
+
+    name = "wide"
+    a = Int(0, 3, init=0)
+    pad = Int(0, 2**66, init=2**65)
+    b = Int(0, 3, init=0)
+
+    @action(owner="environment")
+    def inc_a(s):
+        require(s.a < 3)
+        s.a = s.a + 1
+
+    @action(owner="environment")
+    def inc_b(s):
+        require(s.b < 3)
+        s.b = s.b + 1
+
+    @invariant
+    def not_both_full(s):
+        return s.a + s.b < 6
+
+
+def test_states_wider_than_64_bits_travel_as_ints(local2):
+    system = build(Wide)
+    sequential, cluster = explore(system, backend="python"), explore_cluster(system, local2)
+    assert max(sequential.states) >= 2**64  # the case being tested
+    assert len(cluster.verdicts["not-both-full"].trace) == 6
+    assert summary(cluster) == summary(sequential)
+
+
+def test_liveness_is_refused_in_one_line(local2):
+    system = build(bundled("guest-assisted"), {"slots": 1})
+    with pytest.raises(ClusterRefused, match="does not check liveness"):
+        explore_cluster(system, local2)
+
+
+def test_bad_cluster_values_are_refused_in_one_line(capsys):
+    for value, said in (("local:x", "give local:N"), ("local:0", "at least 1 worker")):
+        assert main(["check", "two-phase-commit", "--cluster", value]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("\n") == 1, err
+    with pytest.raises(ClusterRefused, match="no Dask scheduler reachable"), connect("tcp://127.0.0.1:9", 1):
+        pass
+    assert main(["check", "two-phase-commit", "--cluster", "local:2", "--engine", "bmc"]) == 2
+    assert "--cluster spreads the explicit search" in capsys.readouterr().err
+
+
+def _start(*argv: str) -> subprocess.Popen:
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+@pytest.mark.slow
+def test_joining_a_running_scheduler_gives_the_same_answers(tmp_path, capsys):
+    """A scheduler and two workers started as a user would (the dask command), then --cluster ADDRESS."""
+    dask = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
+    assert dask, "the cluster extra installs the dask command"
+    address = "tcp://127.0.0.1:8797"
+    procs = [_start(dask, "scheduler", "--host", "127.0.0.1", "--port", "8797", "--no-dashboard")]
+    try:
+        procs += [_start(dask, "worker", address, "--nthreads", "1", "--no-dashboard") for _ in range(2)]
+        argv = ["check", "two-phase-commit", "--set", "rms=4", "--json"]
+        from distributed import Client
+
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+        assert main(argv + ["--cluster", address]) == main(argv + ["--backend", "python"])
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_workers_and_prints_the_verdicts_so_far(tmp_path):
+    """SIGINT to the whole process group, as a terminal sends it: no traceback, no hang, the table
+    with the verdicts decided so far, and no worker process left behind."""
+    cmd = [sys.executable, "-m", "migcheck", "check", "two-phase-commit", "--variant", "commit-without-votes",
+           "--set", "rms=8", "--cluster", "local:2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    time.sleep(25)  # the cluster is up and the search well under way (it needs minutes)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert "Traceback" not in out + err, err
+    assert "consistency" in out and "violated" in out  # decided at a shallow level
+    assert "inconclusive" in out and "interrupted (Ctrl-C)" in out + err
+    deadline = time.time() + 15  # processes the workers' shutdown leaves may take a moment to exit
+    while (left := _group(proc.pid)) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not left, f"processes left behind: {left}"
+
+
+def _group(pgid: int) -> list[str]:
+    ps = subprocess.run(["pgrep", "-a", "-g", str(pgid)], capture_output=True, text=True).stdout
+    return ps.splitlines()
