@@ -12,6 +12,7 @@ from typing import Any
 
 from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
+from migcheck.checker.trace import Trace
 from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Stats, Verdict
 from migcheck.models.domains import Index
 from migcheck.models.errors import ModelDefinitionError, ModelNotFound, ParameterError, UsageError
@@ -21,7 +22,7 @@ from migcheck.models.model import Model, build
 from .budget import INTERRUPTED, Budget, Stopped
 
 ENGINES = ("explicit", "bmc", "kind", "pdr", "all")
-CROSS_CHECK = ("bmc", "pdr")  # what --engine all runs beside the explicit engine
+CROSS_CHECK = ("bmc", "pdr")  # what --engine all runs beside the explicit engine (see cross_check)
 
 
 @dataclass(frozen=True)
@@ -230,9 +231,9 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
                     ) -> list[Result]:
     """Every selected variant for every size of ``sets`` (`checker/symbolic/everysize.py`)."""
     from migcheck.checker.symbolic.everysize import check_every_size  # loads z3
-    if engine != "pdr":
-        raise UsageError(f"--set {sets[0]}=any is checked for every size by --engine pdr; --engine "
-                            f"{engine} checks one size (give a number, e.g. --set {sets[0]}=4)")
+    if engine not in ("pdr", "kind"):
+        raise UsageError(f"--set {sets[0]}=any is checked for every size by --engine pdr (or kind); "
+                         f"--engine {engine} checks one size (give a number, e.g. --set {sets[0]}=4)")
     fixed = {k: v for k, v in params.items() if k not in sets}
     results: list[Result] = []
     for cls in classes:
@@ -252,8 +253,8 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
             continue
         arg_sets = {a.label: tuple(a.arg_indexes) for a in cls.actions().values()}
         if on_progress:
-            on_progress(probe.variant, {"note": f"pdr for every {' and '.join(sets)}"})
-        for name, answer in check_every_size(instance, sets, arg_sets, wanted, timeout).items():
+            on_progress(probe.variant, {"note": f"{engine} for every {' and '.join(sets)}"})
+        for name, answer in check_every_size(instance, sets, arg_sets, wanted, timeout, engine).items():
             results.append(Result(answer.system, answer.verdict, answer.system.expected(name), any_sets=sets))
     return results
 
@@ -276,8 +277,12 @@ def sample_of(cls: type[Model], system: System) -> System | None:
 
 def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | None,
                 sample: System | None = None) -> dict[str, Verdict]:
-    """Run BMC (to the explicit depth) and PDR on what the explicit engine decided; compare.
+    """Confirm each safety verdict of the explicit engine with a second engine, and compare.
 
+    What needs confirming decides the engine: a property that holds (or a witness never
+    reached) by a PDR proof; a counterexample (or a witness) by BMC to its length, which must
+    find one exactly as long (BMC searches depth by depth, so none shorter exists either). BMC's
+    unsat queries up to the whole explicit depth are run only where PDR gives no answer.
     What the explicit search left open (a limit stopped it) is not cross-checked: any answer
     agrees with an open one, so it would cost time, unbounded by --max-states, for nothing.
     """
@@ -285,15 +290,28 @@ def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | N
               and v.verdict != INCONCLUSIVE]
     if not safety:
         return verdicts
-    depth = max(v.stats.depth for v in verdicts.values())
     from migcheck.checker.symbolic import check_symbolic  # loads z3
 
-    others = {e: check_symbolic(system, e, safety, depth, timeout, sample=sample) for e in CROSS_CHECK}
+    def path(v: Verdict) -> Trace | None:
+        return v.trace if v.trace is not None else v.witness
+
+    shown = [n for n in safety if path(verdicts[n]) is not None]
+    unproved = [n for n in safety if n not in shown]
+    others: dict[str, dict[str, Verdict]] = {n: {} for n in safety}
+    if unproved:
+        for n, v in check_symbolic(system, "pdr", unproved, None, timeout, sample=sample).items():
+            others[n]["pdr"] = v
+    bounded = [n for n in unproved if others[n]["pdr"].verdict == INCONCLUSIVE]
+    depth = max(v.stats.depth for v in verdicts.values())
+    for names, k in ((shown, max((len(path(verdicts[n])) for n in shown), default=0)), (bounded, depth)):
+        if names:
+            for n, v in check_symbolic(system, "bmc", names, k, timeout).items():
+                others[n]["bmc"] = v
     out = dict(verdicts)
     for name in safety:
-        mine = verdicts[name]
-        seen = {"explicit": _summary(mine)} | {e: _summary(others[e][name]) for e in CROSS_CHECK}
-        clash = next((e for e in CROSS_CHECK if not _agree(mine, others[e][name])), None)
+        mine, theirs = verdicts[name], others[name]
+        seen = {"explicit": _summary(mine)} | {e: _summary(v) for e, v in sorted(theirs.items())}
+        clash = next((e for e, v in sorted(theirs.items()) if not _agree(mine, v)), None)
         extra = {**mine.extra, "engines": seen}
         if clash is None:
             out[name] = replace(mine, engine="all", extra=extra)
@@ -306,6 +324,8 @@ def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | N
 def _summary(v: Verdict) -> str:
     if v.verdict == VIOLATED and v.trace is not None:
         return f"violated ({len(v.trace)} steps)"
+    if v.verdict == HOLDS and v.witness is not None:
+        return f"holds (witnessed in {len(v.witness)} steps)"
     return v.verdict if v.verdict != HOLDS else f"holds ({v.completeness})"
 
 
@@ -322,6 +342,8 @@ def _agree(explicit: Verdict, other: Verdict) -> bool:
         return False
     if mine == VIOLATED and explicit.trace is not None and other.trace is not None:
         return len(explicit.trace) == len(other.trace)
+    if explicit.witness is not None and other.witness is not None:  # both shortest
+        return len(explicit.witness) == len(other.witness)
     return True
 
 

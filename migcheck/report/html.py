@@ -124,7 +124,8 @@ def _cell(c: Cell | None, anchors: dict[tuple[str, str], str]) -> str:
         words += " ✗"
     note = cell_note(c)
     if c.engines and c.verdict == "violated":
-        note += "; " + " and ".join(e for e, _ in c.engines if e != "explicit") + " agree"
+        others = [e for e, _ in c.engines if e != "explicit"]
+        note += "; " + " and ".join(others) + (" agree" if len(others) > 1 else " agrees")
     inner = f'<span class="v">{esc(words)}</span><span class="c">{esc(note)}</span>'
     link = anchors.get((c.variant, c.property))
     if link:
@@ -169,9 +170,10 @@ def _violations(r: Report) -> str:
         return "<h2 id=\"counterexamples\">Counterexamples</h2><p>No property is violated.</p>"
     out = ['<h2 id="counterexamples">Counterexamples</h2>',
            "<p>Each chart has a lifeline per actor. A step is an arrow from the actor that took it to "
-           "every actor whose enabled actions it changed, or a box on its own lifeline when it "
-           "concerns no one else; it is labelled with the state it leads to, the action and the "
-           "variables it changed. The violating step is red.</p>"]
+           "every actor it touches (one whose enabled actions it changed, or the one actor that alone "
+           "watches a variable it changed, as clearing BME touches the device), or a box on its own "
+           "lifeline when it touches no one else; it is labelled with the state it leads to, the "
+           "action and the variables it changed. The violating step is red.</p>"]
     out += [_violation(v) for v in r.violations]
     return "\n".join(out)
 
