@@ -47,8 +47,9 @@ def test_the_chart_has_a_lifeline_per_owner_and_a_message_per_step(thread_order)
     # Clearing BME touches the device, the one actor that watches BME, even in thread-order where
     # the data write is already posted and the device has nothing else to do just then.
     assert by_label["clear_bme"].targets == ("device",)
-    # The phase every actor watches makes no arrow by itself: the switchover is a box.
-    assert by_label["switchover"].targets == ()
+    # The phase every actor watches makes no arrow by itself; the switchover's arrow goes to the
+    # driver alone, which finds the destination's VF fresh (BME clear) and must rebuild it.
+    assert by_label["switchover"].targets == ("driver",)
     assert any(ch.variable == "bme" and ch.after == "False" for ch in by_label["clear_bme"].changes)
     assert "driver" in by_label["land_data(i=0, p=0)"].targets  # the landing lets the drain finish
     assert c.messages[-1].last and not any(m.last for m in c.messages[:-1])
