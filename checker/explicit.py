@@ -25,6 +25,7 @@ from .verdict import ERROR, HOLDS, INCONCLUSIVE, VIOLATED, Stats, Verdict, mark_
 
 DEADLOCK = "deadlock"
 ProgressFn = Callable[[dict[str, Any]], None]
+StopFn = Callable[[], str | None]  # a reason to stop the search now, or None
 
 
 @dataclass
@@ -130,8 +131,9 @@ class Limits:
     cluster engines so that both stop for the same reasons."""
 
     def __init__(self, max_states: int | None, timeout: float | None,
-                 on_progress: ProgressFn | None):
+                 on_progress: ProgressFn | None, stop: StopFn | None = None):
         self.max_states, self.timeout, self.on_progress = max_states, timeout, on_progress
+        self.stop = stop  # asked at every check: a reason to stop now (Ctrl-C, the run's deadline)
         self.started = time.perf_counter()
         self.last_report = self.started
         self.stop_reason: list[str] = []
@@ -149,19 +151,29 @@ class Limits:
         if self.timeout is not None and now - self.started >= self.timeout:
             self.stop_reason.append(f"time limit reached ({self.timeout:g} s, --timeout)")
             return True
+        why = self.stop() if self.stop is not None else None
+        if why:
+            self.stop_reason.append(why)
+            return True
         return False
 
 
 def explore(system: System, properties: list[str] | None = None, *, max_states: int | None = None,
             timeout: float | None = None, graph: bool = False, symmetry: bool = False,
-            on_progress: ProgressFn | None = None, backend: str = "python") -> Exploration:
+            on_progress: ProgressFn | None = None, backend: str = "python",
+            stop: StopFn | None = None) -> Exploration:
     """Explore ``system`` breadth-first and decide ``properties`` (all of them by default).
 
     The deadlock check runs when the model asks for it and ``properties`` is None or names
     "deadlock". Time: linear in states × action instances; memory: one packed int, one parent
     index and one action index per distinct state. ``backend`` is "python" (the compiled Python
     search), "native" (the same search compiled to C) or "auto" (native when a C compiler is
-    present); both give the same states in the same order.
+    present); both give the same states in the same order. ``stop``, asked every 1024 states,
+    returns a reason to stop now (Ctrl-C, a deadline of the whole run) or None.
+
+    A search stopped by a limit leaves the open properties ``inconclusive`` with ``bound`` k:
+    every state (and step) of a run of at most k steps was checked, since breadth-first order
+    expands all states of one depth before the next.
     """
     plan = Plan.of(system, properties)
     props = system.properties
@@ -179,7 +191,7 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
         on_progress({"note": note})
     engine.add_initial([packing.pack(init) for init in system.initial])
 
-    limits = Limits(max_states, timeout, on_progress)
+    limits = Limits(max_states, timeout, on_progress, stop)
     started, stop_reason = limits.started, limits.stop_reason
 
     def tick(i: int) -> bool:
@@ -211,10 +223,17 @@ def explore(system: System, properties: list[str] | None = None, *, max_states: 
             break  # done or limit
 
     elapsed = time.perf_counter() - started
+    if on_progress is not None and plan.liveness and event == "done":  # the fair-cycle analysis is next
+        last = engine.count() - 1
+        on_progress({"states": engine.count(), "expanded": i, "seconds": elapsed, "depth": engine.depth(last),
+                     "note": "looking for fair cycles: " + ", ".join(plan.liveness), "phase": "liveness"})
+    # Stopped before expanding state i: every state shallower than i was expanded and checked.
+    bound = engine.depth(i) - 1 if event == "limit" and i < engine.count() else None
     got = engine.views()
     result = conclude(system, plan, packing, got.states, got.parents, got.via, got.edges, found=found,
                       complete=event == "done", domain_error=domain_error, transitions=transitions,
-                      seconds=elapsed, fired=got.fired, stop_reason=stop_reason, symmetry=sym)
+                      seconds=elapsed, fired=got.fired, stop_reason=stop_reason, symmetry=sym,
+                      bound=bound if bound is not None and bound >= 0 else None)
     result.backend = engine.name
     result.store_bytes = getattr(got, "store_bytes", None)
     return result
@@ -352,7 +371,7 @@ def conclude(system: System, plan: Plan, packing: Packing, states: list[int], pa
              edges: list[tuple[int, int, int]] | None, *, found: dict[str, tuple[str, Any]], complete: bool,
              domain_error: tuple[int, int, int, int] | None, transitions: int, seconds: float,
              fired: bytearray, stop_reason: list[str], symmetry: Symmetry | None,
-             totals: tuple[int, int] | None = None) -> Exploration:
+             bound: int | None = None, totals: tuple[int, int] | None = None) -> Exploration:
     """Verdicts from a finished (or stopped) search; shared by the sequential and cluster engines.
 
     ``found`` maps a decided property to ("state", index) or ("step", (index, action)).
@@ -371,11 +390,18 @@ def conclude(system: System, plan: Plan, packing: Packing, states: list[int], pa
 
     kinds = {p.name: p.kind for p in props}
     order = [n for n in wanted if n in kinds] + ([DEADLOCK] if want_deadlock else [])
+    live_complete = complete  # False once Ctrl-C stops the fair-cycle analysis
     for name in order:
         kind = kinds.get(name, DEADLOCK)
         if kind in LIVENESS and domain_error is None:
-            result.verdicts[name] = _liveness_verdict(result, props[index[name]], complete, stats,
-                                                      stop_reason)
+            try:
+                result.verdicts[name] = _liveness_verdict(result, props[index[name]], live_complete, stats,
+                                                          stop_reason)
+            except KeyboardInterrupt as stop:  # Ctrl-C, a deadline: the safety verdicts stand
+                live_complete = False
+                stop_reason.insert(0, str(stop) or "interrupted (Ctrl-C)")
+                result.verdicts[name] = _liveness_verdict(result, props[index[name]], live_complete, stats,
+                                                          stop_reason)
             continue
         if domain_error is not None and name not in found:
             i, a_i, slot, value = domain_error
@@ -400,7 +426,7 @@ def conclude(system: System, plan: Plan, packing: Packing, states: list[int], pa
             else:
                 result.verdicts[name] = Verdict(name, kind, HOLDS, "explicit", True, stats)
         else:
-            result.verdicts[name] = Verdict(name, kind, INCONCLUSIVE, "explicit", False, stats,
+            result.verdicts[name] = Verdict(name, kind, INCONCLUSIVE, "explicit", False, stats, bound=bound,
                                             reason=stop_reason[0] if stop_reason else "stopped")
     mark_vacuous(result.verdicts, [props[index[n]] for n in plan.reported if n in index])
     result.verdicts = {n: v for n, v in result.verdicts.items() if n in plan.reported or n == DEADLOCK}

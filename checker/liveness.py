@@ -210,9 +210,13 @@ def _fair_cycle(g: FairGraph, comp: set[int], entry: int) -> list[tuple[int, int
         done_actions.update(a for _, a, _ in edges)
         seen_states.update(j for _, _, j in edges)
 
-    for a in enabled_anywhere:
+    # Strong-fair actions first (each must be taken), then weak ones, each of which is also
+    # satisfied by a state on the cycle where it is disabled: fewer detours, a shorter loop.
+    for a in sorted(enabled_anywhere, key=lambda a: g.fair.get(a) != "strong"):
         if a not in g.fair or a in done_actions:
             continue  # already taken on the way
+        if g.fair[a] == "weak" and any(a not in g.enabled(i) for i in seen_states):
+            continue  # the cycle passes a state where it is disabled
         if a in taken:
             i, _, j = taken[a]
             walk([*_path(g, comp, here, i), (i, a, j)])

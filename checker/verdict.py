@@ -70,8 +70,8 @@ class Verdict:
                 return "witnessed"
             if self.complete:
                 if self.engine == "all":
-                    return "exhaustive; " + " and ".join(
-                        e for e in self.extra.get("engines", {}) if e != "explicit") + " agree"
+                    others = [e for e in self.extra.get("engines", {}) if e != "explicit"]
+                    return f"exhaustive; {' and '.join(others)} " + ("agree" if len(others) > 1 else "agrees")
                 every = self.extra.get("every")
                 if every:
                     return "proved for every " + " and ".join(every)

@@ -10,8 +10,9 @@ import argparse
 import json
 import math
 import os
+import shlex
+import shutil
 import sys
-import time
 from typing import Any
 
 from migcheck.checker.trace import write_json_atomic, write_text_atomic
@@ -20,7 +21,8 @@ from migcheck.models.library import BUNDLED, DEFAULT_MODEL, bundled, resolve
 from migcheck.models.model import Model, build
 
 from . import __version__, render
-from .runner import BACKENDS, ENGINES, coverage, exit_status, run, strict_failures
+from .progress import Progress
+from .runner import BACKENDS, ENGINES, Result, coverage, exit_status, run, strict_failures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     ck.add_argument("--strict", action="store_true",
                     help="fail (exit 1) when an action is never enabled, or a witness never reached "
                          "that the variant does not expect to be unreachable")
+    ck.add_argument("--matrix", action="store_true",
+                    help="also print the full variants × properties table (printed anyway when "
+                         "--variant or --property narrows the check)")
     ck.add_argument("--cluster", metavar="local:N|ADDRESS",
                     help="explore on a Dask cluster: local:N starts N workers here, an address "
                          "(tcp://host:8786) joins a running scheduler; explicit engine, safety and "
@@ -99,7 +104,8 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
                    help="bmc: the bound; kind: the largest k is K+1 (default 25). Deadlock and "
                         "liveness are checked by the explicit engine only")
     p.add_argument("--max-states", type=_positive_int, metavar="N", help="stop after N distinct states")
-    p.add_argument("--timeout", type=_positive_float, metavar="S", help="stop after S seconds per variant")
+    p.add_argument("--timeout", type=_positive_float, metavar="S",
+                   help="stop after S seconds, for the whole command (every variant and engine together)")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
                    help="the explicit search compiled to C (native) or to Python; auto (the default) "
                         "is native when a C compiler is present. Same states, verdicts and traces")
@@ -199,15 +205,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.depth is not None and args.engine not in ("bmc", "kind"):
         raise MigcheckError(f"--depth bounds the bmc and kind engines; --engine {args.engine} does not "
                             "take it")
-    progress = _Progress() if sys.stderr.isatty() and not args.json else None
-    try:
+    with Progress(sys.stderr) as progress:
         results = run(model, variants=args.variant, properties=args.property, params=params,
                       engine=args.engine, max_states=args.max_states, timeout=args.timeout,
                       depth=args.depth, symmetry=args.symmetry, cluster=args.cluster,
                       backend=_backend(args.backend, args.engine, args.cluster), on_progress=progress)
-    finally:
-        if progress:
-            progress.clear()
     written = None
     if args.trace_out:
         written = _write_first_trace(args.trace_out, results)
@@ -222,21 +224,44 @@ def cmd_check(args: argparse.Namespace) -> int:
         return status
     if results:
         print(render.header(results[0].system, results[0].params))
-        print(render.table(results))
+        print()
+        print(render.summary(results, _terminal_width()))
     narrow = bool(args.variant) or bool(args.property)
+    if results and (args.matrix or narrow):
+        print()
+        print(render.table(results))
+    hidden, errors_shown = [], set()
     for r in results:
-        if r.verdict.trace is not None and (r.unexpected_violation or narrow):
+        if r.verdict.verdict == "error" and r.verdict.trace is not None:  # e.g. a value out of its domain
+            if (r.system.variant, r.verdict.reason) not in errors_shown:  # the same run for every property
+                errors_shown.add((r.system.variant, r.verdict.reason))
+                print()
+                print(render.trace_text(r.verdict.trace, r.system, error=r.verdict.reason))
+        elif r.verdict.trace is not None and (r.unexpected_violation or narrow):
             doc = next((p.doc for p in r.system.properties if p.name == r.verdict.property), "")
             print()
             print(render.trace_text(r.verdict.trace, r.system, doc))
+            replay = _replay_command(args, r)
+            if replay:
+                print(f"Replay it on the emulator: {replay}")
+        elif r.verdict.trace is not None:
+            hidden.append(r)
         elif r.verdict.verdict == "error" and r.verdict.reason:
             print(f"\n{r.system.variant}: {r.verdict.property}: {r.verdict.reason}")
-    gaps = [c for c in coverage(results) if c["never_enabled"] or c["witnesses_not_reached"]]
+    if hidden:
+        first = hidden[0]
+        print(f"\nThe counterexamples of known bugs ({len(hidden)}) are not shown; name a variant and a "
+              f"property to see one: {shlex.join(_check_argv(args, first))}")
+    gaps = [c for c in coverage(results) if c["never_enabled"] or c["dropped_at_load"]
+            or c["witnesses_not_reached"]]
     if gaps:
         print("\ncoverage" + (" (--strict: these fail the check)" if args.strict else "") + ":")
         for c in gaps:
             if c["never_enabled"]:
                 print(f"  {c['variant']}: actions never enabled: {', '.join(c['never_enabled'])}")
+            if c["dropped_at_load"]:
+                print(f"  {c['variant']}: actions whose guard is false in every state (dropped at load): "
+                      f"{', '.join(c['dropped_at_load'])}")
             if c["witnesses_not_reached"]:
                 print(f"  {c['variant']}: witnesses never reached: {', '.join(c['witnesses_not_reached'])}")
     if args.certificate_out:
@@ -252,6 +277,35 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"\n{len(results) - bad} of {len(results)} verdicts as expected" +
           ("" if status == 0 else f"; exit status {status}"))
     return status
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width when stdout is one (lines are cut to it), else None."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def _check_argv(args: argparse.Namespace, r: Result) -> list[str]:
+    """The `migcheck check` command that shows just this result's counterexample."""
+    argv = ["migcheck", "check", args.model, "--variant", r.system.variant, "--property", r.verdict.property]
+    for item in args.set:
+        argv += ["--set", item]
+    return argv
+
+
+def _replay_command(args: argparse.Namespace, r: Result) -> str | None:
+    """The commands that write this counterexample and replay it on the emulator; None when no
+    emulator implements the model."""
+    if r.verdict.trace is None or not _replayable(r.system.model):
+        return None
+    path = f"{r.system.variant}-{r.verdict.property}.json"
+    return f"{shlex.join([*_check_argv(args, r), '--trace-out', path])} && migcheck replay {path}"
+
+
+def _replayable(model: str) -> bool:
+    """Whether an emulator implements ``model`` (it has a binding), so that its traces replay."""
+    from migcheck.emulator.bindings import BINDINGS
+
+    return model in BINDINGS
 
 
 def _backend(backend: str, engine: str, cluster: str | None) -> str:
@@ -315,34 +369,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return report.exit_status
 
 
-class _Progress:
-    """A live line on stderr for searches that run longer than a second."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.shown = False
-
-    def __call__(self, variant: str, info: dict[str, Any]) -> None:
-        if "note" in info:  # a symbolic engine at work: no counts to show, only what runs
-            line = f"{variant}: {info['note']}  ({time.perf_counter() - self.started:.0f} s)"
-        elif time.perf_counter() - self.started < 1.0:
-            return
-        else:
-            rate = info["states"] / info["seconds"] if info["seconds"] > 0 else 0
-            line = (f"{variant}: {info['states']:,} states  depth {info['depth']}  "
-                    f"{rate:,.0f} states/s  {info['seconds']:.0f} s")
-            if "per_worker" in info:  # a cluster search: each worker's share
-                line += "  per worker " + " ".join(f"{n:,}" for n in info["per_worker"])
-        sys.stderr.write("\r" + line[:100].ljust(100))
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r" + " " * 100 + "\r")
-            sys.stderr.flush()
-
-
 # ---------------------------------------------------------------- report
 
 
@@ -358,11 +384,8 @@ def _add_report_parser(sub: Any) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Exit status as for check; the report is written whatever the verdicts."""
-    import shlex
-
     from .report import build_report, write_report
     from .report.document import claimed_folder
-    from .report.progress import StatusLine
 
     model = resolve(args.model)
     params = parse_sets(args.set)
@@ -383,18 +406,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.graph_states != 300:
         argv += ["--graph-states", str(args.graph_states)]
     argv += ["--out", args.out]
-    status = StatusLine(sys.stderr)
+    status = Progress(sys.stderr, prefix="report: ")
     try:
         with claimed_folder(args.out):  # a run that fails leaves no empty folder behind
             report = build_report(model, variants=args.variant, properties=args.property, params=params,
                                   engine=args.engine, max_states=args.max_states, timeout=args.timeout,
                                   depth=args.depth, symmetry=args.symmetry, graph_limit=args.graph_states,
                                   command=shlex.join(argv), backend=_backend(args.backend, args.engine, None),
-                                  on_search=status.search, on_stage=status.stage)
+                                  on_search=status, on_stage=status.stage)
             status.stage("writing the report")
             paths = write_report(report, args.out)
     finally:
-        status.clear()
+        status.close()
     print(f"{report.as_expected} of {len(report.results)} verdicts as expected; "
           f"{len(report.violations)} counterexample(s)")
     for path in paths:
@@ -423,12 +446,8 @@ def cmd_ci(args: argparse.Namespace) -> int:
         if path:
             _check_writable(path, flag)
     config = load_config(args.config)
-    progress = _Progress() if sys.stderr.isatty() else None
-    try:
+    with Progress(sys.stderr) as progress:
         runs = run_checks(config, on_progress=progress)
-    finally:
-        if progress:
-            progress.clear()
     if args.junit:
         write_text_atomic(args.junit, junit_xml(config, runs))
     if args.sarif:

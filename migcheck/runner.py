@@ -12,14 +12,17 @@ from typing import Any
 
 from migcheck.checker.explicit import BACKENDS, DEADLOCK, explore
 from migcheck.checker.symbolic import ENGINES as SYMBOLIC
-from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Verdict
+from migcheck.checker.trace import Trace
+from migcheck.checker.verdict import ERROR, HOLDS, INCONCLUSIVE, VACUOUS, VIOLATED, Stats, Verdict
 from migcheck.models.domains import Index
 from migcheck.models.errors import ModelDefinitionError, ModelNotFound, ParameterError, UsageError
 from migcheck.models.ir import System
 from migcheck.models.model import Model, build
 
+from .budget import INTERRUPTED, Budget, Stopped
+
 ENGINES = ("explicit", "bmc", "kind", "pdr", "all")
-CROSS_CHECK = ("bmc", "pdr")  # what --engine all runs beside the explicit engine
+CROSS_CHECK = ("bmc", "pdr")  # what --engine all runs beside the explicit engine (see cross_check)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,12 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
     states and counterexamples).
     ``backend`` runs the explicit search as compiled Python, as C (``native``) or ``auto``
     (`checker.explicit.BACKENDS`); all give the same states, verdicts and counterexamples.
+
+    ``timeout`` bounds the whole run, every variant and engine together; Ctrl-C stops it
+    (`budget`). Either way the verdicts decided so far are kept; what is open is
+    ``inconclusive`` (with the depth the search covered), and variants not reached are
+    ``inconclusive`` as "not checked". ``on_progress(variant, info)`` gets the engine's events
+    with ``variant_number`` and ``variants`` added.
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine '{engine}' (engines: {', '.join(ENGINES)})")
@@ -124,42 +133,81 @@ def _run_systems(classes: list[type[Model]], systems: list[System], properties: 
                  engine: str, max_states: int | None, timeout: float | None, depth: int | None,
                  symmetry: bool, connection: Any, backend: str,
                  on_progress: Callable[[str, dict[str, Any]], None] | None) -> list[Result]:
-    results: list[Result] = []
+    todo = []
     for cls, system in zip(classes, systems, strict=True):
-        wanted = None
-        if properties:
-            wanted = [p for p in properties if p in property_names(system)]
-            if not wanted:
+        wanted = [p for p in properties if p in property_names(system)] if properties else None
+        if wanted is None or wanted:
+            todo.append((cls, system, wanted))
+    budget = Budget(timeout)
+    results: list[Result] = []
+    with budget.enforced():
+        for number, (cls, system, wanted) in enumerate(todo, start=1):
+            why = budget.stop_reason()
+            if why:  # the whole run's time is up, or Ctrl-C: say so for every verdict not sought
+                results += not_checked(system, wanted, engine, why)
                 continue
-        if engine in SYMBOLIC:
-            if on_progress:
-                on_progress(system.variant, {"note": f"{engine} running"})
-            from migcheck.checker.symbolic import check_symbolic  # loads z3
 
-            sample = sample_of(cls, system) if engine != "bmc" else None  # BMC learns nothing from one
-            symbolic = check_symbolic(system, engine, wanted, depth, timeout, sample=sample)
-            results += [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
-            continue
-        progress = (lambda info, v=system.variant: on_progress(v, info)) if on_progress else None
-        if connection is not None:
-            from migcheck.checker.cluster import explore_cluster
+            def tell(info: dict[str, Any], v: str = system.variant, k: int = number) -> None:
+                if info.get("phase") == "liveness":  # nothing polls there: Ctrl-C interrupts at once
+                    budget.polled = False
+                if on_progress is not None:
+                    on_progress(v, {**info, "variant_number": k, "variants": len(todo)})
 
-            exploration = explore_cluster(system, connection, wanted, max_states=max_states,
-                                          timeout=timeout, symmetry=symmetry, on_progress=progress)
-        else:
-            exploration = explore(system, wanted, max_states=max_states, timeout=timeout,
-                                  symmetry=symmetry, on_progress=progress, backend=backend)
-        verdicts = exploration.verdicts
-        if engine == "all":
-            if on_progress:
-                on_progress(system.variant, {"note": "explicit search done; bmc and pdr cross-checking"})
-            verdicts = cross_check(system, verdicts, timeout, sample_of(cls, system))
-        never = tuple(exploration.never_enabled)
-        for name, verdict in verdicts.items():
-            results.append(Result(system, verdict, system.expected(name), never))
-        if exploration.interrupted:
-            break  # Ctrl-C: the verdicts decided so far, and no further variant
+            tell({"note": "starting"})
+            try:
+                with budget.variant():
+                    results += _check_variant(cls, system, wanted, engine=engine, max_states=max_states,
+                                              depth=depth, symmetry=symmetry, connection=connection,
+                                              backend=backend, budget=budget, tell=tell)
+            except KeyboardInterrupt as stopped:  # a stop where nothing could keep the variant's work
+                budget.interrupted = budget.interrupted or not isinstance(stopped, Stopped)
+                results += not_checked(system, wanted, engine, budget.stop_reason() or INTERRUPTED)
     return results
+
+
+def _check_variant(cls: type[Model], system: System, wanted: list[str] | None, *, engine: str,
+                   max_states: int | None, depth: int | None, symmetry: bool, connection: Any,
+                   backend: str, budget: Budget, tell: Callable[[dict[str, Any]], None]) -> list[Result]:
+    """One variant through the engine, within what is left of the run's budget."""
+    if engine in SYMBOLIC:
+        tell({"note": f"{engine} running"})
+        from migcheck.checker.symbolic import check_symbolic  # loads z3
+
+        sample = sample_of(cls, system) if engine != "bmc" else None  # BMC learns nothing from one
+        symbolic = check_symbolic(system, engine, wanted, depth, _left(budget), sample=sample)
+        return [Result(system, v, system.expected(n)) for n, v in symbolic.items()]
+    if connection is not None:  # the cluster search takes Ctrl-C itself (exploration.interrupted)
+        from migcheck.checker.cluster import explore_cluster
+
+        exploration = explore_cluster(system, connection, wanted, max_states=max_states,
+                                      timeout=budget.remaining(), symmetry=symmetry, on_progress=tell)
+        if exploration.interrupted:
+            budget.interrupted = True
+    else:
+        with budget.polled_search():
+            exploration = explore(system, wanted, max_states=max_states, symmetry=symmetry,
+                                  on_progress=tell, backend=backend, stop=budget.stop_reason)
+    verdicts = exploration.verdicts
+    if engine == "all" and budget.stop_reason() is None:
+        tell({"note": "explicit search done; bmc and pdr cross-checking"})
+        verdicts = cross_check(system, verdicts, _left(budget), sample_of(cls, system))
+    never = tuple(exploration.never_enabled)
+    return [Result(system, verdict, system.expected(name), never) for name, verdict in verdicts.items()]
+
+
+def _left(budget: Budget) -> float | None:
+    """The time left for an engine that takes a timeout (positive, as they require)."""
+    left = budget.remaining()
+    return None if left is None else max(left, 0.001)
+
+
+def not_checked(system: System, wanted: list[str] | None, engine: str, why: str) -> list[Result]:
+    """Inconclusive rows for a variant the run stopped before: each property, with the reason."""
+    kinds = {p.name: p.kind for p in system.properties} | {DEADLOCK: DEADLOCK}
+    names = wanted if wanted is not None else property_names(system)
+    return [Result(system, Verdict(n, kinds[n], INCONCLUSIVE, engine, False, Stats(0, 0, 0, 0.0),
+                                   reason=f"not checked: {why}"), system.expected(n))
+            for n in names]
 
 
 ANY = "any"
@@ -183,9 +231,9 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
                     ) -> list[Result]:
     """Every selected variant for every size of ``sets`` (`checker/symbolic/everysize.py`)."""
     from migcheck.checker.symbolic.everysize import check_every_size  # loads z3
-    if engine != "pdr":
-        raise UsageError(f"--set {sets[0]}=any is checked for every size by --engine pdr; --engine "
-                            f"{engine} checks one size (give a number, e.g. --set {sets[0]}=4)")
+    if engine not in ("pdr", "kind"):
+        raise UsageError(f"--set {sets[0]}=any is checked for every size by --engine pdr (or kind); "
+                         f"--engine {engine} checks one size (give a number, e.g. --set {sets[0]}=4)")
     fixed = {k: v for k, v in params.items() if k not in sets}
     results: list[Result] = []
     for cls in classes:
@@ -205,8 +253,8 @@ def _run_every_size(model: type[Model], classes: list[type[Model]], sets: tuple[
             continue
         arg_sets = {a.label: tuple(a.arg_indexes) for a in cls.actions().values()}
         if on_progress:
-            on_progress(probe.variant, {"note": f"pdr for every {' and '.join(sets)}"})
-        for name, answer in check_every_size(instance, sets, arg_sets, wanted, timeout).items():
+            on_progress(probe.variant, {"note": f"{engine} for every {' and '.join(sets)}"})
+        for name, answer in check_every_size(instance, sets, arg_sets, wanted, timeout, engine).items():
             results.append(Result(answer.system, answer.verdict, answer.system.expected(name), any_sets=sets))
     return results
 
@@ -229,19 +277,41 @@ def sample_of(cls: type[Model], system: System) -> System | None:
 
 def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | None,
                 sample: System | None = None) -> dict[str, Verdict]:
-    """Run BMC (to the explicit depth) and PDR on what the explicit engine decided; compare."""
-    safety = [n for n, v in verdicts.items() if v.kind in ("invariant", "action", "reachable")]
+    """Confirm each safety verdict of the explicit engine with a second engine, and compare.
+
+    What needs confirming decides the engine: a property that holds (or a witness never
+    reached) by a PDR proof; a counterexample (or a witness) by BMC to its length, which must
+    find one exactly as long (BMC searches depth by depth, so none shorter exists either). BMC's
+    unsat queries up to the whole explicit depth are run only where PDR gives no answer.
+    What the explicit search left open (a limit stopped it) is not cross-checked: any answer
+    agrees with an open one, so it would cost time, unbounded by --max-states, for nothing.
+    """
+    safety = [n for n, v in verdicts.items() if v.kind in ("invariant", "action", "reachable")
+              and v.verdict != INCONCLUSIVE]
     if not safety:
         return verdicts
-    depth = max(v.stats.depth for v in verdicts.values())
     from migcheck.checker.symbolic import check_symbolic  # loads z3
 
-    others = {e: check_symbolic(system, e, safety, depth, timeout, sample=sample) for e in CROSS_CHECK}
+    def path(v: Verdict) -> Trace | None:
+        return v.trace if v.trace is not None else v.witness
+
+    shown = [n for n in safety if path(verdicts[n]) is not None]
+    unproved = [n for n in safety if n not in shown]
+    others: dict[str, dict[str, Verdict]] = {n: {} for n in safety}
+    if unproved:
+        for n, v in check_symbolic(system, "pdr", unproved, None, timeout, sample=sample).items():
+            others[n]["pdr"] = v
+    bounded = [n for n in unproved if others[n]["pdr"].verdict == INCONCLUSIVE]
+    depth = max(v.stats.depth for v in verdicts.values())
+    for names, k in ((shown, max((len(path(verdicts[n])) for n in shown), default=0)), (bounded, depth)):
+        if names:
+            for n, v in check_symbolic(system, "bmc", names, k, timeout).items():
+                others[n]["bmc"] = v
     out = dict(verdicts)
     for name in safety:
-        mine = verdicts[name]
-        seen = {"explicit": _summary(mine)} | {e: _summary(others[e][name]) for e in CROSS_CHECK}
-        clash = next((e for e in CROSS_CHECK if not _agree(mine, others[e][name])), None)
+        mine, theirs = verdicts[name], others[name]
+        seen = {"explicit": _summary(mine)} | {e: _summary(v) for e, v in sorted(theirs.items())}
+        clash = next((e for e, v in sorted(theirs.items()) if not _agree(mine, v)), None)
         extra = {**mine.extra, "engines": seen}
         if clash is None:
             out[name] = replace(mine, engine="all", extra=extra)
@@ -254,6 +324,8 @@ def cross_check(system: System, verdicts: dict[str, Verdict], timeout: float | N
 def _summary(v: Verdict) -> str:
     if v.verdict == VIOLATED and v.trace is not None:
         return f"violated ({len(v.trace)} steps)"
+    if v.verdict == HOLDS and v.witness is not None:
+        return f"holds (witnessed in {len(v.witness)} steps)"
     return v.verdict if v.verdict != HOLDS else f"holds ({v.completeness})"
 
 
@@ -270,15 +342,20 @@ def _agree(explicit: Verdict, other: Verdict) -> bool:
         return False
     if mine == VIOLATED and explicit.trace is not None and other.trace is not None:
         return len(explicit.trace) == len(other.trace)
+    if explicit.witness is not None and other.witness is not None:  # both shortest
+        return len(explicit.witness) == len(other.witness)
     return True
 
 
 def coverage(results: list[Result]) -> list[dict[str, Any]]:
-    """Per variant: action instances never enabled and witnesses never reached."""
+    """Per variant: action instances the search never found enabled, actions whose guard is
+    false whatever the state (dropped when the model loads: often switched off by a variant's
+    flag, or a guard that contradicts itself), and witnesses never reached."""
     out: dict[str, dict[str, Any]] = {}
     for r in results:
         entry = out.setdefault(r.system.variant, {"variant": r.system.variant,
                                                   "never_enabled": list(r.never_enabled),
+                                                  "dropped_at_load": list(r.system.dead_actions),
                                                   "witnesses_not_reached": []})
         if r.verdict.kind == "reachable" and r.verdict.verdict == VIOLATED:
             entry["witnesses_not_reached"].append(r.verdict.property)

@@ -116,6 +116,9 @@ class PropertyIR:
     per_action: tuple[Node, ...] = ()
     goal: Node | None = None
     witness: str = ""  # a reachable property that shows this safety property is not vacuous
+    # A violation means guest data is lost (what `check`'s first screen calls "loses data").
+    # What a verdict means to a reader, not what is checked: outside the IR hash.
+    loses_data: bool = field(default=False, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,10 @@ class System:
     owners: tuple[str, ...] = field(default=())
     action_docs: tuple[tuple[str, str], ...] = field(default=())  # not part of the IR hash
     symmetric: tuple[tuple[str, tuple[str, ...]], ...] = ()  # index declared symmetric, its arrays
+    doc: str = ""  # the variant's description, its docstring's first paragraph (not part of the IR hash)
+    # Actions whose guard folds to false for every parameter value: traced to nothing, so no
+    # engine sees them; coverage reports them as never enabled (not part of the IR hash).
+    dead_actions: tuple[str, ...] = ()
 
     def action_doc(self, name: str) -> str:
         return dict(self.action_docs).get(name, "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import re
+import types
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -150,8 +151,13 @@ def variant(base: type[Model], *, name: str | None = None,
         root = base.root()
         if vname in root._variants:
             raise ModelDefinitionError(f"{root.name}: variant '{vname}' is defined twice")
+        in_body = vars(cls).get("expect")
+        if in_body is not None and expect is not None:
+            raise ModelDefinitionError(
+                f"variant {vname}: expected verdicts are given twice, as expect = {{...}} in the class "
+                "body and as @variant(..., expect={...}); keep one")
         cls.variant_name = vname
-        cls.expect = dict(expect or {})
+        cls.expect = dict(expect if expect is not None else in_body or {})
         cls._root = root
         root._variants[vname] = cls
         return cls
@@ -273,6 +279,8 @@ def build(cls: type[Model], params: dict[str, Any] | None = None, *, sizes: dict
     constants = _constants(cls, values)
     _check_sources(cls, constants, {v.name for v in layout.vars}, prefix)
     actions = tuple(_trace_actions(cls, layout, constants, values, prefix))
+    traced = {a.name for a in actions}
+    dead = tuple(a.label for a in cls.actions().values() if a.label not in traced)
     ctx = TraceContext(layout, constants, actions, prefix)
     props = tuple(m.trace(ctx) for m in cls.property_members())
     names = [p.name for p in props]
@@ -286,8 +294,10 @@ def build(cls: type[Model], params: dict[str, Any] | None = None, *, sizes: dict
                 f"@reachable property ({', '.join(reachables) or 'none'})")
     for key, verdict in cls.expect.items():
         if key not in names and not (key == "deadlock" and cls.check_deadlock):
+            hint = (f"; property names are their functions' names in kebab-case ('{kebab(key)}'), "
+                    f"or give @invariant(name='{key}')" if kebab(key) in names else "")
             raise ModelDefinitionError(f"{prefix}: expect names unknown property '{key}' "
-                                       f"(properties: {', '.join(names)})")
+                                       f"(properties: {', '.join(names)}){hint}")
         if verdict not in VERDICTS_EXPECTABLE:
             raise ModelDefinitionError(f"{prefix}: expect['{key}'] = {verdict!r}; "
                                        "use 'holds', 'violated' or 'vacuous'")
@@ -298,7 +308,7 @@ def build(cls: type[Model], params: dict[str, Any] | None = None, *, sizes: dict
         model=root.name, variant=cls.variant_name, params=tuple(sorted(values.items())),
         layout=layout, initial=(initial,), actions=actions, properties=props,
         final=mk("or", *finals) if finals else None, check_deadlock=cls.check_deadlock,
-        expect=tuple(sorted(cls.expect.items())), owners=owners,
+        expect=tuple(sorted(cls.expect.items())), owners=owners, doc=cls.doc(), dead_actions=dead,
         action_docs=tuple((a.label, a.doc.split("\n\n")[0].replace("\n", " "))
                           for a in cls.actions().values()),
         symmetric=tuple((key, tuple(k for k, m in cls._members.items()
@@ -329,6 +339,8 @@ def _constants(cls: type[Model], values: dict[str, int]) -> dict[str, Any]:
         for key, value in vars(klass).items():
             if not key.startswith("_") and isinstance(value, (bool, int, str, float, tuple, frozenset)):
                 constants[key] = value
+            elif not key.startswith("_") and isinstance(value, types.FunctionType):
+                constants[key] = value  # a helper predicate: s.helper(...) calls it with s
     for key, member in cls._members.items():
         if isinstance(member, Index):
             constants[key] = range(values[key])

@@ -8,7 +8,9 @@ reads top to bottom like ordinary Python); each slot may be assigned once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -186,7 +188,10 @@ class StateView:
             return ArrayView(tracer, name, var.base, var.length)
         constants = object.__getattribute__(self, "_constants")
         if name in constants:
-            return constants[name]
+            value = constants[name]
+            if isinstance(value, types.FunctionType):  # a model's helper: s.helper(...) is helper(s, ...)
+                return functools.partial(value, self)
+            return value
         raise tracer.error(f"unknown variable '{name}'; the model declares "
                            f"{', '.join(v.name for v in tracer.layout.vars)}")
 

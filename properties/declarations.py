@@ -12,6 +12,11 @@
 
 Liveness is judged under the model's ``fairness`` declaration; a behaviour may stutter
 forever in a state where no fairly scheduled action is enabled.
+
+Every decorator takes ``name=`` (the property's name, used as written; default: the function's
+name in kebab-case) and ``loses_data=True`` (a violation means guest data is lost: `check`'s
+first screen then says the variant "loses data"); invariants and action properties take
+``witness=`` (the reachable property that shows they are not vacuous).
 """
 
 from __future__ import annotations
@@ -31,27 +36,32 @@ KINDS = ("invariant", "action", "reachable", "eventually", "leads_to")
 
 
 class PropertyDecl(PropertyMember):
-    def __init__(self, fn: Callable[..., Any], kind: str, name: str | None, witness: str | None = None):
+    def __init__(self, fn: Callable[..., Any], kind: str, name: str | None, witness: str | None = None,
+                 loses_data: bool = False):
         self.fn = fn
         self.kind = kind
         self.witness = witness or ""
+        self.loses_data = loses_data
         self.prop_name = name or kebab(fn.__name__)
         self.doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
 
     def trace(self, ctx: TraceContext) -> PropertyIR:
         if self.kind == "eventually":
             goal = ctx.state_predicate(self.fn, f"eventually {self.prop_name}")
-            return PropertyIR(self.prop_name, self.kind, self.doc, pred=Const(1, True), goal=goal)
+            return PropertyIR(self.prop_name, self.kind, self.doc, pred=Const(1, True), goal=goal,
+                              loses_data=self.loses_data)
         if self.kind == "leads_to":
             pair = self.fn
             p = ctx.state_predicate(lambda s: _pair(pair(s), self.prop_name)[0], f"leads_to {self.prop_name}")
             q = ctx.state_predicate(lambda s: _pair(pair(s), self.prop_name)[1], f"leads_to {self.prop_name}")
-            return PropertyIR(self.prop_name, self.kind, self.doc, pred=p, goal=q)
+            return PropertyIR(self.prop_name, self.kind, self.doc, pred=p, goal=q, loses_data=self.loses_data)
         if self.kind != "action":
             pred = ctx.state_predicate(self.fn, f"{self.kind} {self.prop_name}")
-            return PropertyIR(self.prop_name, self.kind, self.doc, pred=pred, witness=self.witness)
+            return PropertyIR(self.prop_name, self.kind, self.doc, pred=pred, witness=self.witness,
+                              loses_data=self.loses_data)
         per_action = tuple(self._trace_step(ctx, a) for a in ctx.actions)
-        return PropertyIR(self.prop_name, self.kind, self.doc, per_action=per_action, witness=self.witness)
+        return PropertyIR(self.prop_name, self.kind, self.doc, per_action=per_action, witness=self.witness,
+                          loses_data=self.loses_data)
 
     def _trace_step(self, ctx: TraceContext, act: ActionIR) -> Any:
         updates = dict(act.updates)
@@ -81,12 +91,14 @@ class Step:
 
 def _decorator(kind: str) -> Callable[..., Any]:
     def decorate(fn: Callable[..., Any] | None = None, *, name: str | None = None,
-                 witness: str | None = None) -> Any:
+                 witness: str | None = None, loses_data: bool = False) -> Any:
         if witness is not None and kind not in ("invariant", "action"):
             raise ModelDefinitionError(f"@{kind}: only invariants and action properties take a witness")
+        if not isinstance(loses_data, bool):
+            raise ModelDefinitionError(f"@{kind}(loses_data={loses_data!r}): give True or False")
         if fn is not None:
-            return PropertyDecl(fn, kind, name, witness)
-        return lambda f: PropertyDecl(f, kind, name, witness)
+            return PropertyDecl(fn, kind, name, witness, loses_data)
+        return lambda f: PropertyDecl(f, kind, name, witness, loses_data)
 
     decorate.__name__ = kind
     return decorate

@@ -83,7 +83,7 @@ class Migration:
         def completeness(s: Any) -> Any:
             return implies(self.switched(s), all_(self.synced(s)))
 
-        return _declare(completeness, "invariant", name, witness, doc)
+        return _declare(completeness, "invariant", name, witness, doc, loses_data=True)
 
     def quiescence(self, *, name: str = "quiescence", witness: str | None = None,
                    doc: str = "P2: a device that counts as stopped issues no DMA or interrupt, "
@@ -116,7 +116,7 @@ class Migration:
         def dest_order(s: Any) -> Any:
             return all_(implies(runs, loaded) for runs, loaded in self.dest_runs(s))
 
-        return _declare(dest_order, "invariant", name, witness, doc)
+        return _declare(dest_order, "invariant", name, witness, doc, loses_data=True)
 
     def switchover(self, *, name: str = "switchover-happens",
                    doc: str = "The VM resumes on the destination.") -> PropertyDecl:
@@ -133,9 +133,12 @@ def _not(cond: Any) -> Any:
     return implies(cond, False)
 
 
-def _declare(fn: Callable[..., Any], kind: str, name: str, witness: str | None, doc: str) -> PropertyDecl:
+def _declare(fn: Callable[..., Any], kind: str, name: str, witness: str | None, doc: str,
+             loses_data: bool = False) -> PropertyDecl:
+    """``loses_data``: a violation leaves the destination with data the source no longer matches
+    (a stale page, a device that ran before its memory arrived)."""
     fn.__doc__ = doc
-    return PropertyDecl(fn, kind, name, witness)
+    return PropertyDecl(fn, kind, name, witness, loses_data)
 
 
 __all__ = ["Migration"]

@@ -152,6 +152,28 @@ def test_a_known_bad_variant_expected_to_hold_fails_the_build(tmp_path, capsys):
         "State 2", "State 3", "State 4"]
 
 
+def test_sarif_points_into_the_checkout_a_bundled_model_was_installed_from(tmp_path, capsys):
+    """Run from migcheck's own checkout, a bundled model (imported from site-packages or the
+    package folder) is annotated at its file in the checkout, relative to SRCROOT."""
+    source = Path(inspect.getsourcefile(bundled("two-phase-commit"))).resolve()
+    copy = tmp_path / "models" / "library" / source.name
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(source.read_bytes())
+    config = write(tmp_path, KNOWN_BAD_EXPECTED_TO_HOLD)
+    sarif = tmp_path / "s.sarif"
+    assert ci(capsys, "--config", str(config), "--sarif", str(sarif))[0] == 1
+    log = valid_sarif(sarif)
+    driver = log["runs"][0]["tool"]["driver"]
+    assert driver["informationUri"].startswith("https://")
+    (result,) = log["runs"][0]["results"]
+    where = result["locations"][0]["physicalLocation"]["artifactLocation"]
+    assert where == {"uri": f"models/library/{source.name}", "uriBaseId": "SRCROOT"}
+    copy.write_text(copy.read_text() + "# changed\n")  # another file: no longer the model's source
+    assert ci(capsys, "--config", str(config), "--sarif", str(sarif))[0] == 1
+    (result,) = valid_sarif(sarif)["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": source.as_uri()}
+
+
 def test_a_bug_no_longer_found_fails_the_build(tmp_path, capsys):
     config = write(tmp_path, """
         [[check]]

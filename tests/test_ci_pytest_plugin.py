@@ -4,6 +4,7 @@ the option it does nothing. Each test runs pytest in a fresh folder, the way a p
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -30,8 +31,8 @@ def test_migcheck_items_pass_and_fail_by_expected_verdict(tmp_path):
     done = pytest_in(tmp_path, "--migcheck", "-v")
     assert done.returncode == 1, done.stdout + done.stderr
     out = done.stdout
-    assert "migcheck.toml::two-phase-commit rms=3::base/consistency PASSED" in out
-    assert "migcheck.toml::two-phase-commit rms=3::commit-without-votes/consistency FAILED" in out
+    assert "migcheck.toml::two-phase-commit rms=3::base::consistency PASSED" in out
+    assert "migcheck.toml::two-phase-commit rms=3::commit-without-votes::consistency FAILED" in out
     assert "1 failed, 3 passed" in out
     assert "UNEXPECTED (expected holds)" in out and "State 4: [rm] rm_rcv_commit_msg(r=1)" in out
 
@@ -52,7 +53,33 @@ def test_a_config_in_pyproject_and_a_junit_report(tmp_path):
         """))
     done = pytest_in(tmp_path, "--migcheck", "--junitxml=j.xml")
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout
-    assert 'name="turn-first/mutual-exclusion"' in (tmp_path / "j.xml").read_text()
+    assert 'name="mutual-exclusion"' in (tmp_path / "j.xml").read_text()
+
+
+def test_a_failed_item_runs_again_by_its_node_id(tmp_path):
+    (tmp_path / "migcheck.toml").write_text(CONFIG)
+    node = "migcheck.toml::two-phase-commit rms=3::commit-without-votes::consistency"
+    done = pytest_in(tmp_path, "--migcheck", "-v", node)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{node} FAILED" in done.stdout and "1 failed in" in done.stdout
+    assert "passed" not in done.stdout.splitlines()[-1]  # that item alone, not the whole configuration
+    passing = "migcheck.toml::two-phase-commit rms=3::base::all-committed"
+    done = pytest_in(tmp_path, "--migcheck", passing)
+    assert done.returncode == 0 and "1 passed in" in done.stdout, done.stdout
+
+
+def test_under_xdist_a_variants_items_stay_on_one_worker(tmp_path):
+    (tmp_path / "migcheck.toml").write_text(CONFIG)
+    done = pytest_in(tmp_path, "--migcheck", "-n", "2", "-v")
+    assert done.returncode == 1, done.stdout + done.stderr
+    workers: dict[str, set[str]] = {}
+    for line in done.stdout.splitlines():
+        found = re.search(r"\[(gw\d)\] .*(PASSED|FAILED) migcheck.toml::two-phase-commit rms=3::"
+                          r"([\w-]+)::", line)
+        if found:
+            workers.setdefault(found.group(3), set()).add(found.group(1))
+    assert set(workers) == {"base", "commit-without-votes"}, done.stdout
+    assert all(len(w) == 1 for w in workers.values()), workers
 
 
 def test_without_the_option_the_plugin_does_nothing(tmp_path):

@@ -47,7 +47,7 @@ def test_strict_fails_on_a_dead_action_and_reports_vacuity(tmp_path, capsys):
     data = json.loads(capsys.readouterr().out)
     row = next(r for r in data["results"] if r["property"] == "reset-keeps-bme-clear")
     assert row["verdict"] == "vacuous"
-    assert data["coverage"] == [{"variant": "base", "never_enabled": ["reset"],
+    assert data["coverage"] == [{"variant": "base", "never_enabled": ["reset"], "dropped_at_load": [],
                                  "witnesses_not_reached": ["reset-happens"]}]
     assert main(["check", str(path), "--strict", "--property", "reset-happens"]) == 1
     out = capsys.readouterr().out

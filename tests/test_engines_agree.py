@@ -1,7 +1,9 @@
-"""`--engine all`: the explicit engine, BMC to its depth and PDR agree on the bundled models.
+"""`--engine all`: every safety verdict of the explicit engine is confirmed by a second engine
+on the bundled models: a holds by a PDR proof, a counterexample or witness by BMC finding one
+exactly as long.
 
-The small models run by default; guest-assisted, where BMC to the explicit depth takes minutes
-a variant, runs under `-m slow` (all ten variants: about 40 minutes of CPU, BENCHMARKS.md).
+The small models run by default; guest-assisted runs under `-m slow` (all ten variants: about
+45 s of CPU, BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ def check_all(model: str, variant: str):
     for r in rows:
         v: Verdict = r.verdict
         assert v.verdict != "error", v.reason  # an error here is a disagreement between engines
-        if v.kind in ("invariant", "action", "reachable"):
-            assert set(v.extra["engines"]) == {"explicit", "bmc", "pdr"}
+        if v.kind in ("invariant", "action", "reachable") and v.verdict != "inconclusive":
+            engines = v.extra["engines"]
+            shown = v.trace is not None or v.witness is not None
+            assert "bmc" in engines if shown else "pdr" in engines, engines
+            if shown:  # BMC found one exactly as long: the explicit engine's is shortest
+                assert engines["bmc"] == engines["explicit"]
     return rows
 
 

@@ -240,3 +240,11 @@ def test_qemu_order_completeness_is_proved_for_every_pages_and_devs():
     answer = everysize.check_every_size(lambda sizes: build(cls, sizes=sizes), ("pages", "devs"), arg_sets,
                                         ["completeness"], 300)["completeness"]
     assert answer.verdict.completeness == "proved for every pages and devs"
+
+
+def test_kind_proves_for_every_size_what_is_inductive_on_its_own():
+    instance, arg_sets = guest("disable-first")
+    answers = everysize.check_every_size(instance, ("pages",), arg_sets, ["dest-order"], 120, engine="kind")
+    v = answers["dest-order"].verdict
+    assert (v.engine, v.completeness) == ("kind", "proved for every pages")
+    assert v.extra["certificate"].engine == "kind"

@@ -1,8 +1,8 @@
 """report.html in a real headless browser (Debian's chromium): it loads with no errors and no
 fetches, and a screenshot shows the matrix and a sequence chart.
 
-Chromium is required: .ci/run installs it. On a machine without it these tests fail (they do
-not skip), saying how to install it.
+Chromium is required: the `chromium_browser` fixture installs Debian's package when it is
+missing (tests/system_tools.py); where it cannot, these tests fail (they do not skip).
 """
 
 from __future__ import annotations
@@ -45,11 +45,7 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-def chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("chromium")
-    if exe is None:
-        pytest.fail("chromium is not installed; the report's browser test needs Debian's chromium: "
-                    "apt-get update && apt-get install -y chromium (.ci/run installs it)")
+def chromium(exe: str, tmp_path, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
     return subprocess.run([exe, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
                           text=True, timeout=120, check=False)
@@ -65,18 +61,18 @@ def report_dir(tmp_path_factory, guest_assisted):
     return out
 
 
-def probe(tmp_path, page_text: str) -> tuple[dict, str]:
+def probe(exe: str, tmp_path, page_text: str) -> tuple[dict, str]:
     page = tmp_path / "probe.html"
     page.write_text(page_text.replace("<head>", "<head>" + RECORDER, 1))
-    done = chromium(tmp_path, "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    done = chromium(exe, tmp_path, "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
     found = re.search(r'<pre id="browser-probe">(.*?)</pre>', done.stdout, re.S)
     assert found, "the page never finished loading:\n" + done.stderr[-2000:]
     return json.loads(html.unescape(found.group(1))), done.stderr
 
 
-def test_the_page_loads_with_no_errors_and_fetches_nothing(report_dir, tmp_path):
-    seen, log = probe(tmp_path, (report_dir / "report.html").read_text())
+def test_the_page_loads_with_no_errors_and_fetches_nothing(chromium_browser, report_dir, tmp_path):
+    seen, log = probe(chromium_browser, tmp_path, (report_dir / "report.html").read_text())
     assert seen["problems"] == []
     console = [line for line in log.splitlines() if "CONSOLE" in line or "Refused to" in line]
     assert console == []
@@ -85,17 +81,17 @@ def test_the_page_loads_with_no_errors_and_fetches_nothing(report_dir, tmp_path)
     assert 0 < seen["matrix"] < WINDOW[1] and 0 < seen["chart"] < WINDOW[1] - 300
 
 
-def test_the_probe_would_see_a_fetch(report_dir, tmp_path):
+def test_the_probe_would_see_a_fetch(chromium_browser, report_dir, tmp_path):
     """The check above can fail: an image from the network is blocked and recorded."""
     text = (report_dir / "report.html").read_text()
     text = text.replace("</main>", '<img src="https://example.invalid/pixel.png" alt=""></main>')
-    seen, _ = probe(tmp_path, text)
+    seen, _ = probe(chromium_browser, tmp_path, text)
     assert any("blocked by the page policy" in p and "img-src" in p for p in seen["problems"])
 
 
-def test_a_screenshot_shows_the_matrix_and_a_chart(report_dir, tmp_path):
+def test_a_screenshot_shows_the_matrix_and_a_chart(chromium_browser, report_dir, tmp_path):
     png = tmp_path / "report.png"
-    done = chromium(tmp_path, f"--screenshot={png}", (report_dir / "report.html").as_uri())
+    done = chromium(chromium_browser, tmp_path, f"--screenshot={png}", (report_dir / "report.html").as_uri())
     assert done.returncode == 0 and png.exists(), done.stderr[-2000:]
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

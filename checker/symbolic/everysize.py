@@ -109,11 +109,14 @@ class Answer:
 
 
 def check_every_size(instance: Instance, sets: tuple[str, ...], arg_sets: dict[str, tuple[str, ...]],
-                     properties: list[str] | None, timeout: float | None) -> dict[str, Answer]:
+                     properties: list[str] | None, timeout: float | None, engine: str = "pdr"
+                     ) -> dict[str, Answer]:
     """Decide ``properties`` for every size of ``sets`` (see the module docstring).
 
     ``instance`` traces the model with the any sets at given sizes (its other parameters
-    fixed). Raises `lift.LiftRefused` when the model has no first-order form.
+    fixed). ``engine`` ``"kind"`` tries only 1-induction of the property itself (no lemmas):
+    what it proves needs no strengthening. Raises `lift.LiftRefused` when the model has no
+    first-order form.
     """
     deadline = Deadline(timeout)
     props = selected(instance({k: 1 for k in sets}), properties)
@@ -127,20 +130,24 @@ def check_every_size(instance: Instance, sets: tuple[str, ...], arg_sets: dict[s
     for prop in props:
         deadline.mark()
         if not supported(prop):
-            out[prop.name] = Answer(outcome.unsupported(prop, ENGINE), fo.system)
+            out[prop.name] = Answer(outcome.unsupported(prop, engine), fo.system)
             continue
         why = ""
         try:
-            if oracle is None:
-                oracle = sample_oracle(instance({k: SAMPLE_SIZE for k in sets}), deadline)
-            proved, why = _prove(fo, instance, sets, arg_sets, prop, oracle, deadline)
+            if engine == "kind":
+                proved, why = _certified(fo, instance, sets, arg_sets, prop, [], deadline, engine)
+                why = "not 1-inductive on its own (kind adds no lemmas; --engine pdr does)" if why else ""
+            else:
+                if oracle is None:
+                    oracle = sample_oracle(instance({k: SAMPLE_SIZE for k in sets}), deadline)
+                proved, why = _prove(fo, instance, sets, arg_sets, prop, oracle, deadline)
         except SolverUnknown as exc:
             proved, why = None, str(exc)
         if proved is not None:
             out[prop.name] = Answer(proved, fo.system)
             continue
-        out[prop.name] = _smallest(instance, sets, prop, why, deadline) or Answer(
-            outcome.inconclusive(prop, ENGINE, f"{why}; no counterexample with each of "
+        out[prop.name] = _smallest(instance, sets, prop, why, deadline, engine) or Answer(
+            outcome.inconclusive(prop, engine, f"{why}; no counterexample with each of "
                                  f"{', '.join(sets)} up to {SEARCH_SIZES}", outcome.stats(0, deadline.lap())),
             fo.system)
     return {p.name: _vacuous(p, out) for p in props if p.name in names}
@@ -164,19 +171,29 @@ def _prove(fo: FirstOrder, instance: Instance, sets: tuple[str, ...], arg_sets: 
     blocked = Strengthener(QuantifiedFrame(fo), oracle, deadline).run(conjuncts(claim), [])
     if not blocked.proved:
         return None, f"blocking: {blocked.reason}"
-    invariant = z3.And(*conjuncts(claim), *blocked.lemmas)
+    return _certified(fo, instance, sets, arg_sets, prop, blocked.lemmas, deadline, ENGINE,
+                      invariant_by="blocking", lemmas=len(blocked.lemmas), ctis=blocked.ctis,
+                      sample_states=oracle.states)
+
+
+def _certified(fo: FirstOrder, instance: Instance, sets: tuple[str, ...],
+               arg_sets: dict[str, tuple[str, ...]], prop: PropertyIR, strengthening: list[z3.BoolRef],
+               deadline: Deadline, engine: str, **note: object
+               ) -> tuple[Verdict | None, str]:
+    """``holds`` for every size once the property and its ``strengthening`` re-check as an
+    inductive invariant on a fresh solver; else None and why not."""
+    claim = fo.claim(prop, fo.sig.state(""))
+    invariant = z3.And(*conjuncts(claim), *strengthening) if strengthening or z3.is_and(claim) else claim
     system = fo.system
     fixed = tuple((k, v) for k, v in system.params if k not in sets)
     params = tuple(sorted((*fixed, *((k, "any") for k in sets))))
-    cert = EverySizeCertificate(system.model, system.variant, params, sets, prop.name, ENGINE, invariant,
+    cert = EverySizeCertificate(system.model, system.variant, params, sets, prop.name, engine, invariant,
                                 lambda ctx: FirstOrder(instance, sets, arg_sets, [prop.name], ctx))
     check = check_every_size_certificate(cert, deadline.seconds_left())
     if not check.valid:
         return None, f"the quantified invariant did not re-check: {check.reason}"
     st = outcome.stats(0, deadline.lap())
-    return outcome.proved(prop, ENGINE, st, certificate=cert, k=1, invariant_by="blocking",
-                          lemmas=len(blocked.lemmas), ctis=blocked.ctis, sample_states=oracle.states,
-                          every=sets), ""
+    return outcome.proved(prop, engine, st, certificate=cert, k=1, every=sets, **note), ""
 
 
 def sizes_in_order(sets: tuple[str, ...], largest: int) -> list[dict[str, int]]:
@@ -186,7 +203,7 @@ def sizes_in_order(sets: tuple[str, ...], largest: int) -> list[dict[str, int]]:
 
 
 def _smallest(instance: Instance, sets: tuple[str, ...], prop: PropertyIR, why: str,
-              deadline: Deadline) -> Answer | None:
+              deadline: Deadline, engine: str) -> Answer | None:
     """The shortest counterexample (or witness) at the smallest size that has one."""
     for sizes in sizes_in_order(sets, SEARCH_SIZES):
         system = instance(sizes)
@@ -201,7 +218,7 @@ def _smallest(instance: Instance, sets: tuple[str, ...], prop: PropertyIR, why: 
             where = ", ".join(f"{k}={n}" for k, n in sizes.items())
             what = "witness" if found.witness is not None else "counterexample"
             note = f"the smallest size with a {what}: {where} (no proof for every size: {why})"
-            return Answer(replace(found, engine=ENGINE, extra={**found.extra, "found_at": sizes,
+            return Answer(replace(found, engine=engine, extra={**found.extra, "found_at": sizes,
                                                                "found_by": note}), system)
         if not found.complete:
             return None  # a limit stopped the search: a larger size says nothing about the smallest

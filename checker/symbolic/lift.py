@@ -425,8 +425,9 @@ class Lifter:
                 d = self.sig.arrays[k[1]][1]
                 if (k[2], k[3]) in env:
                     outside.append(z3.Not(_within(d, named[k[2], k[3]])))
-                elif generic is not None:
-                    outside.append(z3.Exists([x], z3.Not(_within(d, generic))))
+                elif generic is not None:  # at an element the action does not name
+                    apart = [x != e for (k2, _), e in env.items() if k2 == k[2]]
+                    outside.append(z3.Exists([x], conj([*apart, z3.Not(_within(d, generic))], self.sig.ctx)))
         return disj(outside, self.sig.ctx)
 
     def safe_state(self, prop: PropertyIR, st: StepState) -> z3.BoolRef:

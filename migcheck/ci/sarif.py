@@ -4,7 +4,9 @@ A result points at the line of the property's definition in the model file (the 
 class for ``deadlock``), with the variant's class, the configuration's check and the last
 step's action as related locations; a counterexample is also a code flow whose steps point
 at the definitions of the actions taken. Rules are the properties, ``model/property``.
-URIs are relative to the configuration's folder (``SRCROOT``) when the file lies below it.
+URIs are relative to the configuration's folder (``SRCROOT``, the checkout) when the file
+lies there, or was installed from there (a bundled model run from site-packages in
+migcheck's own checkout); absolute otherwise.
 """
 
 from __future__ import annotations
@@ -23,18 +25,53 @@ from .source import SourceLine, action_line, property_line, variant_line
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 ROOT = "SRCROOT"
+PACKAGE_PAGE = "https://pypi.org/project/migcheck/"  # when the metadata names no address
 
 
 def _location(where: SourceLine, root: str, text: str = "") -> dict[str, Any]:
     path = Path(where.path).resolve()
-    try:
-        artifact = {"uri": quote(path.relative_to(Path(root).resolve()).as_posix()), "uriBaseId": ROOT}
-    except ValueError:
+    inside = _in_checkout(path, Path(root).resolve())
+    if inside is not None:
+        artifact = {"uri": quote(inside.as_posix()), "uriBaseId": ROOT}
+    else:
         artifact = {"uri": path.as_uri()}
     loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": artifact,
                                                 "region": {"startLine": where.line}}}
     loc["message"] = {"text": text or where.what}
     return loc
+
+
+def _in_checkout(path: Path, root: Path) -> Path | None:
+    """``path`` relative to ``root``, the checkout: directly when it lies below, else the file
+    in the checkout that it was installed from (a bundled model in site-packages, say
+    ``migcheck/models/library/x.py``, found as ``models/library/x.py`` with the same bytes),
+    so that code review can annotate it. None when the checkout has no such file."""
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        pass
+    parts = path.parts
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    for k in range(1, len(parts)):
+        candidate = root.joinpath(*parts[-k:])
+        if candidate.is_file() and candidate.read_bytes() == data:
+            return candidate.relative_to(root)
+    return None
+
+
+def information_uri() -> str:
+    """Where to read about migcheck: the project's documentation address in its package metadata."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("migcheck").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        urls = []
+    by_label = dict(u.split(", ", 1) for u in urls if ", " in u)
+    return by_label.get("Documentation") or by_label.get("Homepage") or PACKAGE_PAGE
 
 
 def _fallback(spec: CheckSpec, config: Config) -> SourceLine:
@@ -126,7 +163,7 @@ def sarif_log(config: Config, runs: list[CheckRun]) -> dict[str, Any]:
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "migcheck", "version": __version__, "semanticVersion": __version__,
-                                "rules": rules}},
+                                "informationUri": information_uri(), "rules": rules}},
             "originalUriBaseIds": {ROOT: {"uri": root_uri}},
             "invocations": [{"executionSuccessful": True, "exitCode": exit_status(all_results(runs)),
                              "workingDirectory": {"uri": Path(os.getcwd()).resolve().as_uri() + "/"}}],

@@ -133,3 +133,19 @@ def build_report(model: type[Model], *, variants: list[str] | None = None,
                   matrix=matrix(results), violations=tuple(violations),
                   coverage=tuple(coverage(results)), graphs=tuple(graphs), graph_limit=graph_limit,
                   created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+
+
+def graphs_sentence(r: Report) -> str:
+    """Which state graphs are drawn, and which are not and why, in one sentence each."""
+    drawn = [g for g in r.graphs if g.svg]
+    big = [g for g in r.graphs if not g.svg]
+    parts = []
+    if drawn:
+        parts.append("Drawn in report.html: " + ", ".join(
+            f"{g.variant} ({g.states:,} states)" if g.states is not None else g.variant for g in drawn) + ".")
+    if big:
+        sizes = ", ".join(f"{g.variant} ({g.states:,})" if g.states is not None else g.variant for g in big)
+        parts.append(f"Not drawn, having more than {r.graph_limit:,} states (--graph-states): {sizes}."
+                     if all(g.states is None or g.states > r.graph_limit for g in big)
+                     else "Not drawn: " + "; ".join(f"{g.variant}: {g.note}" for g in big) + ".")
+    return " ".join(parts) or "No variant was checked."

@@ -8,7 +8,7 @@ detail, and how to reproduce the report.
 
 from __future__ import annotations
 
-from .contents import Report, Violation
+from .contents import Report, Violation, graphs_sentence
 from .markup import clip, esc
 from .matrix import Cell
 from .sequence_svg import chart_svg
@@ -35,8 +35,10 @@ th, td { border: 1px solid var(--line); padding: 4px 7px; vertical-align: top; }
 th { background: #f0f3f6; font-weight: 600; text-align: left; }
 table.matrix th.prop { writing-mode: vertical-rl; transform: rotate(180deg); white-space: nowrap;
                        font-size: 13px; padding: 6px 3px; text-align: left; }
-table.matrix td { font-size: 12px; min-width: 62px; }
+table.matrix td { font-size: 11px; padding: 3px 4px; }
 table.matrix td.num { text-align: right; white-space: nowrap; }
+table.matrix th.variant { min-width: 150px; max-width: 240px; }
+table.matrix th.variant .d { display: block; font-weight: normal; font-size: 12px; color: #4a5560; }
 td .v { font-weight: 600; display: block; } td .c { color: #4a5560; display: block; }
 td.ok { background: var(--ok); color: var(--ok-ink); }
 td.known { background: var(--known); color: var(--known-ink); }
@@ -122,7 +124,8 @@ def _cell(c: Cell | None, anchors: dict[tuple[str, str], str]) -> str:
         words += " ✗"
     note = cell_note(c)
     if c.engines and c.verdict == "violated":
-        note += "; " + " and ".join(e for e, _ in c.engines if e != "explicit") + " agree"
+        others = [e for e, _ in c.engines if e != "explicit"]
+        note += "; " + " and ".join(others) + (" agree" if len(others) > 1 else " agrees")
     inner = f'<span class="v">{esc(words)}</span><span class="c">{esc(note)}</span>'
     link = anchors.get((c.variant, c.property))
     if link:
@@ -133,20 +136,22 @@ def _cell(c: Cell | None, anchors: dict[tuple[str, str], str]) -> str:
 def _matrix(r: Report) -> str:
     m = r.matrix
     anchors = {(v.variant, v.property_name): v.anchor for v in r.violations}
+    docs = {s.variant: s.doc for s in r.systems}
     head = "".join(f'<th class="prop">{esc(p)}</th>' for p in m.properties)
     rows = []
     for variant in m.variants:
         cells = "".join(_cell(m.at(variant, p), anchors) for p in m.properties)
         states = m.row_states(variant)
-        rows.append(f"<tr><th>{esc(variant)}</th>{cells}"
-                    f'<td class="num">{"–" if states is None else f"{states:,}"}</td>'
-                    f'<td class="num">{m.row_seconds(variant):.2f}</td></tr>')
+        doc = docs.get(variant, "")
+        rows.append(f'<tr><th class="variant">{esc(variant)}<span class="d">{esc(doc)}</span></th>{cells}'
+                    f'<td class="num">{"–" if states is None else f"{states:,}"}'
+                    f'<span class="c">{m.row_seconds(variant):.2f} s</span></td></tr>')
     legend = ('<p class="legend"><span class="ok">holds, as expected</span><span class="known">violated, '
               'as the variant expects (a known bug)</span><span class="bad">not as expected ✗</span>'
               '<span class="odd">vacuous, inconclusive or error</span> Hover a cell for its engines, '
               "states and seconds; a violated cell links to its counterexample.</p>")
     return (f'<h2 id="matrix">Variants × properties</h2><div class="scroll"><table class="matrix">'
-            f'<tr><th>variant</th>{head}<th>states</th><th>seconds</th></tr>{"".join(rows)}</table></div>'
+            f'<tr><th>variant</th>{head}<th>states, time</th></tr>{"".join(rows)}</table></div>'
             + legend)
 
 
@@ -155,9 +160,10 @@ def _violations(r: Report) -> str:
         return "<h2 id=\"counterexamples\">Counterexamples</h2><p>No property is violated.</p>"
     out = ['<h2 id="counterexamples">Counterexamples</h2>',
            "<p>Each chart has a lifeline per actor. A step is an arrow from the actor that took it to "
-           "every actor whose enabled actions it changed, or a box on its own lifeline when it "
-           "concerns no one else; it is labelled with the state it leads to, the action and the "
-           "variables it changed. The violating step is red.</p>"]
+           "every actor it touches (one whose enabled actions it changed, or the one actor that alone "
+           "watches a variable it changed, as clearing BME touches the device), or a box on its own "
+           "lifeline when it touches no one else; it is labelled with the state it leads to, the "
+           "action and the variables it changed. The violating step is red.</p>"]
     out += [_violation(v) for v in r.violations]
     return "\n".join(out)
 
@@ -209,17 +215,18 @@ def _graphs(r: Report) -> str:
            f"<p>Drawn for variants with at most {r.graph_limit} states. Blue: initial states; red: the "
            "path of the first counterexample shown above, ending in the red state; grey: states with no "
            "successor. Hover a state for its variables, a transition for its actions.</p>"]
+    if any(not g.svg for g in r.graphs):  # one sentence for all that are too large, not a line each
+        out.append(f'<p class="meta">{esc(graphs_sentence(r))}</p>')
     for g in r.graphs:
+        if not g.svg:
+            continue
         size = "" if g.states is None else f" ({g.states:,} states)"
         out.append(f"<h3>{esc(g.variant)}{esc(size)}</h3>")
-        if g.svg:
-            marked = (f"the counterexample to <strong>{esc(g.highlighted)}</strong> is highlighted"
-                      if g.highlighted else "no counterexample to highlight")
-            out.append(f'<p class="meta">{esc(g.layout)}; {marked}'
-                       + (f"; {esc(g.note)}" if g.note else "") + "</p>")
-            out.append(f'<div class="scroll">{g.svg}</div>')
-        else:
-            out.append(f'<p class="meta">Not drawn: {esc(g.note)}.</p>')
+        marked = (f"the counterexample to <strong>{esc(g.highlighted)}</strong> is highlighted"
+                  if g.highlighted else "no counterexample to highlight")
+        out.append(f'<p class="meta">{esc(g.layout)}; {marked}'
+                   + (f"; {esc(g.note)}" if g.note else "") + "</p>")
+        out.append(f'<div class="scroll">{g.svg}</div>')
     return "\n".join(out)
 
 

@@ -3,9 +3,11 @@
 Each action owner of the model (guest driver, VF device, hypervisor, environment, or a
 model's own actors) is a lifeline. Each step of the trace is one message from the actor
 that took it, labelled with the action and the variables it changed. The message goes to
-every other actor whose enabled actions the step changed (it enabled or disabled something
-that actor can do: clearing BME stops the device's DMA, the acknowledgement lets the
-hypervisor stop the vCPU); a step that changes nothing another actor can act on is a box on
+every other actor the step touches: one whose enabled actions it changed (the acknowledgement
+lets the hypervisor stop the vCPU), and one that alone, of the other actors, watches a
+variable the step changed in its guards (clearing BME touches the device, whose DMA requires
+it, even when the device has nothing to do just then). A variable every actor watches (the
+migration phase) makes no arrow by itself. A step that touches no other actor is a box on
 its own lifeline. The chart is data here; `sequence_svg` and `sequence_mermaid` draw it.
 """
 
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 
 from migcheck.checker import interpret
 from migcheck.checker.trace import Trace
+from migcheck.models.expr import slots_read
 from migcheck.models.ir import System
 
 # Known owners, in the order their lifelines are drawn, with the names people use.
@@ -90,12 +93,19 @@ def chart(trace: Trace, system: System) -> Chart:
     owners = lifelines(system)
     messages = []
     prev = trace.steps[0].state
+    watches = _guard_reads_by_owner(system)
     before_enabled = _enabled_by_owner(system, prev)
     last_index = len(trace.steps) - 1
     for n, step in enumerate(trace.steps[1:], start=1):
         after_enabled = _enabled_by_owner(system, step.state)
         actor = step.owner or "?"
-        targets = tuple(o for o in owners if o != actor and before_enabled[o] != after_enabled[o])
+        others = [o for o in owners if o != actor]
+        touched = {o for o in others if before_enabled.get(o) != after_enabled.get(o)}
+        for i in (i for i in range(len(step.state)) if step.state[i] != prev[i]):
+            watchers = [o for o in others if i in watches.get(o, ())]
+            if len(watchers) == 1:
+                touched.add(watchers[0])
+        targets = tuple(o for o in others if o in touched)
         changes = tuple(
             Change(layout.slots[i].name, _show(layout.slots[i].domain.render(prev[i])),
                    _show(layout.slots[i].domain.render(step.state[i])))
@@ -115,6 +125,14 @@ def _enabled_by_owner(system: System, state: tuple[int, ...]) -> dict[str, froze
         if interpret.enabled(system, a_i, state):
             out.setdefault(act.owner, set()).add(a_i)
     return {o: frozenset(s) for o, s in out.items()}
+
+
+def _guard_reads_by_owner(system: System) -> dict[str, set[int]]:
+    """Per owner, the state slots its actions' guards read: what the owner watches."""
+    out: dict[str, set[int]] = {o: set() for o in system.owners}
+    for act in system.actions:
+        out.setdefault(act.owner, set()).update(slots_read(act.guard))
+    return out
 
 
 def _show(value: object) -> str:

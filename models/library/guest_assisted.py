@@ -407,7 +407,7 @@ class GuestAssisted(Model):
 
     # ------------------------------------------------------------ safety properties
 
-    @invariant(witness="switchover-happens")
+    @invariant(witness="switchover-happens", loses_data=True)
     def completeness(s):
         """P1: when the VM resumes on the destination, every page equals the source's."""
         return implies(s.phase == "switched",
@@ -422,7 +422,7 @@ class GuestAssisted(Model):
             return before.bme & ~before.phase.isin("stopped", "copied")
         return ~before.phase.isin("stopped", "copied")
 
-    @invariant(witness="switchover-happens")
+    @invariant(witness="switchover-happens", loses_data=True)
     def rings_last(s):
         """P3: the ring page's final copy is made after the device stopped and drained."""
         return implies(s.phase == "switched", s.ring_copied_quiet)
@@ -442,12 +442,12 @@ class GuestAssisted(Model):
             return before.mapped[act.params["p"]]
         return True
 
-    @invariant(witness="touch-beside-dma")
+    @invariant(witness="touch-beside-dma", loses_data=True)
     def marking_preserves_data(s):
         """P6: a dirty-marking touch never overwrites a DMA write that landed during it."""
         return ~s.lost
 
-    @invariant(witness="switchover-happens")
+    @invariant(witness="switchover-happens", loses_data=True)
     def dest_order(s):
         """P7: the VF runs on the destination only after guest RAM is loaded there."""
         return implies(s.dest_device, s.phase == "switched")
