@@ -23,7 +23,7 @@ from .vf import Accepted
 
 EXCERPT = 16
 HARMFUL = ("lost", "corrupted")
-_WRITES = ("data_land", "writeback_land", "stale_write", "cpu_write", "refill")
+_WRITES = ("data_land", "writeback_land", "tx_writeback_land", "stale_write", "refill", "xmit")
 
 
 @dataclass(frozen=True)
@@ -190,6 +190,12 @@ def _fate(m: Machine, accepted: Accepted) -> PacketFate:
             return fate("lost", "the VF took it from the wire, but its data write was still posted "
                         "when the source stopped: it never reached guest RAM")
         return fate("pending", "its data write is posted, not landed yet")
+    stale_tail = _stale_piece(m, seq) if world == "destination" else None
+    if here == frame and stale_tail is not None:
+        return fate("lost", f"its jumbo frame landed at the source after the last copy of "
+                    f"{m.layout.role(stale_tail[0])}; the destination holds stale bytes at "
+                    f"+{stale_tail[1]:#05x} there, so the guest reads a corrupted frame",
+                    m.destination.read(*stale_tail)[:EXCERPT], m.memory.ram.read(*stale_tail)[:EXCERPT])
     if here != frame:
         if world == "destination" and at_source == frame:
             note = "" if "writeback_issue" in kinds else (
@@ -256,6 +262,17 @@ def _cleared(m: Machine, before: int) -> Event:
     events = m.journal.events
     return next(e for e in reversed(events[:before + 1])
                 if not e.context.bus_master and (e.index == 0 or events[e.index - 1].context.bus_master))
+
+
+def _stale_piece(m: Machine, seq: int) -> tuple[int, int, int] | None:
+    """The first piece of packet ``seq``'s data (a jumbo frame lands in several pages) that
+    the source still holds and the destination does not: (page, offset, length)."""
+    for e in m.journal.events:
+        if e.kind == "data_land" and e.seq == seq and e.page is not None:
+            piece = (e.page, e.offset, e.length)
+            if m.memory.ram.read(*piece) == e.after and m.destination.read(*piece) != e.after:
+                return piece
+    return None
 
 
 def _what(data: bytes) -> str:

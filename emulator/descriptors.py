@@ -29,6 +29,18 @@ def read_format(pkt_addr: int, refill_count: int) -> bytes:
     return _READ.pack(pkt_addr, 0, refill_count & 0xFFFFFFFF)
 
 
+def tx_writeback_format(sent: int) -> bytes:
+    """A TX descriptor as the VF writes it back: DD set in its status (the count of frames sent
+    rides in the address field, so that each write-back changes the page)."""
+    return _READ.pack(sent, STATUS_DD, 0)
+
+
+def tx_read_format(queued: int) -> bytes:
+    """A TX descriptor as the driver writes it: status clear (the buffer address is the
+    count of frames queued: TX data is only read by the VF, so its bytes are left out)."""
+    return _READ.pack(queued, 0, 0)
+
+
 def writeback_format(length: int, rss: int) -> bytes:
     """The descriptor the VF writes back: DD and EOP set, the packet's length and hash."""
     return _WRITEBACK.pack(0, 0, rss & 0xFFFFFFFF, STATUS_DD | STATUS_EOP, length, 0)

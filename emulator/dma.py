@@ -14,7 +14,8 @@ from .iommu import Iommu
 from .journal import Journal
 from .memory import GuestMemory
 
-DATA, WRITEBACK = "data", "writeback"
+DATA, WRITEBACK, TX_WRITEBACK = "data", "writeback", "tx_writeback"
+TX_SLOT = 0  # the TX ring's one descriptor
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class PostedWrite:
 
     iova: int
     data: bytes
-    purpose: str  # DATA or WRITEBACK
+    purpose: str  # DATA, WRITEBACK or TX_WRITEBACK
     slot: int
     seq: int  # the packet it belongs to
 
@@ -66,18 +67,21 @@ class DmaEngine:
             raise StepRefused(f"DMA engine: no posted write #{index} ({len(self.posted)} in flight)")
         write = self.posted.pop(index)
         where = self.iommu.translate(write.iova, len(write.data))
-        what = f"packet {write.seq} data" if write.purpose == DATA else f"descriptor {write.slot} write-back"
+        what = {DATA: f"packet {write.seq} data", WRITEBACK: f"descriptor {write.slot} write-back",
+                TX_WRITEBACK: "TX descriptor write-back"}[write.purpose]
         if where is None:
             self.journal.record("vf", "dma_fault", f"IOMMU fault: {what} to IOVA {write.iova:#x} "
                                 "is not mapped; the write is dropped", slot=write.slot, seq=write.seq)
             return write
-        page, offset = where
-        self.memory.dma_write(page, offset, write.data)
-        kind = "data_land" if write.purpose == DATA else "writeback_land"
-        self.journal.record("vf", kind, f"{what} lands at IOVA {write.iova:#x} "
-                            f"(page {page} +{offset:#05x}, {len(write.data)} bytes; not logged)",
-                            page=page, offset=offset, length=len(write.data), slot=write.slot,
-                            seq=write.seq, after=write.data)
+        kind = {DATA: "data_land", WRITEBACK: "writeback_land",
+                TX_WRITEBACK: "tx_writeback_land"}[write.purpose]
+        done = 0
+        for page, offset, length in self.memory.dma_write(*where, write.data):
+            self.journal.record("vf", kind, f"{what} lands at IOVA {write.iova + done:#x} "
+                                f"(page {page} +{offset:#05x}, {length} bytes; not logged)",
+                                page=page, offset=offset, length=length, slot=write.slot,
+                                seq=write.seq, after=write.data[done:done + length])
+            done += length
         return write
 
     def halt(self) -> None:

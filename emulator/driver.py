@@ -8,21 +8,30 @@ recycle the buffer (it keeps its page). Dirty marking ("touch") is a store that
 changes no data: atomic (``cmpxchg(p, x, x)``), or, when ``plain_touch``, a plain read and a
 later write of the value read, two separate steps, so a DMA write that lands in between is
 really overwritten. The migration-event handler runs its steps (clear BME, drain, mark,
-acknowledge) in the configured order. After an aborted migration the driver either recovers
-(function-level reset, bus master on, ring rebuilt) or carries on as if nothing happened.
+acknowledge) in the configured order; the RX path keeps running while the handler has not
+cleared BME (Lan's driver), and with ``map_marks`` a buffer mapped then is marked. The drain
+disables the RX queue and reads a device register: the read's completion cannot pass the
+VF's earlier posted writes, so once it returns nothing is in flight. After an aborted
+migration, and on the destination (a fresh VF), the driver either recovers (function-level
+reset, bus master on, rings rebuilt) or carries on as if nothing happened.
+
+With the mapped-page ``bitmap`` the driver keeps a bit per mapped page for the hypervisor
+(the IOMMU's mappings, read as such); it does not mark at dma_sync and gets no event.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .channel import MigrationChannel
-from .descriptors import DESCRIPTOR_SIZE, RxDescriptor, read_format
+from .descriptors import DESCRIPTOR_SIZE, RxDescriptor, read_format, tx_read_format
 from .errors import refuse
 from .iommu import Iommu
 from .journal import Journal
 from .layout import PAGE_SIZE, GuestLayout
 from .memory import GuestMemory
+from .packets import FRAME_LEN
 from .stack import GuestStack, HeldBuffer
 from .vcpu import Vcpu
 from .vf import VirtualFunction
@@ -42,6 +51,9 @@ class DriverConfig:
     plain_touch: bool = False  # dma_sync's mark is a plain read, then a write of the value read
     resets_on_abort: bool = True  # after an abort: error recovery (FLR) before using the VF
     touch_span: str = "page"  # what a plain touch reads and rewrites: the whole page, or one word
+    map_marks: bool = True  # a dma_map made while the event is handled marks its page
+    mark_every_page: bool = True  # a mark touches every 4 KiB page of a buffer, not the first only
+    bitmap: bool = False  # the mapped-page bitmap: no event, no marking at dma_sync
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.handler_steps if s not in HANDLER_STEPS]
@@ -74,7 +86,7 @@ class GuestDriver:
         self.vcpu = vcpu
         self.stack = stack
         self.journal = journal
-        self.state = "down"  # down, up, handling, acked, recovering
+        self.state = "down"  # down, up, handling, acked, recovering, foreign (another driver)
         self.handler_done = 0  # event-handler steps done
         self.next_to_use = 0
         self.next_to_clean = 0
@@ -83,22 +95,35 @@ class GuestDriver:
         self.buffer_page: list[int | None] = [None] * layout.slots
         self.touch: Touch | None = None
         self.refills = 0
+        self.tx_queued = 0
+        # the migrator's phase, and whether the VM runs on the destination: set by the machine
+        self.migration_phase: Callable[[], str] = lambda: "idle"
+        self.rebuilt_at_destination = False
 
     # ------------------------------------------------------------ bring-up
 
-    def why_not_opt_in(self) -> str | None:
+    def why_not_opt_in(self, late: bool = False) -> str | None:
         if not self.config.marks_dma_pages:
             return "driver: this driver does not mark DMA pages, so it cannot opt in"
-        if self.state != "down":
-            return "driver: opt-in is a module option: it is set before the driver binds the VF"
+        if self.state != ("up" if late else "down"):
+            return ("driver: a late opt-in comes once the driver is up" if late else
+                    "driver: opt-in is a module option: it is set before the driver binds the VF")
         if self.channel.opted_in:
             return "driver: already opted in"
+        if self.migration_phase() != "idle":
+            return "driver: opt-in comes before any migration"
         return self.vcpu.why_not_run()
 
     def opt_in(self) -> None:
         refuse(self.why_not_opt_in())
-        self.channel.opted_in = True
+        self.channel.opt_in = "before_bme"
         self.journal.record("driver", "opt_in", "driver tells the hypervisor it marks DMA pages")
+
+    def opt_in_late(self) -> None:
+        refuse(self.why_not_opt_in(late=True))
+        self.channel.opt_in = "after_bme"
+        self.journal.record("driver", "opt_in", "driver tells the hypervisor it marks DMA pages, "
+                            f"with bus mastering already on (Command {self.vf.config.command:#06x})")
 
     def why_not_probe(self) -> str | None:
         if self.state != "down":
@@ -116,13 +141,24 @@ class GuestDriver:
     def _configure_ring(self) -> None:
         iova = self.iommu.map(self.layout.ring_page)
         self.vf.configure_rx_ring(iova, self.layout.slots)
+        self.vf.configure_tx_ring(self.iommu.map(self.layout.tx_ring_page))
 
     # ------------------------------------------------------------ RX refill and clean
 
     def _running(self) -> str | None:
-        if self.state != "up":
+        if self.state in ("handling", "acked"):
+            if not self.vf.config.bus_master:
+                return "driver: the RX path stops once the event handler has cleared BME"
+        elif self.state != "up":
             return f"driver: the RX path runs only when the driver is up (state {self.state})"
         return self.vcpu.why_not_run()
+
+    def _mark(self, allocation: int, offset: int = 0) -> None:
+        """A dirty-marking atomic touch of a buffer's pages (or, without ``mark_every_page``,
+        of its first page only: the reserved space for the dummy write)."""
+        pages = self.layout.pages_of(allocation)
+        for page in pages if self.config.mark_every_page else pages[:1]:
+            self.memory.cpu_touch(page, offset if page == pages[0] else 0)
 
     def next_refill_slot(self) -> int:
         return self.next_to_use % self.layout.slots
@@ -133,8 +169,16 @@ class GuestDriver:
     def refill_pages(self) -> list[int]:
         """The pages the next refill may put its buffer in: the recycled buffer's own page, or
         any buffer page for a fresh buffer."""
-        kept = self.buffer_page[self.next_refill_slot()]
-        return [kept] if kept is not None else list(range(self.layout.buffer_pages))
+        slot = self.next_refill_slot()
+        kept = self.buffer_page[slot]
+        if kept is not None:
+            return [kept]
+        return [p for p in range(self.layout.buffer_pages) if self._free_for(slot, p)]
+
+    def _free_for(self, slot: int, page: int) -> bool:
+        """Whether a fresh buffer of ``slot`` may go in allocation ``page``: any page when
+        buffers are half pages; only one no other buffer holds when a buffer spans its pages."""
+        return self.layout.span == 1 or all(p != page for j, p in enumerate(self.buffer_page) if j != slot)
 
     def why_not_refill(self, page: int | None = None) -> str | None:
         slot = self.next_refill_slot()
@@ -148,6 +192,8 @@ class GuestDriver:
             if kept is not None and kept != page:
                 return (f"driver: descriptor {slot}'s buffer was recycled and stays in page {kept}; "
                         f"it cannot move to page {page} (only an unmapped slot takes a page afresh)")
+            if kept is None and not self._free_for(slot, page):
+                return f"driver: page {page} holds another jumbo buffer, which spans all of it"
         return self._running()
 
     def refill(self, page: int | None = None) -> int:
@@ -160,12 +206,15 @@ class GuestDriver:
             kept = self.buffer_page[slot]
             page = kept if kept is not None else slot % self.layout.buffer_pages
         offset = self.layout.buffer_offset(slot)
-        self.stack.release(self.memory.ram, page, offset, self.layout.buffer_size)
-        if not self.iommu.is_mapped(page):
-            self.iommu.map(page)  # dma_map
+        first = self.layout.first_page(page)
+        self.stack.release(self.memory.ram, first, offset, min(self.layout.buffer_size, PAGE_SIZE))
+        for p in self.layout.pages_of(page):
+            self.iommu.map(p)  # dma_map
+        if self.state == "handling" and self._marks() and self.config.map_marks:
+            self._mark(page, offset)  # Lan: a dma_map after the event marks its page too
         self.buffer_page[slot] = page
         self.refills += 1
-        address = self.layout.address(page, offset)
+        address = self.layout.address(first, offset)
         self.memory.cpu_write(self.layout.ring_page, slot * DESCRIPTOR_SIZE,
                               read_format(address, self.refills))
         self.published[slot] = True
@@ -182,7 +231,7 @@ class GuestDriver:
         page = self.buffer_page[slot]
         if page is None:
             raise ValueError(f"descriptor {slot} has no buffer (never refilled, or unmapped since)")
-        return page, self.layout.buffer_offset(slot)
+        return self.layout.first_page(page), self.layout.buffer_offset(slot)
 
     def descriptor(self, slot: int) -> RxDescriptor:
         return RxDescriptor(self.memory.cpu_read(self.layout.ring_page, slot * DESCRIPTOR_SIZE,
@@ -200,7 +249,8 @@ class GuestDriver:
         if not self.descriptor(slot).dd:
             return f"driver: descriptor {slot} (next_to_clean): DD not set"
         if unmap:
-            page = self.buffer_of(slot)[0]
+            page = self.buffer_page[slot]
+            assert page is not None
             others = [j for j in self.slots_in_page(page) if j != slot and self.published[j]]
             if others:
                 return (f"driver: page {page} also holds the buffer of descriptor {others[0]}, "
@@ -208,7 +258,7 @@ class GuestDriver:
         return None
 
     def slots_in_page(self, page: int) -> list[int]:
-        """The slots whose buffers are in ``page`` now (recycled ones included)."""
+        """The slots whose buffers are in allocation ``page`` now (recycled ones included)."""
         return [j for j, p in enumerate(self.buffer_page) if p == page]
 
     def clean(self, unmap: bool) -> int:
@@ -217,15 +267,18 @@ class GuestDriver:
         refuse(self.why_not_clean(unmap))
         slot = self.next_clean_slot()
         desc = self.descriptor(slot)
+        allocation = self.buffer_page[slot]
+        assert allocation is not None
         page, offset = self.buffer_of(slot)
-        length = min(desc.length, self.layout.buffer_size)
+        length = min(desc.length, FRAME_LEN)  # the frame; a jumbo frame's payload is not read
         buffer = HeldBuffer(slot, page, offset, length, desc.rss)
-        marks = self.config.marks_dma_pages
+        marks = self._marks()
         if unmap:
             self.stack.hold(buffer)
             if marks and self.config.unmap_marks:
-                self.memory.cpu_touch(page, offset)  # the dummy write before dma_unmap
-            self.iommu.unmap(page)
+                self._mark(allocation, offset)  # the dummy write before dma_unmap
+            for p in self.layout.pages_of(allocation):
+                self.iommu.unmap(p)
             self.buffer_page[slot] = None  # the next refill takes a page afresh
             self.journal.record("driver", "clean", f"clean descriptor {slot}: packet handed up with its "
                                 f"page; page {page} unmapped" + (" after a dummy write" if marks and
@@ -241,8 +294,9 @@ class GuestDriver:
                                 f"plain touch reads page {page} +{span_offset:#05x} ({span} bytes)",
                                 slot=slot, page=page, offset=span_offset, length=span)
             return slot
+        marks = marks and not self.config.bitmap  # with the bitmap, the page's bit stays set
         if marks:
-            self.memory.cpu_touch(page, offset)  # dma_sync_for_cpu's atomic no-op
+            self._mark(allocation, offset)  # dma_sync_for_cpu's atomic no-op
         self.journal.record("driver", "clean", f"clean descriptor {slot}: packet copied out, buffer "
                             "recycled" + (f" (page {page} marked by an atomic touch)" if marks else ""),
                             slot=slot, page=page, offset=offset, length=length)
@@ -280,22 +334,41 @@ class GuestDriver:
         self.published[slot] = False
         self.next_to_clean += 1
 
+    def _marks(self) -> bool:
+        return self.config.marks_dma_pages
+
+    # ------------------------------------------------------------ TX
+
+    def why_not_xmit(self) -> str | None:
+        if self.vf.tx_state() != "free":
+            return f"driver: the TX descriptor is not free ({self.vf.tx_state()})"
+        return self._running()
+
+    def xmit(self) -> None:
+        """Queue a frame: write the TX descriptor (a CPU write to the TX ring page), bump TDT."""
+        refuse(self.why_not_xmit())
+        self.tx_queued += 1
+        self.memory.cpu_write(self.layout.tx_ring_page, 0, tx_read_format(self.tx_queued))
+        self.journal.record("driver", "xmit", f"xmit frame {self.tx_queued}: TX descriptor written",
+                            page=self.layout.tx_ring_page, offset=0, length=DESCRIPTOR_SIZE)
+        self.vf.write_tdt()
+
     # ------------------------------------------------------------ the migration event
 
     def why_not_handle_event(self) -> str | None:
-        if not (self.config.marks_dma_pages and self.channel.opted_in):
+        if not (self._marks() and self.channel.opted_in) or self.config.bitmap:
             return "driver: it did not opt in, so it gets no migration event"
         if not self.channel.event:
             return "driver: no migration event is raised"
-        if self.touch is not None:
-            return "driver: the RX poll is in the middle of a plain touch"
-        return self._running()
+        if self.state != "up":
+            return f"driver: not up (state {self.state})"
+        return self.vcpu.why_not_run()
 
     def handle_event(self) -> None:
         refuse(self.why_not_handle_event())
         self.state = "handling"
         self.handler_done = 0
-        self.journal.record("driver", "handle_event", "driver takes the migration event (RX paused)")
+        self.journal.record("driver", "handle_event", "driver takes the migration event")
 
     def next_handler_step(self) -> str | None:
         if self.state != "handling" or self.handler_done >= len(self.config.handler_steps):
@@ -307,9 +380,12 @@ class GuestDriver:
             return "driver: no migration event is being handled"
         if self.next_handler_step() != step:
             return f"driver: the handler's next step is {self.next_handler_step()}, not {step}"
+        if self.touch is not None:
+            return "driver: the handler waits for the RX poll's half-done plain touch (napi_disable)"
         if step == "drain" and not self.vf.quiet():
-            return (f"driver: drain waits: {len(self.vf.dma.posted)} posted writes in flight"
-                    + (", BME set" if self.vf.config.bus_master else ""))
+            return (f"driver: drain waits: the register read after the queue disable completes only "
+                    f"behind the {len(self.vf.dma.posted)} posted write(s) in flight"
+                    + (", and BME is set" if self.vf.config.bus_master else ""))
         return self.vcpu.why_not_run()
 
     def clear_bus_master(self) -> None:
@@ -320,16 +396,19 @@ class GuestDriver:
 
     def drain(self) -> None:
         refuse(self.why_not_handler_step("drain"))
-        self._step_done("drain: no posted write pending (Transactions Pending clear)")
+        self._step_done("drain: RX queue disabled (RXDCTL.ENABLE clear), then a register read; its "
+                        "completion follows every posted write, so none is in flight")
 
     def mark(self) -> None:
         refuse(self.why_not_handler_step("mark"))
-        marked = [p for p in range(self.layout.buffer_pages) if self.iommu.is_mapped(p)]
+        marked = [p for p in range(self.layout.buffer_pages)
+                  if self.iommu.is_mapped(self.layout.first_page(p))]
         for page in marked:
-            self.memory.cpu_touch(page)
+            self._mark(page)
         if self.config.mark_rings:
             self.memory.cpu_touch(self.layout.ring_page)
-        names = [f"page {p}" for p in marked] + (["the ring page"] if self.config.mark_rings else [])
+            self.memory.cpu_touch(self.layout.tx_ring_page)
+        names = [f"page {p}" for p in marked] + (["both ring pages"] if self.config.mark_rings else [])
         self._step_done("mark: atomic touch of " + (", ".join(names) if names else "nothing"))
 
     def acknowledge(self) -> None:
@@ -345,25 +424,40 @@ class GuestDriver:
     # ------------------------------------------------------------ after an abort
 
     def why_not_error_detected(self) -> str | None:
-        if not self.config.resets_on_abort:
+        if not (self.config.resets_on_abort and self._marks()):
             return "driver: this driver has no error recovery"
         return self._after_abort()
 
     def _after_abort(self) -> str | None:
-        if not self.channel.aborted:
+        """None when the driver finds its VF disabled (after an abort that followed the event)
+        or reset (a fresh VF on the destination), once a half-done RX poll has finished."""
+        if self.touch is not None:
+            return "driver: recovery waits for the RX poll's half-done plain touch"
+        if self.on_destination():
+            if self.state in ("handling", "acked") or (self.state == "up" and not self.vf.config.bus_master
+                                                         and not self.rebuilt_at_destination):
+                return None  # the destination's vCPU runs
+            return f"driver: nothing to recover on the destination (state {self.state})"
+        if not self.channel.aborted or self.migration_phase() != "aborted":
             return "driver: no migration was aborted"
         if self.state not in ("handling", "acked"):
             return f"driver: not quiesced for a migration (state {self.state})"
         return self.vcpu.why_not_run()
 
+    def on_destination(self) -> bool:
+        return self.migration_phase() == "switched"
+
     def error_detected(self) -> None:
         refuse(self.why_not_error_detected())
         self.state = "recovering"
-        self.journal.record("driver", "error_detected", "driver finds its VF disabled: error recovery")
+        found = "reset (a fresh VF on the destination)" if self.on_destination() else "disabled"
+        self.journal.record("driver", "error_detected", f"driver finds its VF {found}: error recovery")
 
     def why_not_slot_reset(self) -> str | None:
         if self.state != "recovering":
             return f"driver: not recovering (state {self.state})"
+        if self.on_destination():
+            return None
         if self.vf.transactions_pending():
             return f"driver: reset waits: {len(self.vf.dma.posted)} posted writes in flight"
         return self.vcpu.why_not_run()
@@ -379,11 +473,15 @@ class GuestDriver:
         self.vf.config.set_bus_master()
         self.state = "up"
         self.handler_done = 0
-        self.journal.record("driver", "slot_reset", "driver recovered: ring rebuilt, BME set")
+        self.rebuilt_at_destination = self.on_destination()
+        where = " on the destination's VF" if self.rebuilt_at_destination else ""
+        self.journal.record("driver", "slot_reset", f"driver recovered{where}: rings rebuilt, BME set")
 
     def why_not_resume_without_reset(self) -> str | None:
         if self.config.resets_on_abort:
             return "driver: this driver recovers with a reset"
+        if self.state == "up":
+            return "driver: already up"
         return self._after_abort()
 
     def resume_without_reset(self) -> None:

@@ -27,12 +27,14 @@ class Iommu:
         return self._mapped[page]
 
     def translate(self, iova: int, length: int) -> tuple[int, int] | None:
-        """The (page, offset) a device access of ``length`` bytes at ``iova`` reaches, or None
-        (a fault) when the range leaves guest RAM, crosses a page or the page is not mapped."""
+        """The (page, offset) where a device access of ``length`` bytes at ``iova`` starts, or
+        None (a fault) when the range leaves guest RAM or reaches a page that is not mapped.
+        A range may cross into the next pages (a jumbo buffer) when they are mapped too."""
         where = self.layout.locate(iova)
         if where is None:
             return None
         page, offset = where
-        if offset + length > PAGE_SIZE or not self._mapped[page]:
+        last = page + (offset + max(length, 1) - 1) // PAGE_SIZE
+        if last >= self.layout.pages or not all(self._mapped[p] for p in range(page, last + 1)):
             return None
         return page, offset

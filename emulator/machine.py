@@ -25,7 +25,8 @@ from .vf import VirtualFunction
 @dataclass(frozen=True)
 class MachineConfig:
     slots: int = 2  # RX descriptors
-    buffer_pages: int = 1  # RX buffer pages
+    buffer_pages: int = 1  # RX buffer allocations
+    span: int = 1  # 4 KiB pages per RX buffer allocation (a jumbo buffer covers them all)
     max_posted: int = 1  # posted DMA writes in flight at once
     driver: DriverConfig = field(default_factory=DriverConfig)
     migrator: MigratorConfig = field(default_factory=MigratorConfig)
@@ -34,19 +35,20 @@ class MachineConfig:
 class Machine:
     def __init__(self, config: MachineConfig | None = None):
         self.config = config = config or MachineConfig()
-        self.layout = GuestLayout(config.slots, config.buffer_pages)
+        self.layout = GuestLayout(config.slots, config.buffer_pages, config.span)
         self.journal = Journal()
         self.memory = GuestMemory(self.layout.pages)
         self.iommu = Iommu(self.layout)
         self.vf = VirtualFunction(self.layout, self.memory, self.iommu, self.journal, config.max_posted)
         self.channel = MigrationChannel()
-        self.vcpu = Vcpu(self.memory, self.layout.cpu_page, self.journal)
+        self.vcpu = Vcpu()
         self.stack = GuestStack()
         self.driver = GuestDriver(config.driver, self.layout, self.memory, self.iommu, self.vf,
                                   self.channel, self.vcpu, self.stack, self.journal)
         self.migrator = Migrator(config.migrator, self.layout, self.memory, self.vf, self.channel,
                                  self.vcpu, self.journal)
         self.wire = Wire()
+        self.driver.migration_phase = lambda: self.migrator.phase
         self.journal.attach(self.context)
 
     def context(self) -> Context:
@@ -68,6 +70,31 @@ class Machine:
         return self.memory.ram, "source"
 
     # ------------------------------------------------------------ operations on several parts
+
+    def why_not_switchover(self) -> str | None:
+        return self.migrator.why_not_switchover()
+
+    def switchover(self) -> None:
+        """The VM resumes on the destination; its driver now drives the destination's VF."""
+        self.migrator.switchover()
+        assert self.migrator.dest_vf is not None
+        self.driver.vf = self.migrator.dest_vf
+
+    def why_not_rebind(self) -> str | None:
+        d = self.driver
+        if not d.config.marks_dma_pages or d.state != "up" or self.migrator.phase != "idle":
+            return "guest: a rebind is modelled before any migration, of an opted-in driver that is up"
+        if not self.channel.opted_in:
+            return "guest: the driver never opted in: nothing for the next driver to inherit"
+        return None
+
+    def rebind(self) -> None:
+        """The VF is rebound to another driver, which neither marks nor answers the event."""
+        refuse(self.why_not_rebind())
+        self.driver.state = "foreign"
+        self.migrator.driver_rebound()
+        self.journal.record("driver", "rebind", "the VF is rebound to a driver that does not mark; "
+                            f"the hypervisor's opt-in record is now {self.channel.opt_in}")
 
     def packet_arrives(self) -> int:
         """The wire delivers the next packet to the VF; returns the descriptor it used."""

@@ -37,6 +37,11 @@ class Packet:
         return struct.unpack(">I", self.frame()[-4:])[0]
 
 
+def jumbo_payload(seq: int, length: int) -> bytes:
+    """The rest of a jumbo frame after its first ``FRAME_LEN`` bytes: a pattern of its own."""
+    return bytes((seq * 31 + k * 13) & 0xFF for k in range(length))
+
+
 def parse(frame: bytes) -> int | None:
     """The sequence number of an intact frame; None for anything else."""
     if len(frame) != FRAME_LEN or not frame.startswith(_HEADER + MAGIC):

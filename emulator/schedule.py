@@ -28,7 +28,7 @@ class OperationKind:
     table the kind is in (`KINDS` here: `Machine`; other emulators keep their own tables)."""
 
     name: str  # "part.call", e.g. "driver.refill"
-    actor: str  # device, driver, cpu or migrator
+    actor: str  # device, driver, environment or migrator
     why_not: Callable[..., str | None]
     run: Callable[..., object]
     instances: Callable[[Any], Iterable[Arguments]] = lambda m: [()]
@@ -86,7 +86,11 @@ KINDS: tuple[OperationKind, ...] = (
                   lambda m, purpose, slot: m.land(slot, purpose), _posted),
     OperationKind("vf.write_back", "device", lambda m, slot: m.vf.why_not_write_back(slot),
                   lambda m, slot: m.vf.write_back(slot), _slots),
+    _call("vf.transmit", "device", "vf", "transmit", "why_not_transmit"),
     _call("driver.opt_in", "driver", "driver", "opt_in", "why_not_opt_in"),
+    _call("driver.opt_in_late", "driver", "driver", "opt_in_late", "why_not_opt_in", True),
+    _call("guest.rebind", "environment", "", "rebind", "why_not_rebind"),
+    _call("driver.xmit", "driver", "driver", "xmit", "why_not_xmit"),
     _call("driver.probe", "driver", "driver", "probe", "why_not_probe"),
     OperationKind("driver.refill", "driver", lambda m, page: m.driver.why_not_refill(page),
                   lambda m, page: m.driver.refill(page), _refill_pages, lambda args: f"page {args[0]}"),
@@ -104,15 +108,15 @@ KINDS: tuple[OperationKind, ...] = (
     _call("driver.slot_reset", "driver", "driver", "slot_reset", "why_not_slot_reset"),
     _call("driver.resume_without_reset", "driver", "driver", "resume_without_reset",
           "why_not_resume_without_reset"),
-    _call("cpu.store", "cpu", "vcpu", "store", "why_not_run"),
     _call("migrator.start", "migrator", "migrator", "start", "why_not_start"),
     _call("migrator.block", "migrator", "migrator", "block", "why_not_block"),
     _call("migrator.precopy_round", "migrator", "migrator", "precopy_round", "why_not_precopy_round"),
     _call("migrator.notify", "migrator", "migrator", "notify", "why_not_notify"),
     _call("migrator.stop_vcpu", "migrator", "migrator", "stop_vcpu", "why_not_stop_vcpu"),
+    _call("migrator.drain_device", "migrator", "migrator", "drain_device", "why_not_drain_device"),
     _call("migrator.timeout", "migrator", "migrator", "timeout", "why_not_timeout"),
     _call("migrator.stop_and_copy", "migrator", "migrator", "stop_and_copy", "why_not_stop_and_copy"),
-    _call("migrator.switchover", "migrator", "migrator", "switchover", "why_not_switchover"),
+    _call("migrator.switchover", "migrator", "", "switchover", "why_not_switchover"),
     _call("migrator.abort", "migrator", "migrator", "abort", "why_not_abort"),
     _call("migrator.start_destination_device", "migrator", "migrator", "start_destination_device",
           "why_not_start_destination_device"),

@@ -1,4 +1,5 @@
-"""The SR-IOV virtual function: an ixgbevf-style NIC function with one RX descriptor ring.
+"""The SR-IOV virtual function: an ixgbevf-style NIC function with an RX descriptor ring and
+a TX ring of one descriptor.
 
 Registers: the ring's base (RDBA) and length, its head (RDH, advanced by the VF) and tail
 (RDT, written by the driver). The VF owns the descriptors from head up to tail. The emulator
@@ -9,21 +10,27 @@ one descriptor unused to tell a full ring from an empty one.
 Receiving a packet: read the descriptor at head, issue the posted write of the frame to its
 buffer address, advance head. Once that write has landed the VF issues the descriptor
 write-back (DD, length, RSS hash) to the same descriptor. No write is issued while bus
-mastering is off. A function-level reset clears BME and invalidates the ring.
+mastering is off. A function-level reset clears BME and invalidates the rings. With buffers
+that span several pages the VF writes a jumbo frame: the frame, then payload up to the
+buffer's end, so the write crosses into every page of the buffer.
+
+Transmitting: the driver writes the TX descriptor and TDT; the VF fetches the descriptor and
+the frame (DMA reads), sends it and posts the descriptor write-back (DD, in place) into the
+TX ring page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .descriptors import DESCRIPTOR_SIZE, RxDescriptor, writeback_format
-from .dma import DATA, WRITEBACK, DmaEngine, PostedWrite
+from .descriptors import DESCRIPTOR_SIZE, RxDescriptor, tx_writeback_format, writeback_format
+from .dma import DATA, TX_SLOT, TX_WRITEBACK, WRITEBACK, DmaEngine, PostedWrite
 from .errors import refuse
 from .iommu import Iommu
 from .journal import Journal
 from .layout import GuestLayout
 from .memory import GuestMemory
-from .packets import Packet
+from .packets import Packet, jumbo_payload
 from .pci import ConfigSpace
 
 
@@ -61,12 +68,45 @@ class VirtualFunction:
         self.in_progress: dict[int, RxInProgress] = {}
         self.accepted: list[Accepted] = []  # every packet taken from the wire, in order
         self.powered = True
+        self.tx_base: int | None = None  # TDBA
+        self.tx_pending = False  # TDT moved past a descriptor the VF has not sent yet
+        self.tx_sent = 0
 
     # ------------------------------------------------------------ registers (MMIO)
 
     def configure_rx_ring(self, base_iova: int, count: int) -> None:
         self.ring_base, self.ring_len = base_iova, count
         self.head = self.tail = 0
+
+    def configure_tx_ring(self, base_iova: int) -> None:
+        self.tx_base = base_iova
+        self.tx_pending = False
+
+    def write_tdt(self) -> None:
+        self.tx_pending = True
+        self.journal.record("driver", "tdt_write", "TDT bumped: one frame to send "
+                            f"(BME {'set' if self.config.bus_master else 'clear'})")
+
+    def tx_state(self) -> str:
+        """free, posted (TDT moved, not sent) or wb_inflight (its DD write-back posted)."""
+        if self.dma.pending(TX_SLOT, TX_WRITEBACK):
+            return "wb_inflight"
+        return "posted" if self.tx_pending else "free"
+
+    def why_not_transmit(self) -> str | None:
+        if not self.tx_pending:
+            return "VF: no TX descriptor published (TDH == TDT)"
+        return self.why_not_issue()
+
+    def transmit(self) -> None:
+        """Send the published frame and post its descriptor write-back (DD) to the TX ring."""
+        refuse(self.why_not_transmit())
+        assert self.tx_base is not None
+        self.tx_pending = False
+        self.tx_sent += 1
+        self.dma.post(PostedWrite(self.tx_base, tx_writeback_format(self.tx_sent), TX_WRITEBACK, TX_SLOT, 0))
+        self.journal.record("vf", "tx_writeback_issue", f"frame {self.tx_sent} sent; TX descriptor "
+                            "write-back (DD) posted", slot=TX_SLOT)
 
     def write_rdt(self, value: int) -> None:
         self.tail = value
@@ -102,6 +142,8 @@ class VirtualFunction:
         slot = self.head % self.ring_len
         desc = self._descriptor(slot)
         frame = packet.frame()
+        if self.layout.span > 1:  # a jumbo frame fills the buffer across its pages
+            frame += jumbo_payload(packet.seq, self.layout.buffer_size - len(frame))
         self.dma.post(PostedWrite(desc.pkt_addr, frame, DATA, slot, packet.seq))
         self.in_progress[slot] = RxInProgress(packet, len(frame))
         self.head += 1
@@ -158,7 +200,8 @@ class VirtualFunction:
         self.config.function_level_reset()
         self.ring_base, self.ring_len, self.head, self.tail = None, 0, 0, 0
         self.in_progress.clear()
-        self.journal.record("driver", "flr", "function-level reset: BME clear, RX ring invalidated")
+        self.tx_base, self.tx_pending = None, False
+        self.journal.record("driver", "flr", "function-level reset: BME clear, rings invalidated")
 
     def power_off(self) -> None:
         """The source machine stops for good (after switchover): nothing is issued or lands."""

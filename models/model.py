@@ -81,13 +81,15 @@ class Model:
     """Base class of every model. A root model sets ``name``; variants subclass it.
 
     Class attributes a model may set: ``name`` (root only), ``variant_name`` (defaults to
-    "base"), ``expect`` ({property: "holds" | "violated"}), ``check_deadlock`` (True).
+    "base"), ``source`` (where the variant comes from: a mail, a commit, a bug report),
+    ``expect`` ({property: "holds" | "violated"}), ``check_deadlock`` (True).
     Plain constants in the class body (flags such as ``drain = True``) are readable in
     actions as ``s.drain``; they choose what is traced, so Python ``if`` may test them.
     """
 
     name: str = ""
     variant_name: str = "base"
+    source: str = ""  # where the variant comes from: the mail, commit or document it models
     expect: dict[str, str] = {}
     check_deadlock: bool = True
     fairness: dict[str, str] = {}  # owner or action name -> "weak" | "strong" | "none"

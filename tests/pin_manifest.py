@@ -22,13 +22,17 @@ def pin() -> dict:
         entries = []
         for params in configs:
             variants = {}
+            shared = dict(build(model, params).params)
             for vname, cls in model.variants().items():
-                ex = explore(build(cls, params))
+                system = build(cls, params)
+                ex = explore(system)
+                own = {k: v for k, v in system.params if shared[k] != v}  # the variant's own defaults
                 variants[vname] = {
+                    **({"params": own} if own else {}),
                     "states": ex.stats.states,
                     "verdicts": {k: v.verdict for k, v in ex.verdicts.items()},
                 }
-            entries.append({"params": dict(build(model, params).params), "variants": variants})
+            entries.append({"params": shared, "variants": variants})
         out[name] = entries
     return out
 

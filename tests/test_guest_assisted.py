@@ -125,3 +125,41 @@ def test_a_half_done_plain_touch_keeps_its_buffer(guest_assisted):
 
     result = explore(build(Checked, {"pages": 2}), ["touch-holds-its-buffer"])
     assert result.verdicts["touch-holds-its-buffer"].verdict == "holds"
+
+
+def verdict_of(guest_assisted, variant, prop, params=None):
+    system = build(guest_assisted.variants()[variant], params or {})
+    return explore(system, [prop]).verdicts[prop]
+
+
+def test_thread_order_loses_a_page_only_with_a_precopy_round_during_the_wait(guest_assisted):
+    assert verdict_of(guest_assisted, "thread-order", "completeness").verdict == "violated"
+    assert verdict_of(guest_assisted, "thread-order", "completeness", {"rounds": 0}).verdict == "holds"
+    assert verdict_of(guest_assisted, "thread-order-frozen", "completeness", {"rounds": 2}).verdict == "holds"
+
+
+def test_lans_order_without_a_drain_loses_a_posted_write_even_without_rounds(guest_assisted):
+    v = verdict_of(guest_assisted, "thread-order-no-drain", "completeness", {"rounds": 0})
+    assert v.verdict == "violated"
+    steps = labels(v.trace)
+    # the write was posted before BME was cleared and lands after the final copy
+    assert steps.index("rx_data") < steps.index("clear_bme") < steps.index("stop_and_copy") \
+        < steps.index("land_data")
+
+
+def test_marking_every_page_of_a_large_buffer_holds(guest_assisted):
+    assert verdict_of(guest_assisted, "disable-first", "completeness", {"span": 2}).verdict == "holds"
+    first = verdict_of(guest_assisted, "first-page-mark", "completeness")
+    assert first.verdict == "violated" and dict(build(
+        guest_assisted.variants()["first-page-mark"]).params)["span"] == 2
+
+
+def test_a_new_mapping_after_the_mark_is_the_loss(guest_assisted):
+    v = verdict_of(guest_assisted, "new-map-unmarked", "completeness")
+    steps = labels(v.trace)
+    assert steps.index("mark") < steps.index("refill") < steps.index("rx_data") < steps.index("clear_bme")
+
+
+def test_every_variant_names_its_own_source(guest_assisted):
+    for name, cls in guest_assisted.variants().items():
+        assert "source" in vars(cls) and cls.source, name

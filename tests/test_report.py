@@ -47,8 +47,9 @@ def test_the_chart_has_a_lifeline_per_owner_and_a_message_per_step(thread_order)
     # Clearing BME touches the device, the one actor that watches BME, even in thread-order where
     # the data write is already posted and the device has nothing else to do just then.
     assert by_label["clear_bme"].targets == ("device",)
-    # The phase every actor watches makes no arrow by itself: the switchover is a box.
-    assert by_label["switchover"].targets == ()
+    # The phase every actor watches makes no arrow by itself; the switchover's arrow goes to the
+    # driver alone, which finds the destination's VF fresh (BME clear) and must rebuild it.
+    assert by_label["switchover"].targets == ("driver",)
     assert any(ch.variable == "bme" and ch.after == "False" for ch in by_label["clear_bme"].changes)
     assert "driver" in by_label["land_data(i=0, p=0)"].targets  # the landing lets the drain finish
     assert c.messages[-1].last and not any(m.last for m in c.messages[:-1])
@@ -122,10 +123,10 @@ def test_bounded_and_proved_verdicts_say_so(two_phase_commit):
 def test_vacuity_and_dead_actions_are_reported(guest_assisted):
     r = build_report(guest_assisted, variants=["passthrough-only"], graph_limit=0)
     gaps = {c["variant"]: c for c in r.gaps}
-    assert "abort-after-event" in gaps["passthrough-only"]["witnesses_not_reached"]
-    assert r.matrix.at("passthrough-only", "recovery").verdict == "vacuous"
+    assert "dest-device-runs" in gaps["passthrough-only"]["witnesses_not_reached"]
+    assert r.matrix.at("passthrough-only", "dest-order").verdict == "vacuous"
     md = report_markdown(r)
-    assert "witnesses never reached (vacuity warning)" in md and "abort-after-event" in md
+    assert "witnesses never reached (vacuity warning)" in md and "dest-device-runs" in md
     assert "witnesses never reached" in report_html(r)
 
 

@@ -5,16 +5,20 @@ each property as a concrete observation.
 The abstraction reads every model variable off concrete state:
 
 - ``phase``, ``round``: the migrator's phase and pre-copy rounds done; ``drv``, ``hstep``:
-  the driver's state and event-handler steps done; ``opted_in``: the channel's opt-in;
-  ``bme``: bit 2 of the VF's Command register; ``dest_device``: the destination's VF runs.
+  the driver's state and event-handler steps done; ``opt_in_record``: the channel's opt-in
+  record; ``bme``: bit 2 of the Command register of the VF the VM has (the destination's
+  after the switchover); ``dest_device``: the destination's VF runs (its BME is set).
 - ``slot[i]``: free unless the driver has descriptor i published; then wb_inflight or
   data_inflight while the VF's write for it is posted, data_landed while the VF holds a
   packet whose data landed and whose write-back is not issued, done when DD is set in the
   source's ring page, ready otherwise.
-- ``mapped[p]``: the IOMMU maps buffer page p; ``dirty[p]``, ``ring_dirty``, ``cpu_dirty``:
-  the dirty log's bits; ``synced[p]``, ``ring_synced``, ``cpu_synced``: the destination's
-  bytes equal the source's; ``ring_copied_quiet``: the ring page's last copy was made with
-  the VF quiet.
+- ``mapped[p]``: the IOMMU maps buffer allocation p; ``dirty[p]``, ``ring_dirty``,
+  ``tx_ring_dirty``: the dirty log's bits (of the allocation's first page); ``synced[p]``,
+  ``ring_synced``, ``tx_ring_synced``: the destination's bytes equal the source's;
+  ``tail_dirty[p]``, ``tail_synced[p]``: the same for all of the allocation's other pages
+  (span 2 or more); ``ring_copied_quiet``, ``tx_ring_copied_quiet``: the ring page's last
+  copy was made with the VF quiet.
+- ``tx``: the VF's TX descriptor: free, posted (TDT moved) or wb_inflight (DD posted).
 - ``buf[i]``: the buffer page the driver put slot i's buffer in at its last refill; None
   before its first refill and after the clean that unmapped it (a recycled buffer, and a
   ring reset, keep it).
@@ -37,7 +41,7 @@ from typing import Any
 from migcheck.models.model import Model
 
 from ..damage import Damage, assess
-from ..dma import DATA, WRITEBACK
+from ..dma import DATA, TX_SLOT, TX_WRITEBACK, WRITEBACK
 from ..driver import DriverConfig
 from ..errors import StepRefused
 from ..machine import Machine, MachineConfig
@@ -53,10 +57,15 @@ def machine_config(cls: type[Model], params: Mapping[str, int]) -> MachineConfig
     flags: Any = cls
     driver = DriverConfig(marks_dma_pages=flags.guest_assist, handler_steps=tuple(flags.handler_steps),
                           mark_rings=flags.mark_rings, unmap_marks=flags.unmap_marks,
-                          plain_touch=flags.plain_touch, resets_on_abort=flags.resets_on_abort)
+                          plain_touch=flags.plain_touch, resets_on_abort=flags.resets_on_abort,
+                          map_marks=flags.map_marks, mark_every_page=flags.mark_every_page,
+                          bitmap=flags.bitmap)
     migrator = MigratorConfig(rounds=params["rounds"], check_opt_in=flags.check_opt_in,
-                              ack_timeout=flags.ack_timeout)
-    return MachineConfig(slots=params["slots"], buffer_pages=params["pages"],
+                              opt_in_needs_early=flags.opt_in_needs_early, ack_timeout=flags.ack_timeout,
+                              harvest_after_event=flags.harvest_after_event, bitmap=flags.bitmap,
+                              proceed_on_bme_clear=flags.proceed_on_bme_clear,
+                              dest_starts_early=flags.dest_starts_early)
+    return MachineConfig(slots=params["slots"], buffer_pages=params["pages"], span=params["span"],
                          max_posted=params["inflight"], driver=driver, migrator=migrator)
 
 
@@ -70,28 +79,42 @@ def model_state(m: Machine) -> dict[str, Any]:
     """``m`` as the guest-assisted model's state, shaped as ``system.layout.render`` shapes it."""
     layout = m.layout
     buffers = range(layout.buffer_pages)
-    ring, cpu = layout.ring_page, layout.cpu_page
+    ring, tx_ring = layout.ring_page, layout.tx_ring_page
     log = m.memory.dirty_log
+    rebuilt = m.driver.rebuilt_at_destination  # the driver drives the destination's VF now
+    vf = m.driver.vf if rebuilt else m.vf
+    bme = m.migrator.dest_vf.config.bus_master if m.migrator.dest_vf is not None and \
+        m.switched_over else m.vf.config.bus_master
+
+    def tail(test: Callable[[int], bool]) -> list[bool]:
+        if layout.span == 1:
+            return [False] * layout.buffer_pages
+        return [all(test(q) for q in layout.pages_of(p)[1:]) for p in buffers]
+
     return {
         "phase": m.migrator.phase,
         "round": m.migrator.rounds_done,
+        "opt_in_record": m.channel.opt_in,
         "drv": m.driver.state,
         "hstep": m.driver.handler_done,
-        "opted_in": m.channel.opted_in,
-        "bme": m.vf.config.bus_master,
+        "bme": bme,
         "slot": [slot_state(m, i) for i in range(layout.slots)],
         "next_to_use": m.driver.next_to_use % layout.slots,
         "next_to_clean": m.driver.next_to_clean % layout.slots,
-        "rx_head": m.vf.head % layout.slots,
+        "rx_head": vf.head % layout.slots,
         "buf": list(m.driver.buffer_page),
-        "mapped": [m.iommu.is_mapped(p) for p in buffers],
-        "dirty": [log.is_dirty(p) for p in buffers],
-        "synced": [synced(m, p) for p in buffers],
+        "mapped": [m.iommu.is_mapped(layout.first_page(p)) for p in buffers],
+        "tx": vf.tx_state(),
+        "dirty": [log.is_dirty(layout.first_page(p)) for p in buffers],
+        "synced": [synced(m, layout.first_page(p)) for p in buffers],
+        "tail_dirty": tail(log.is_dirty),
+        "tail_synced": tail(lambda q: synced(m, q)),
         "ring_dirty": log.is_dirty(ring),
         "ring_synced": synced(m, ring),
         "ring_copied_quiet": m.migrator.copied_quiet[ring],
-        "cpu_dirty": log.is_dirty(cpu),
-        "cpu_synced": synced(m, cpu),
+        "tx_ring_dirty": log.is_dirty(tx_ring),
+        "tx_ring_synced": synced(m, tx_ring),
+        "tx_ring_copied_quiet": m.migrator.copied_quiet[tx_ring],
         "touch": [touch_state(m, i) for i in range(layout.slots)],
         "lost": bool(m.journal.of_kind("stale_write")),
         "dest_device": m.migrator.destination_device,
@@ -227,10 +250,17 @@ def _land_writeback(m: Machine, p: Mapping[str, int]) -> Arguments:
     return (WRITEBACK, _slot(m, p))
 
 
+def _land_tx_writeback(m: Machine, p: Mapping[str, int]) -> Arguments:
+    return (TX_WRITEBACK, TX_SLOT)
+
+
 ACTIONS: dict[str, ActionBinding] = {
     # guest driver
     "opt_in_marking": ActionBinding("driver.opt_in"),
+    "opt_in_late": ActionBinding("driver.opt_in_late"),
     "probe": ActionBinding("driver.probe"),
+    "rebind": ActionBinding("guest.rebind"),
+    "xmit": ActionBinding("driver.xmit"),
     "refill": ActionBinding("driver.refill", _refill),
     "clean_unmap": ActionBinding("driver.clean", _clean(unmap=True)),
     "clean_recycle": ActionBinding("driver.clean", _clean(unmap=False)),
@@ -248,14 +278,15 @@ ACTIONS: dict[str, ActionBinding] = {
     "land_data": ActionBinding("dma.land", _land_data),
     "rx_writeback": ActionBinding("vf.write_back", _rx_writeback),
     "land_writeback": ActionBinding("dma.land", _land_writeback),
-    # the guest CPU
-    "cpu_write": ActionBinding("cpu.store"),
+    "tx_writeback": ActionBinding("vf.transmit"),
+    "land_tx_writeback": ActionBinding("dma.land", _land_tx_writeback),
     # the migrator
     "start_migration": ActionBinding("migrator.start"),
     "block_migration": ActionBinding("migrator.block"),
     "precopy_round": ActionBinding("migrator.precopy_round"),
     "notify_guest": ActionBinding("migrator.notify"),
     "stop_vcpu": ActionBinding("migrator.stop_vcpu"),
+    "drain_device": ActionBinding("migrator.drain_device"),
     "timeout": ActionBinding("migrator.timeout"),
     "stop_and_copy": ActionBinding("migrator.stop_and_copy"),
     "switchover": ActionBinding("migrator.switchover"),
@@ -282,35 +313,41 @@ def _marking_preserves_data(m: Machine, damage: Damage) -> list[str]:
 
 def _quiescence(m: Machine, damage: Damage) -> list[str]:
     seen = []
+    issues = ("data_issue", "writeback_issue", "tx_writeback_issue")
+    lands = ("data_land", "writeback_land", "tx_writeback_land")
     for e in m.journal.events:
-        if e.kind in ("data_issue", "writeback_issue") and not e.context.bus_master:
+        if e.kind in issues and not e.context.bus_master:
             seen.append(f"{e.text}, with bus mastering off")
-        elif e.kind in ("data_issue", "writeback_issue", "data_land", "writeback_land") and \
-                e.context.migration in ("stopped", "copied"):
+        elif e.kind in issues + lands and e.context.migration in ("stopped", "copied"):
             seen.append(f"{e.text}, while the vCPU was stopped for the final copy "
                         f"(migration phase {e.context.migration})")
     return seen
 
 
 def _rings_last(m: Machine, damage: Damage) -> list[str]:
-    ring = m.layout.ring_page
-    if not m.switched_over or m.migrator.copied_quiet[ring]:
-        return []
-    last = [e for e in m.journal.events if e.kind == "copy" and e.page == ring][-1]
-    return [f"the ring page's last copy before the switchover was made with the VF not quiet: "
-            f"{last.text}"]
+    seen = []
+    for ring in (m.layout.ring_page, m.layout.tx_ring_page):
+        if not m.switched_over or m.migrator.copied_quiet[ring]:
+            continue
+        last = [e for e in m.journal.events if e.kind == "copy" and e.page == ring][-1]
+        seen.append(f"the {m.layout.role(ring)}'s last copy before the switchover was made with the "
+                    f"VF not quiet: {last.text}")
+    return seen
 
 
 def _opt_in(m: Machine, damage: Damage) -> list[str]:
-    starts = m.journal.of_kind("start")
-    if not starts or m.migrator.started_with_opt_in is not False:
+    how = {"none": "with no opt-in: it never opted in to dirty marking",
+           "after_bme": "on an opt-in the driver made after it had enabled bus mastering",
+           "inherited": "on an opt-in left by the driver bound before; the bound driver does not mark"}
+    started = m.migrator.started_with_opt_in
+    if started is None or started == "before_bme":
         return []
-    start = starts[0]
-    later = [e for e in m.journal.of_kind("opt_in") if e.index > start.index]
-    opted = "it opted in only afterwards" if later else "it never opted in"
-    bme = "on" if start.context.bus_master else "off"
-    return [f"the migration started with bus mastering {bme} and no opt-in to dirty marking from "
-            f"the driver ({opted})"]
+    return [f"the migration started {how[started]} ({_driver_history(m)})"]
+
+
+def _driver_history(m: Machine) -> str:
+    kinds = ("opt_in", "probe", "rebind")
+    return "; ".join(e.text for e in m.journal.events if e.kind in kinds)
 
 
 def _recovery(m: Machine, damage: Damage) -> list[str]:
@@ -350,13 +387,15 @@ def _network_recovers(m: Machine, damage: Damage) -> list[str]:
     phase = m.migrator.phase
     if phase not in ENDED:
         return []
-    works = m.migrator.destination_device if phase == "switched" else (
-        m.driver.state == "up" and m.vf.config.bus_master)
+    works = m.migrator.destination_device and m.driver.state == "up" if phase == "switched" else (
+        m.driver.state in ("up", "foreign", "handling", "acked") and m.vf.config.bus_master)
     if works:
         return []
+    vf = m.driver.vf
     return [f"the migration ended (phase {phase}) but the guest's network stays dead: driver "
-            f"{m.driver.state}, Command register {m.vf.config.command:#06x}; a packet now: "
-            f"{m.vf.why_not_receive() or 'accepted'}"]
+            f"{m.driver.state}, the {'destination' if phase == 'switched' else 'source'} VF's Command "
+            f"register {vf.config.command:#06x}" + ("" if phase == "switched" else
+                                                     f"; a packet now: {vf.why_not_receive() or 'accepted'}")]
 
 
 def _deadlock(m: Machine, damage: Damage) -> list[str]:

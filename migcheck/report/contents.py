@@ -53,6 +53,18 @@ class Violation:
 
 
 @dataclass(frozen=True)
+class VariantSource:
+    """A checked variant, what it is and where it comes from (a mail, a commit, a document)."""
+
+    variant: str
+    doc: str
+    source: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"variant": self.variant, "doc": self.doc, "source": self.source}
+
+
+@dataclass(frozen=True)
 class Report:
     model: str
     doc: str
@@ -67,6 +79,7 @@ class Report:
     graphs: tuple[GraphPicture, ...]
     graph_limit: int
     created: str
+    sources: tuple[VariantSource, ...] = ()
     version: str = __version__
     python: str = platform.python_version()
 
@@ -128,11 +141,14 @@ def build_report(model: type[Model], *, variants: list[str] | None = None,
         graphs.append(picture(system, graph_limit, first, max(known) if known else None))
 
     root = model.root()
+    classes = root.variants()
+    sources = tuple(VariantSource(s.variant, classes[s.variant].doc(), classes[s.variant].source)
+                    for s in systems)
     return Report(model=root.name, doc=root.doc(), params=systems[0].params if systems else (),
                   engine=engine, command=command, systems=systems, results=tuple(results),
                   matrix=matrix(results), violations=tuple(violations),
                   coverage=tuple(coverage(results)), graphs=tuple(graphs), graph_limit=graph_limit,
-                  created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
+                  created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"), sources=sources)
 
 
 def graphs_sentence(r: Report) -> str:

@@ -37,6 +37,7 @@ def report_json(r: Report) -> dict[str, Any]:
         "params": dict(r.params),
         "engine": r.engine,
         "ir_hashes": {s.variant: s.ir_hash for s in r.systems},
+        "variants": [v.to_json() for v in r.sources],
         "exit_status": r.exit_status,
         "as_expected": r.as_expected,
         "matrix": {"variants": list(r.matrix.variants), "properties": list(r.matrix.properties),

@@ -71,8 +71,8 @@ def report_html(report: Report) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body><main>",
-        _header(report), _matrix(report), _violations(report), _coverage(report), _graphs(report),
-        _details(report), _reproduce(report), "</main></body></html>",
+        _header(report), _matrix(report), _sources(report), _violations(report), _coverage(report),
+        _graphs(report), _details(report), _reproduce(report), "</main></body></html>",
     ]
     return "\n".join(parts) + "\n"
 
@@ -153,6 +153,16 @@ def _matrix(r: Report) -> str:
     return (f'<h2 id="matrix">Variants × properties</h2><div class="scroll"><table class="matrix">'
             f'<tr><th>variant</th>{head}<th>states, time</th></tr>{"".join(rows)}</table></div>'
             + legend)
+
+
+def _sources(r: Report) -> str:
+    """Each variant beside what it is and where it comes from."""
+    if not any(v.source for v in r.sources):
+        return ""
+    rows = "".join(f"<tr><td><b>{esc(v.variant)}</b></td><td>{esc(v.doc)}</td><td>{esc(v.source)}</td></tr>"
+                   for v in r.sources)
+    return (f'<h2 id="sources">Variants and their sources</h2><table><tr><th>variant</th><th>what it is'
+            f"</th><th>source</th></tr>{rows}</table>")
 
 
 def _violations(r: Report) -> str:

@@ -115,6 +115,10 @@ def _matrix(r: Report) -> str:
     out += ["", "✅ holds as expected (exhaustive unless it says otherwise) · ⚠️ violated, as the variant "
             "expects (a known bug) · ❌ not as expected · ❔ vacuous, inconclusive or error. "
             "Numbers in brackets are counterexample lengths.", "", "</details>", ""]
+    if any(v.source for v in r.sources):
+        out += ["| variant | source |", "|---|---|"]
+        out += [f"| **{v.variant}** | {v.source} |".replace("\n", " ") for v in r.sources]
+        out.append("")
     return "\n".join(out) + "\n"
 
 
