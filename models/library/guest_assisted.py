@@ -60,6 +60,7 @@ from migcheck.models import (
     variant,
 )
 from migcheck.properties import action_property, eventually, invariant, leads_to, reachable
+from migcheck.properties.migration import Migration
 
 SLOT_STATES = ("free", "ready", "data_inflight", "data_landed", "wb_inflight", "done")
 INFLIGHT = ("data_inflight", "wb_inflight")
@@ -68,6 +69,7 @@ PHASES = ("idle", "precopy", "notified", "quiescing", "stopped", "copied", "swit
           "blocked")
 VCPU_RUNS = ("idle", "precopy", "notified", "aborted", "blocked")
 QUIET_RELIED_ON = ("stopped", "copied")  # the hypervisor copies as if the device were quiet
+DMA_ISSUES = ("rx_data", "rx_writeback", "tx_writeback")  # the VF issues a posted write
 HANDLER_STEPS = ("clear_bme", "drain", "mark", "ack")
 OPT_IN = ("none", "before_bme", "after_bme", "inherited")
 
@@ -550,22 +552,32 @@ class GuestAssisted(Model):
 
     # ------------------------------------------------------------ safety properties
 
-    @invariant(witness="switchover-happens", loses_data=True)
-    def completeness(s):
-        """P1: when the VM resumes on the destination, every page equals the source's."""
-        tails = all_(s.tail_synced[p] for p in s.pages) if s.span > 1 else True
-        return implies(s.phase == "switched",
-                       all_(s.synced[p] for p in s.pages) & tails & s.ring_synced & s.tx_ring_synced)
+    # P1, P2 and P7 come from the migration property library: this model declares its pages,
+    # its DMA steps and its destination device, and the library states the properties.
+    migration = Migration(
+        switched=lambda s: s.phase == "switched",
+        synced=lambda s: GuestAssisted.synced_items(s),
+        # the VF issues a packet's data or a descriptor write-back only with BME set, and not
+        # once the hypervisor relies on it being quiet; its other steps land posted writes
+        issues_dma=lambda act: act.owner == "device" and act.name in DMA_ISSUES,
+        stopped=lambda s, act: ~s.bme | s.phase.isin(*QUIET_RELIED_ON),
+        lands=lambda act: act.owner == "device" and act.name not in DMA_ISSUES,
+        relied_quiet=lambda s, act: s.phase.isin(*QUIET_RELIED_ON),
+        dest_runs=lambda s: [(s.dest_device, s.phase == "switched")],
+    )
+    completeness = migration.completeness(
+        witness="switchover-happens",
+        doc="P1: when the VM resumes on the destination, every page equals the source's.")
+    quiescence = migration.quiescence(
+        witness="dma-in-flight-at-quiesce",
+        doc="P2: no DMA is issued while BME is clear, and none lands once the hypervisor relies on "
+            "the device being quiet (the vCPU stopped after the handshake, or the final copy).")
 
-    @action_property(witness="dma-in-flight-at-quiesce")
-    def quiescence(before, act, after):
-        """P2: no DMA is issued while BME is clear, and none lands once the hypervisor relies on
-        the device being quiet (the vCPU stopped after the handshake, or the final copy)."""
-        if act.owner != "device":
-            return True
-        if act.name in ("rx_data", "rx_writeback", "tx_writeback"):
-            return before.bme & ~before.phase.isin(*QUIET_RELIED_ON)
-        return ~before.phase.isin(*QUIET_RELIED_ON)
+    def synced_items(s):
+        """What the destination must hold: every RX buffer page (and, for buffers that span
+        several 4 KiB pages, their other pages) and both descriptor ring pages."""
+        tails = [all_(s.tail_synced[p] for p in s.pages)] if s.span > 1 else []
+        return [all_(s.synced[p] for p in s.pages), *tails, s.ring_synced, s.tx_ring_synced]
 
     @invariant(witness="switchover-happens", loses_data=True)
     def rings_last(s):
@@ -592,10 +604,9 @@ class GuestAssisted(Model):
         """P6: a dirty-marking touch never overwrites a DMA write that landed during it."""
         return ~s.lost
 
-    @invariant(witness="dest-device-runs", loses_data=True)
-    def dest_order(s):
-        """P7: the VF runs on the destination only after guest RAM is loaded there."""
-        return implies(s.dest_device, s.phase == "switched")
+    dest_order = migration.dest_order(
+        witness="dest-device-runs",
+        doc="P7: the VF runs on the destination only after guest RAM is loaded there.")
 
     # ------------------------------------------------------------ liveness
 
