@@ -99,7 +99,7 @@ def test_a_bad_configuration_is_a_usage_error(tmp_path):
 def test_loading_the_plugin_imports_nothing_of_migcheck():
     code = ("import sys, migcheck.pytest_plugin; "
             "print(sorted(m for m in sys.modules if m.startswith('migcheck') or m == 'z3'))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "['migcheck', 'migcheck.pytest_plugin']"
 
 

@@ -186,7 +186,7 @@ def test_joining_a_running_scheduler_gives_the_same_answers(tmp_path, capsys):
 def test_ctrl_c_stops_the_workers_and_exits_promptly(tmp_path):
     """SIGINT to the whole process group, as a terminal sends it: no traceback, no hang, the
     table saying what was interrupted, and no worker process left behind."""
-    cmd = [sys.executable, "-m", "migcheck", "check", "two-phase-commit", "--set", "rms=8",
+    cmd = [sys.executable, "-P", "-m", "migcheck", "check", "two-phase-commit", "--set", "rms=8",
            "--cluster", "local:2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)

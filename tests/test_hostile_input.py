@@ -53,7 +53,7 @@ def one_line(err: str) -> bool:
     ("1 / 0", "does not load: ZeroDivisionError"),
 ])
 def test_a_model_file_whose_import_does_more_than_define_models_is_refused(tmp_path, prelude, message):
-    argv = [sys.executable, "-m", "migcheck", "check", model_file(tmp_path, prelude), "--json"]
+    argv = [sys.executable, "-P", "-m", "migcheck", "check", model_file(tmp_path, prelude), "--json"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stdout
     assert proc.stdout == "" and message in proc.stderr and one_line(proc.stderr)

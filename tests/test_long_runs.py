@@ -82,7 +82,7 @@ def test_the_cli_shows_progress_on_a_terminal_stderr_only():
     """A real run under a pseudo-terminal: the line is on stderr; stdout (a pipe) stays clean."""
     main_fd, sub_fd = pty.openpty()
     # About three seconds of search on an idle machine: 300,000 states of a larger instance.
-    proc = subprocess.Popen([sys.executable, "-m", "migcheck", "check", "guest-assisted", "--variant",
+    proc = subprocess.Popen([sys.executable, "-P", "-m", "migcheck", "check", "guest-assisted", "--variant",
                              "disable-first", "--property", "completeness", "--set", "slots=3", "--set",
                              "pages=2", "--max-states", "300000", "--backend", "python"],
                             stdout=subprocess.PIPE, stderr=sub_fd, text=True,

@@ -23,8 +23,9 @@ print("LOADED", " ".join(m for m in ("z3", "networkx") if m in sys.modules))
 
 
 def loaded(argv: list[str]) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", PROBE.format(argv=argv)], capture_output=True, text=True,
-                         check=True).stdout
+    # -P: the checkout's root is not put first on sys.path, so the installed package is probed
+    out = subprocess.run([sys.executable, "-P", "-c", PROBE.format(argv=argv)], capture_output=True,
+                         text=True, check=True).stdout
     line = [x for x in out.splitlines() if x.startswith("LOADED")][-1]
     return set(line.split()[1:])
 
