@@ -186,8 +186,9 @@ def test_joining_a_running_scheduler_gives_the_same_answers(tmp_path, capsys):
 def test_ctrl_c_stops_the_workers_and_exits_promptly(tmp_path):
     """SIGINT to the whole process group, as a terminal sends it: no traceback, no hang, the
     table saying what was interrupted, and no worker process left behind."""
-    cmd = [sys.executable, "-P", "-m", "migcheck", "check", "two-phase-commit", "--set", "rms=8",
-           "--cluster", "local:2"]
+    # millions of states: minutes of search even on an idle machine (2PC at rms=8 can end in 20 s)
+    cmd = [sys.executable, "-P", "-m", "migcheck", "check", "guest-assisted", "--variant", "disable-first",
+           "--property", "completeness", "--set", "pages=4", "--set", "slots=3", "--cluster", "local:2"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     time.sleep(20)  # the cluster is up and the search under way (it needs minutes)
