@@ -130,6 +130,8 @@ class Limits:
     """The search's stopping rules and progress events, shared by the sequential and the
     cluster engines so that both stop for the same reasons."""
 
+    report_every = 0.5  # seconds between progress events (a test sets 0: an event at every check)
+
     def __init__(self, max_states: int | None, timeout: float | None,
                  on_progress: ProgressFn | None, stop: StopFn | None = None):
         self.max_states, self.timeout, self.on_progress = max_states, timeout, on_progress
@@ -139,9 +141,10 @@ class Limits:
         self.stop_reason: list[str] = []
 
     def reached(self, states: int, expanded: int, extra: Callable[[], dict[str, Any]]) -> bool:
-        """Report progress at most twice a second; True (with the reason kept) once a limit is hit."""
+        """Report progress at most every `report_every` seconds; True (with the reason kept) once
+        a limit is hit."""
         now = time.perf_counter()
-        if self.on_progress is not None and now - self.last_report >= 0.5:
+        if self.on_progress is not None and now - self.last_report >= self.report_every:
             self.last_report = now
             self.on_progress({"states": states, "expanded": expanded, "seconds": now - self.started,
                               **extra()})

@@ -223,7 +223,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2))
         return status
     if results:
-        print(render.header(results[0].system, results[0].params))
+        print(render.headers(results))
         print()
         print(render.summary(results, _terminal_width()))
     narrow = bool(args.variant) or bool(args.property)

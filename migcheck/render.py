@@ -152,6 +152,25 @@ def header(system: System, params: dict[str, Any] | None = None) -> str:
     return f"{system.model}  {params}  (IR {system.ir_hash})"
 
 
+def headers(results: list[Any]) -> str:
+    """`header` of the first result's system, then a line for each variant whose own defaults
+    give other parameters (first-page-mark's ``span``), so that no row is read at wrong sizes."""
+    first = results[0].system
+    lines = [header(first, results[0].params)]
+    base = dict(first.params)
+    seen = {first.variant}
+    for r in results:
+        s = r.system
+        if s.variant in seen:
+            continue
+        seen.add(s.variant)
+        differ = {k: v for k, v in s.params if base.get(k) != v}
+        if differ:
+            lines.append(f"  {s.variant}: " + " ".join(f"{k}={v}" for k, v in differ.items())
+                         + f"  (its own defaults; IR {s.ir_hash})")
+    return "\n".join(lines)
+
+
 def trace_text(trace: Trace, system: System, doc: str = "", error: str = "") -> str:
     """Numbered states; the first in full, then only what each step changed. With ``error``
     (an error verdict's reason), the trace is the run that leads to it, not a counterexample."""

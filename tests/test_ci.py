@@ -86,7 +86,7 @@ def test_this_repositorys_configuration(monkeypatch):
     ga, tpc = config.checks
     assert ga.model.name == "guest-assisted" and ga.engine == "explicit" and ga.properties is None
     assert ga.variants == tuple(ga.model.variants()) and len(ga.variants) >= 10
-    assert dict(ga.params) == {k: p.default for k, p in ga.model.parameters().items()}
+    assert dict(ga.params) == {}  # the configuration sets none: each variant runs at its own defaults
     assert tpc.model.name == "two-phase-commit" and dict(tpc.params) == {"rms": 3}
     assert tpc.expected("commit-without-votes", "consistency") == "violated"
 
@@ -100,6 +100,23 @@ def test_this_repositorys_configuration_passes(monkeypatch, tmp_path, capsys):
     suites = valid_junit(junit)
     assert suites.get("failures") == "0" and suites.get("errors") == "0"
     assert valid_sarif(sarif)["runs"][0]["results"] == []
+
+
+def test_each_variant_keeps_its_own_default_parameters(tmp_path, capsys):
+    """first-page-mark spans two pages by default; a check that sets nothing else must not run
+    it at the model's span = 1, where its bug cannot happen."""
+    config = write(tmp_path, """
+        [[check]]
+        model = "guest-assisted"
+        variants = ["disable-first", "first-page-mark"]
+        properties = ["completeness"]
+        """)
+    junit = tmp_path / "j.xml"
+    status, out, err = ci(capsys, "--config", str(config), "--junit", str(junit))
+    assert status == 0, out + err
+    assert "first-page-mark: span=2  (its own defaults" in out
+    facts = {p.get("name"): p.get("value") for p in valid_junit(junit).iter("property")}
+    assert "span=1" in facts["params.disable-first"] and "span=2" in facts["params.first-page-mark"]
 
 
 def test_all_as_expected_exits_0_with_valid_junit_and_sarif(tmp_path, capsys):

@@ -103,7 +103,7 @@ def test_blocking_proves_completeness_and_every_lemma_holds_in_every_reachable_s
 
 @pytest.mark.slow  # about 40 s of CPU since guest-assisted has a TX ring and a destination
 def test_pdr_proves_by_blocking_with_a_re_checked_certificate_beyond_the_sample():
-    v = check_symbolic(guest(pages=4), "pdr", ["completeness"], None, 1200,
+    v = check_symbolic(guest(pages=3), "pdr", ["completeness"], None, 1200,
                        sample=guest(pages=2))["completeness"]
     assert (v.verdict, v.completeness, v.extra["invariant_by"]) == ("holds", "proved", "blocking")
     assert v.extra["lemmas"] >= v.extra["ctis"] > 0

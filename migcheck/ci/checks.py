@@ -78,7 +78,7 @@ def summary_text(config: Config, runs: list[CheckRun]) -> tuple[str, int]:
     for cr in runs:
         out += ["", f"check #{cr.spec.number}: {cr.spec.name}  (engine {cr.spec.engine})"]
         if cr.results:
-            out.append(render.header(cr.results[0].system))
+            out.append(render.headers(list(cr.results)))
             out.append(render.table(list(cr.results)))
         for r in cr.results:
             if r.as_expected:

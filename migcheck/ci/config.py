@@ -48,7 +48,7 @@ class CheckSpec:
     source: str  # the model's file
     variants: tuple[str, ...]  # the variants checked, in the model's order
     properties: tuple[str, ...] | None  # None: every property
-    params: tuple[tuple[str, int], ...]
+    params: tuple[tuple[str, int], ...]  # as the configuration sets them: a variant keeps its own defaults
     engine: str
     expect: tuple[tuple[str, str, str], ...]  # (variant, property, verdict) overrides
     max_states: int | None = None
@@ -204,11 +204,9 @@ def _check(file: str, root: str, n: int, raw: dict[str, Any], line: int | None, 
     name = raw.get("name", "")
     if not isinstance(name, str):
         raise bad("name", f"must be a string, not {_type(name)}")
-    values = dict(systems[0].params) if systems else {}
-    label = name or model.name + "".join(f" {k}={v}" for k, v in sorted(values.items())
-                                         if k in params)
+    label = name or model.name + "".join(f" {k}={v}" for k, v in sorted(params.items()))
     return CheckSpec(n, label, spec, model, source, chosen, tuple(props) if props is not None else None,
-                     tuple(sorted(values.items())), engine, expect, max_states, timeout, depth, line)
+                     tuple(sorted(params.items())), engine, expect, max_states, timeout, depth, line)
 
 
 def _model(spec: str, root: str, bad: Any) -> tuple[type[Model], str]:

@@ -82,6 +82,7 @@ def junit_xml(config: Config, runs: list[CheckRun]) -> str:
         facts = [("config", config.path), ("model", cr.spec.model_spec), ("engine", cr.spec.engine),
                  ("params", " ".join(f"{p}={v}" for p, v in cr.spec.params))]
         systems = {r.system.variant: r.system for r in results}.values()
+        facts += [(f"params.{s.variant}", " ".join(f"{p}={v}" for p, v in s.params)) for s in systems]
         facts += [(f"ir_hash.{s.variant}", s.ir_hash) for s in systems]
         for name, value in facts:
             ET.SubElement(props, "property", name=name, value=_clean(value))
