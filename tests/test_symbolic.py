@@ -16,6 +16,7 @@ from migcheck.checker.symbolic import Certificate, check_certificate, check_symb
 from migcheck.checker.symbolic.encode import Encoding, conj
 from migcheck.checker.symbolic.outcome import read_state
 from migcheck.models import Bool, Int, ModelNotFound, action, all_, build, implies, require
+from migcheck.models.errors import UsageError
 from migcheck.models.library import bundled
 from migcheck.properties import action_property, invariant, reachable
 
@@ -385,9 +386,9 @@ def test_deadlock_and_liveness_are_left_to_the_explicit_engine(peterson):
 
 def test_bad_input_is_refused_with_a_clear_message():
     system = system_of("peterson", "base")
-    with pytest.raises(ModelNotFound, match="unknown symbolic engine 'ic3'"):
+    with pytest.raises(UsageError, match="unknown symbolic engine 'ic3'"):
         check_symbolic(system, "ic3")
     with pytest.raises(ModelNotFound, match=r"no property 'mutex'.*mutual-exclusion"):
         check_symbolic(system, "bmc", ["mutex"])
-    with pytest.raises(ValueError, match="depth"):
+    with pytest.raises(UsageError, match="depth"):
         check_symbolic(system, "bmc", None, -1)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from migcheck.models.errors import ModelNotFound
+from migcheck.models.errors import UsageError
 from migcheck.models.expr import Node
 from migcheck.models.ir import System
 
@@ -83,16 +83,16 @@ def check_symbolic(system: System, engine: str, properties: list[str] | None = N
     block
         PDR only: try the blocking strengthening (`strengthen`) before Spacer (default).
 
-    Raises `ModelNotFound` for an unknown engine or property, ValueError for a bad bound.
+    Raises `UsageError` for an unknown engine, a bad bound or lemmas given to another engine.
     """
     if engine not in ENGINES:
-        raise ModelNotFound(f"unknown symbolic engine '{engine}' (engines: {', '.join(ENGINES)})")
+        raise UsageError(f"unknown symbolic engine '{engine}' (engines: {', '.join(ENGINES)})")
     if depth is not None and depth < 0:
-        raise ValueError(f"--depth must be at least 0, got {depth}")
+        raise UsageError(f"--depth must be at least 0, got {depth}")
     if timeout is not None and timeout <= 0:
-        raise ValueError(f"--timeout must be positive, got {timeout}")
+        raise UsageError(f"--timeout must be positive, got {timeout}")
     if lemmas and engine != "kind":
-        raise ValueError("lemmas are used by k-induction only (engine 'kind')")
+        raise UsageError("lemmas are used by k-induction only (engine 'kind')")
     from .bmc import DEFAULT_DEPTH, bmc
     from .goals import selected
     from .kinduction import DEFAULT_MAX_K, kinduction
