@@ -10,6 +10,11 @@ be taken in the loop. Strong: an instance enabled in some state of the loop must
 the loop. A component that fails strong fairness may still contain a fair sub-component
 that avoids the states enabling the neglected instance; those are searched for (the
 Emerson-Lei refinement).
+
+The stem is a shortest path to the first state (breadth-first) that enters a fair loop. The
+loop is not guaranteed shortest: a shortest cycle taking every required action is a
+shortest tour through required edges (NP-hard), so `_fair_cycle` adds one required action at
+a time, each reached by a shortest path inside the component.
 """
 
 from __future__ import annotations
