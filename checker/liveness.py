@@ -11,7 +11,7 @@ the loop. A component that fails strong fairness may still contain a fair sub-co
 that avoids the states enabling the neglected instance; those are searched for (the
 Emerson-Lei refinement).
 
-The stem is a shortest path to the first state (breadth-first) that enters a fair loop. The
+The stem is a shortest path to the nearest state (breadth-first) that lies on a fair loop. The
 loop is not guaranteed shortest: a shortest cycle taking every required action is a
 shortest tour through required edges (NP-hard), so `_fair_cycle` adds one required action at
 a time, each reached by a shortest path inside the component.
