@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .descriptors import DESCRIPTOR_SIZE, RxDescriptor
+from .descriptors import DESCRIPTOR_SIZE, RxDescriptor, artificial
 from .journal import Event
 from .machine import Machine
 from .packets import FRAME_LEN, parse
@@ -37,6 +37,7 @@ class PageDifference:
     destination: bytes  # the destination's bytes there
     causes: tuple[str, ...]  # the journal's writes to those bytes after the page's last copy
     last_copy: str  # the journal's last copy of the page to the destination ("" if never copied)
+    artificial: tuple[str, ...] = ()  # differing bytes the emulator invents (descriptor counts)
 
     @property
     def differing(self) -> int:
@@ -110,8 +111,25 @@ def page_differences(m: Machine) -> list[PageDifference]:
         at = ranges[0][0] - ranges[0][0] % EXCERPT
         out.append(PageDifference(page, m.layout.role(page), m.layout.address(page), tuple(ranges), at,
                                   src[at:at + EXCERPT], dst[at:at + EXCERPT],
-                                  tuple(_causes(m, page, ranges)), _last_copy(m, page)))
+                                  tuple(_causes(m, page, ranges)), _last_copy(m, page),
+                                  tuple(_artificial(m, page, src, dst, ranges))))
     return out
+
+
+def _artificial(m: Machine, page: int, src: bytes, dst: bytes, ranges: list[tuple[int, int]]) -> list[str]:
+    """For a descriptor ring page: the differing bytes that are the emulator's own bookkeeping
+    on either side (see `descriptors.ARTIFICIAL`), so that nobody takes them for a device's."""
+    ring = m.layout.descriptor_ring(page)
+    if ring is None:
+        return []
+    notes = []
+    for base in range(0, len(src), DESCRIPTOR_SIZE):
+        spans = {artificial(ring, side[base:base + DESCRIPTOR_SIZE]) for side in (src, dst)} - {None}
+        for start, end, why in sorted(spans):
+            lo, hi = base + start, base + end
+            if any(a < hi and lo < b for a, b in ranges):
+                notes.append(f"+{lo:#05x}-{hi - 1:#05x} (descriptor {base // DESCRIPTOR_SIZE}): {why}")
+    return notes
 
 
 def _ranges(a: bytes, b: bytes) -> list[tuple[int, int]]:

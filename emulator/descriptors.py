@@ -22,23 +22,49 @@ STATUS_EOP = 0x2  # end of packet
 
 _READ = struct.Struct("<QII")  # pkt_addr, hdr_addr low (status), hdr_addr high
 _WRITEBACK = struct.Struct("<HHIIHH")  # pkt_info, hdr_info, rss, status_error, length, vlan
+# The advanced TX descriptor: read format buffer_addr, cmd_type_len, olinfo_status; write-back
+# format rsvd, nxtseq_seed, status (DD is its bit 0, at byte 12).
+_TX = struct.Struct("<QII")
+
+# Bytes the emulator invents, by ring: (start, end) in a descriptor, which format, and why.
+# A difference there at the destination is the emulator's bookkeeping, not a real device's.
+REFILL_COUNT = (12, 16)
+FRAME_COUNT = (0, 8)
+ARTIFICIAL = {
+    "rx": (REFILL_COUNT, "read", "the emulator's refill count, an invented value (ixgbevf writes "
+           "only pkt_addr, and clears the next descriptor's length)"),
+    "tx": (FRAME_COUNT, "any", "a count of frames where the buffer address goes, an invented value "
+           "(TX data is only read by the VF, so the emulator keeps no buffer)"),
+}
 
 
 def read_format(pkt_addr: int, refill_count: int) -> bytes:
-    """The descriptor a refill writes: the buffer's address, status cleared."""
+    """The descriptor a refill writes: the buffer's address, status cleared, and the refill
+    count in bytes 12-15 (`REFILL_COUNT`: artificial)."""
     return _READ.pack(pkt_addr, 0, refill_count & 0xFFFFFFFF)
+
+
+def artificial(ring: str, raw: bytes) -> tuple[int, int, str] | None:
+    """The invented bytes of one descriptor of ``ring`` ("rx" or "tx") as it is in memory
+    (``raw``): (start, end, why), or None when it has none (an RX write-back)."""
+    (start, end), form, why = ARTIFICIAL[ring]
+    if form == "read" and RxDescriptor(raw).dd:
+        return None
+    return start, end, why
 
 
 def tx_writeback_format(sent: int) -> bytes:
     """A TX descriptor as the VF writes it back: DD set in its status (the count of frames sent
-    rides in the address field, so that each write-back changes the page)."""
-    return _READ.pack(sent, STATUS_DD, 0)
+    rides in the address field, `FRAME_COUNT`: artificial, so that each write-back changes the
+    page)."""
+    return _TX.pack(sent, 0, STATUS_DD)
 
 
 def tx_read_format(queued: int) -> bytes:
     """A TX descriptor as the driver writes it: status clear (the buffer address is the
-    count of frames queued: TX data is only read by the VF, so its bytes are left out)."""
-    return _READ.pack(queued, 0, 0)
+    count of frames queued, `FRAME_COUNT`: artificial; TX data is only read by the VF, so
+    its bytes are left out)."""
+    return _TX.pack(queued, 0, 0)
 
 
 def writeback_format(length: int, rss: int) -> bytes:

@@ -220,7 +220,8 @@ class GuestDriver:
         self.published[slot] = True
         self.next_to_use += 1
         self.journal.record("driver", "refill", f"refill descriptor {slot}: buffer {address:#x} "
-                            f"(page {page} +{offset:#05x}), status cleared", slot=slot,
+                            f"(page {page} +{offset:#05x}), status cleared, refill count "
+                            f"{self.refills} in bytes 12-15 (artificial)", slot=slot,
                             page=self.layout.ring_page, offset=slot * DESCRIPTOR_SIZE,
                             length=DESCRIPTOR_SIZE)
         self.vf.write_rdt(self.next_to_use)
@@ -349,7 +350,8 @@ class GuestDriver:
         refuse(self.why_not_xmit())
         self.tx_queued += 1
         self.memory.cpu_write(self.layout.tx_ring_page, 0, tx_read_format(self.tx_queued))
-        self.journal.record("driver", "xmit", f"xmit frame {self.tx_queued}: TX descriptor written",
+        self.journal.record("driver", "xmit", f"xmit frame {self.tx_queued}: TX descriptor written (the "
+                            "frame count in bytes 0-7: artificial)",
                             page=self.layout.tx_ring_page, offset=0, length=DESCRIPTOR_SIZE)
         self.vf.write_tdt()
 

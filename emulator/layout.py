@@ -104,6 +104,10 @@ class GuestLayout:
             return None
         return rel // PAGE_SIZE, rel % PAGE_SIZE
 
+    def descriptor_ring(self, page: int) -> str | None:
+        """"rx" or "tx" for a descriptor ring page (see `descriptors.ARTIFICIAL`), else None."""
+        return {self.ring_page: "rx", self.tx_ring_page: "tx"}.get(page)
+
     def role(self, page: int) -> str:
         """What a page holds, in words."""
         if page < self.ring_page:

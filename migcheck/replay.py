@@ -241,7 +241,7 @@ def report_json(r: ReplayReport) -> dict[str, Any]:
                    "ranges": [list(x) for x in p.ranges], "differing": p.differing,
                    "offset": p.ranges[0][0], "excerpt_at": p.excerpt_at, "source": p.source.hex(" "),
                    "destination": p.destination.hex(" "), "last_copy": p.last_copy,
-                   "causes": list(p.causes)} for p in d.pages],
+                   "causes": list(p.causes), "artificial": list(p.artificial)} for p in d.pages],
         "packets": [{"seq": p.seq, "slot": p.slot, "page": p.page, "offset": p.offset, "fate": p.fate,
                      "reason": p.reason, "expected": p.expected.hex(" "), "seen": p.seen.hex(" ")}
                     for p in d.packets],
@@ -280,6 +280,7 @@ def report_text(r: ReplayReport) -> str:
             lines.append(f"    at +{p.excerpt_at:#05x}  destination {p.destination.hex(' ')}  (stale)")
             lines.append(f"    last copied: {p.last_copy or 'never'}")
             lines += [f"    written after the page's last copy: {c}" for c in p.causes]
+            lines += [f"    artificial: {a}" for a in p.artificial]
     if d.stale_writes:
         lines += ["", "Stale write-backs (a plain touch over a landed DMA write):"]
         for w in d.stale_writes:

@@ -13,8 +13,16 @@ import pytest
 
 from migcheck.emulator import DriverConfig, Machine, MachineConfig, MigratorConfig, StepRefused
 from migcheck.emulator.bindings.guest_assisted import model_state
-from migcheck.emulator.damage import assess
-from migcheck.emulator.descriptors import STATUS_DD, RxDescriptor, read_format, writeback_format
+from migcheck.emulator.damage import assess, page_differences
+from migcheck.emulator.descriptors import (
+    STATUS_DD,
+    RxDescriptor,
+    artificial,
+    read_format,
+    tx_read_format,
+    tx_writeback_format,
+    writeback_format,
+)
 from migcheck.emulator.dma import DATA, WRITEBACK
 from migcheck.emulator.layout import GuestLayout
 from migcheck.emulator.memory import GuestMemory
@@ -124,6 +132,27 @@ def test_descriptor_formats_follow_the_advanced_rx_layout():
     wb = RxDescriptor(writeback_format(96, 0xDEADBEEF))
     assert wb.dd and wb.status & STATUS_DD and wb.length == 96 and wb.rss == 0xDEADBEEF
     assert struct.unpack("<I", wb.raw[8:12])[0] & 1 == 1  # DD: bit 0 of status_error
+
+
+def test_the_tx_write_back_sets_dd_where_the_advanced_tx_layout_has_it():
+    raw = tx_writeback_format(3)
+    assert struct.unpack("<I", raw[12:16])[0] & STATUS_DD  # wb.status, at byte 12
+    assert tx_read_format(3)[8:] == bytes(8)
+
+
+def test_the_damage_names_the_bytes_the_emulator_invents():
+    """A refill after the ring page's last copy: its pkt_addr is a real difference, its refill
+    count (bytes 12-15 of descriptor 1) is marked artificial; an RX write-back has none."""
+    m = up()
+    m.driver.refill()
+    ring = m.layout.ring_page
+    m.destination.load_page(ring, m.memory.ram.page(ring))
+    m.driver.refill()
+    (diff,) = [d for d in page_differences(m) if d.page == ring]
+    assert diff.ranges[0][0] >= 16 and diff.ranges[-1][1] <= 32
+    assert len(diff.artificial) == 1 and diff.artificial[0].startswith("+0x01c-0x01f (descriptor 1): ")
+    assert artificial("rx", writeback_format(96, 1)) is None
+    assert artificial("rx", read_format(0x100000, 1))[:2] == (12, 16)
 
 
 def test_packets_carry_a_sequence_number_and_a_checksum():

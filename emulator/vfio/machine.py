@@ -38,6 +38,9 @@ class PageLayout:
     def role(self, page: int) -> str:
         return f"guest RAM page {page}"
 
+    def descriptor_ring(self, page: int) -> str | None:
+        return None  # no descriptor ring is emulated here
+
     def address(self, page: int) -> int:
         return GUEST_RAM_BASE + page * PAGE_SIZE
 
