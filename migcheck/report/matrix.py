@@ -57,7 +57,8 @@ def completeness(r: Result) -> str:
     v = r.verdict
     if v.verdict == VIOLATED:
         if v.trace is not None:
-            shape = "a lasso" if v.trace.loop is not None else "shortest" if v.engine in EXPLICIT_ENGINES \
+            shape = "a lasso: shortest stem, loop built greedily, not always shortest" \
+                if v.trace.loop is not None else "shortest" if v.engine in EXPLICIT_ENGINES \
                 else "a counterexample"
             return f"counterexample, {len(v.trace)} steps ({shape})"
         return "not witnessed: no reachable state satisfies it" if v.kind == "reachable" else v.reason
