@@ -202,9 +202,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     for flag, path in (("--trace-out", args.trace_out), ("--certificate-out", args.certificate_out)):
         if path:
             _check_writable(path, flag)
-    if args.depth is not None and args.engine not in ("bmc", "kind"):
-        raise MigcheckError(f"--depth bounds the bmc and kind engines; --engine {args.engine} does not "
-                            "take it")
     with Progress(sys.stderr) as progress:
         results = run(model, variants=args.variant, properties=args.property, params=params,
                       engine=args.engine, max_states=args.max_states, timeout=args.timeout,
@@ -389,9 +386,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     model = resolve(args.model)
     params = parse_sets(args.set)
-    if args.depth is not None and args.engine not in ("bmc", "kind"):
-        raise MigcheckError(f"--depth bounds the bmc and kind engines; --engine {args.engine} does not "
-                            "take it")
     argv = ["migcheck", "report", args.model]
     for flag, values in (("--variant", args.variant), ("--property", args.property), ("--set", args.set)):
         for value in values or []:

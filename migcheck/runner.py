@@ -79,6 +79,14 @@ def check_properties_exist(systems: list[System], wanted: list[str] | None) -> N
                                 f"(properties: {', '.join(known)})")
 
 
+DEPTH_ENGINES = ("bmc", "kind")  # the engines a depth bound applies to
+
+
+def depth_of(engine: str) -> str:
+    """Why a depth bound does not fit ``engine`` (said by `run` and by a CI configuration)."""
+    return f"bounds the {' and '.join(DEPTH_ENGINES)} engines; engine '{engine}' does not take it"
+
+
 def run(model: type[Model], *, variants: list[str] | None = None, properties: list[str] | None = None,
         params: dict[str, Any] | None = None, engine: str = "explicit", max_states: int | None = None,
         timeout: float | None = None, depth: int | None = None, symmetry: bool = False,
@@ -103,6 +111,8 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine '{engine}' (engines: {', '.join(ENGINES)})")
+    if depth is not None and engine not in DEPTH_ENGINES:
+        raise UsageError(f"--depth {depth_of(engine)}")
     if symmetry and engine in SYMBOLIC:
         raise UsageError(f"--symmetry reduces the explicit search; --engine {engine} does not take it")
     if cluster is not None and engine != "explicit":

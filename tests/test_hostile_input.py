@@ -5,6 +5,7 @@ and a report that fails after its folder was made. Each is bad input: exit 2, on
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -12,6 +13,9 @@ import textwrap
 import pytest
 
 from migcheck.cli import main
+from migcheck.models.errors import UsageError
+from migcheck.models.library import bundled
+from migcheck.runner import run
 
 MODEL = textwrap.dedent("""
     from migcheck.models import Bool, Model, action
@@ -107,3 +111,15 @@ def test_a_report_that_fails_leaves_no_folder_behind(tmp_path, capsys):
     assert main(["report", "peterson", "--variant", "nope", "--out", str(out)]) == 2
     assert "has no variant 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "reports").exists()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"engine": "ic3"}, "unknown engine 'ic3'"),
+    ({"depth": 3}, "--depth bounds the bmc and kind engines; engine 'explicit' does not take it"),
+    ({"engine": "pdr", "symmetry": True}, "--symmetry reduces the explicit search"),
+    ({"backend": "gpu"}, "unknown backend 'gpu'"),
+])
+def test_the_runner_refuses_options_that_do_not_fit_before_any_search(options, message):
+    """The options are validated in one place, `runner.run`, whatever front door calls it."""
+    with pytest.raises(UsageError, match=re.escape(message)):
+        run(bundled("peterson"), **options)

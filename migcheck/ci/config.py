@@ -27,7 +27,7 @@ from migcheck.models.library import BUNDLED, load_file
 from migcheck.models.library import bundled as bundled_model
 from migcheck.models.model import VERDICTS_EXPECTABLE, Model, build
 
-from ..runner import ENGINES, property_names
+from ..runner import DEPTH_ENGINES, ENGINES, depth_of, property_names
 
 KEYS = ("name", "model", "variants", "properties", "set", "engine", "expect", "max-states", "timeout",
         "depth")
@@ -199,8 +199,8 @@ def _check(file: str, root: str, n: int, raw: dict[str, Any], line: int | None, 
     max_states = _number(raw, "max-states", int, bad)
     timeout = _number(raw, "timeout", float, bad)
     depth = _number(raw, "depth", int, bad, zero_ok=True)
-    if depth is not None and engine not in ("bmc", "kind"):
-        raise bad("depth", f"bounds the bmc and kind engines; engine '{engine}' does not take it")
+    if depth is not None and engine not in DEPTH_ENGINES:
+        raise bad("depth", depth_of(engine))
     name = raw.get("name", "")
     if not isinstance(name, str):
         raise bad("name", f"must be a string, not {_type(name)}")
