@@ -31,7 +31,7 @@ from typing import Any
 from migcheck.models.errors import MigcheckError
 from migcheck.models.expr import Const, Node, Op, Slot
 from migcheck.models.ir import ActionIR, System
-from migcheck.models.operators import COMMUTATIVE
+from migcheck.models.operators import ASSOCIATIVE, COMMUTATIVE
 
 from .codegen import Packing
 
@@ -40,10 +40,9 @@ class SymmetryRefused(MigcheckError):
     """The model is not invariant under the permutations a symmetric index set asks for."""
 
 
-# Operators whose nested uses may be read as one: (a + b) + c is a + (b + c); and the value
-# that leaves the other operand as it is. ``count(...)`` builds such chains, and a permutation
-# reorders their leaves, not their nesting; an element the action fixes folds to a 0 in them.
-_ASSOCIATIVE = {"add": 0, "mul": 1, "and": None, "or": None}
+# Chains of an associative operator (the table's ``associative`` and ``unit``) are read as one:
+# ``count(...)`` builds such chains, and a permutation reorders their leaves, not their
+# nesting; an element the action fixes folds to a 0 in them.
 
 
 def _normal(node: Node) -> Node:
@@ -53,8 +52,8 @@ def _normal(node: Node) -> Node:
     if not isinstance(node, Op):
         return node
     args = tuple(_normal(a) for a in node.args)
-    if node.op in _ASSOCIATIVE:
-        identity = _ASSOCIATIVE[node.op]
+    if node.op in ASSOCIATIVE:
+        identity = ASSOCIATIVE[node.op]
         args = tuple(leaf for a in args
                      for leaf in (a.args if isinstance(a, Op) and a.op == node.op else (a,))
                      if identity is None or leaf != Const(identity))

@@ -47,6 +47,10 @@ class Operator:
     z3: Callable[[Any, list[Any]], Any]  # (the z3 module, operand terms) -> a z3 term
     show: Callable[[list[str]], str]  # operand texts -> text for people
     interval: Callable[[list[Interval]], Interval]  # operand ranges -> a sound range of the result
+    # (a op b) op c is a op (b op c): a chain may be read as one operator (symmetry's normal
+    # form); ``unit`` is the operand value such a chain drops (None: it drops none)
+    associative: bool = False
+    unit: int | None = None
 
 
 # ---------------------------------------------------------------- z3 coercions
@@ -147,7 +151,8 @@ _ROWS = (
              murphi=_joined("&"), operands="bool",
              z3=lambda z3, a: z3_conj(z3, [z3_bool(z3, x) for x in a], a[0].ctx),
              show=lambda a: "(" + " & ".join(a) + ")",
-             interval=lambda p: (min(lo for lo, _ in p), min(hi for _, hi in p))),
+             interval=lambda p: (min(lo for lo, _ in p), min(hi for _, hi in p)),
+             associative=True),
     Operator("or", None, True, True,
              evaluate=lambda *v: int(any(v)),
              python=_joined("or"),
@@ -156,7 +161,8 @@ _ROWS = (
              murphi=_joined("|"), operands="bool",
              z3=lambda z3, a: z3_disj(z3, [z3_bool(z3, x) for x in a], a[0].ctx),
              show=lambda a: "(" + " | ".join(a) + ")",
-             interval=lambda p: (max(lo for lo, _ in p), max(hi for _, hi in p))),
+             interval=lambda p: (max(lo for lo, _ in p), max(hi for _, hi in p)),
+             associative=True),
     Operator("eq", 2, True, True,
              evaluate=lambda a, b: int(a == b),
              python=_infix("=="), c=_infix("=="),
@@ -198,7 +204,8 @@ _ROWS = (
              murphi=_infix("+"), operands="int",
              z3=_z3_arith(lambda a, b: a + b),
              show=lambda a: f"({a[0]} + {a[1]})",
-             interval=lambda p: (p[0][0] + p[1][0], p[0][1] + p[1][1])),
+             interval=lambda p: (p[0][0] + p[1][0], p[0][1] + p[1][1]),
+             associative=True, unit=0),
     Operator("sub", 2, False, False,
              evaluate=lambda a, b: a - b,
              python=_infix("-"), c=_infix("-"),
@@ -214,7 +221,8 @@ _ROWS = (
              murphi=_infix("*"), operands="int",
              z3=_z3_arith(lambda a, b: a * b),
              show=lambda a: f"({a[0]} * {a[1]})",
-             interval=_mul_interval),
+             interval=_mul_interval,
+             associative=True, unit=1),
     Operator("ite", 3, False, False,
              evaluate=lambda c, a, b: a if c else b,
              python=lambda a: f"({a[1]} if {a[0]} else {a[2]})",
@@ -229,6 +237,7 @@ _ROWS = (
 OPERATORS: dict[str, Operator] = {row.name: row for row in _ROWS}
 BOOL_OPS = frozenset(name for name, row in OPERATORS.items() if row.boolean)
 COMMUTATIVE = frozenset(name for name, row in OPERATORS.items() if row.commutative)
+ASSOCIATIVE = {name: row.unit for name, row in OPERATORS.items() if row.associative}
 
 
 def evaluate(node: Node, env: Sequence[int] | Mapping[int, int]) -> int:

@@ -40,10 +40,23 @@ def test_every_row_has_every_column():
     for name, row in OPERATORS.items():
         assert row.name == name
         for f in fields(Operator):
-            if f.name != "arity":  # None there means "two or more"
+            if f.name not in ("arity", "unit"):  # None there: "two or more", "drops none"
                 assert getattr(row, f.name) is not None, f"operator {name} has no {f.name}"
         for column in ("evaluate", "python", "c", "promela", "murphi", "z3", "show", "interval"):
             assert callable(getattr(row, column)), f"operator {name}: {column} is not a function"
+
+
+def test_associative_rows_are_associative_and_their_unit_is_one():
+    """Symmetry's normal form flattens these chains and drops the unit: both must be true."""
+    values = range(-2, 3)
+    for name, row in OPERATORS.items():
+        if not row.associative:
+            continue
+        for a, b, c in itertools.product(values, repeat=3):
+            assert row.evaluate(row.evaluate(a, b), c) == row.evaluate(a, row.evaluate(b, c)), name
+        if row.unit is not None:
+            assert all(row.evaluate(row.unit, a) == a == row.evaluate(a, row.unit) for a in values), name
+    assert {n for n, r in OPERATORS.items() if r.associative} == {"and", "or", "add", "mul"}
 
 
 def test_every_operator_in_the_bundled_ir_has_a_row():
