@@ -158,12 +158,7 @@ def headers(results: list[Any]) -> str:
     first = results[0].system
     lines = [header(first, results[0].params)]
     base = dict(first.params)
-    seen = {first.variant}
-    for r in results:
-        s = r.system
-        if s.variant in seen:
-            continue
-        seen.add(s.variant)
+    for s in {r.system.variant: r.system for r in results}.values():
         differ = {k: v for k, v in s.params if base.get(k) != v}
         if differ:
             lines.append(f"  {s.variant}: " + " ".join(f"{k}={v}" for k, v in differ.items())
