@@ -42,7 +42,7 @@ from migcheck.models.ir import System
 from .codegen import Active, Packing
 from .expand import Expander
 from .explicit import DEADLOCK, Exploration, Limits, Plan, ProgressFn, conclude, initial_states
-from .symmetry import Symmetry
+from .symmetry import Symmetry, SymmetryRefused
 
 LOCAL = "local:"
 INTERRUPTED = "interrupted (Ctrl-C)"
@@ -131,11 +131,56 @@ def _quiet_close(thing: Any) -> None:
 
 
 class Partition:
+    """The actor on one worker: its share of the search, native (`native.partition`) or compiled
+    Python (`PythonPartition`), whose answers it passes on with the seconds it worked on them
+    (so that a benchmark can tell work from communication) and the worker's peak memory."""
+
+    def __init__(self, system: System, symmetric_for: list[str] | None, index: int, count: int,
+                 active: Active, native: bool):
+        symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
+        if native:
+            from .native.partition import NativePartition
+            self.share: Any = NativePartition(system, symmetry, active, index, count)
+        else:
+            self.share = PythonPartition(system, symmetry, index, count)
+
+    def seed(self, initial: list[tuple[int, int]]) -> int:
+        return self.share.seed(initial)
+
+    def expand(self, checks: Active, ranks: bytes | None) -> tuple:
+        start = time.perf_counter()
+        answer = self.share.expand(checks, ranks)
+        return (*answer, time.perf_counter() - start, _peak_rss_mib())
+
+    def receive(self, batches: list[tuple[Any, bytes]], cutoff: int | None) -> tuple[bytes, float]:
+        start = time.perf_counter()
+        keys = self.share.receive(batches, cutoff)
+        return keys, time.perf_counter() - start
+
+    def locate(self, level: int, rank: int) -> tuple[int, int] | None:
+        return self.share.locate(level, rank)
+
+    def stored(self) -> int:
+        return self.share.stored()
+
+
+def _peak_rss_mib() -> float:
+    """This process's own peak resident memory. Linux's ``ru_maxrss`` starts a spawned worker at
+    its parent's peak (kept across ``exec``), so the high-water mark of its own address space
+    (``VmHWM``) is read where there is one."""
+    with contextlib.suppress(OSError):
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PythonPartition:
     """The states one worker owns: its visited states, each with its smallest key, and each
     level's states in sequential order with their ranks (for counterexamples)."""
 
-    def __init__(self, system: System, symmetric_for: list[str] | None, index: int, count: int):
-        symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
+    def __init__(self, system: System, symmetry: Symmetry | None, index: int, count: int):
         self.expander = Expander(system, symmetry)
         self.wide = self.expander.packing.bits > 64  # states travel as lists of ints, not u64 arrays
         self.index, self.count = index, count
@@ -146,20 +191,21 @@ class Partition:
         self.fired = bytearray(self.actions)
 
     def seed(self, initial: list[tuple[int, int]]) -> int:
-        """The initial states this partition owns, as (state, rank)."""
-        for x, rank in initial:
+        """Keep the initial states (state, rank) this partition owns; their number."""
+        mine = [(x, rank) for x, rank in initial
+                if owner_of(x, self.count) == self.index and x not in self.seen]
+        for x, rank in mine:
             self.seen[x] = -1 - rank
-        self.incoming = [x for x, _ in initial]
-        self.levels.append((self.incoming, array("q", [r for _, r in initial])))
-        return len(initial)
+        self.incoming = [x for x, _ in mine]
+        self.levels.append((self.incoming, array("q", [r for _, r in mine])))
+        return len(mine)
 
     def expand(self, checks: Active, ranks: bytes | None) -> tuple:
         """Expand this level's states (ranks: theirs, from the coordinator; None for level 0).
 
         Returns the batches per destination partition as (states, keys), the first hit of each
         open property as (property, rank, action), the first deadlocked rank (-1), the first
-        domain error as (rank, action, slot, value) or None, the transitions, the actions fired,
-        and this process's peak memory in MiB."""
+        domain error as (rank, action, slot, value) or None, the transitions and the actions fired."""
         if ranks is not None:
             level = (self.incoming, array("q", ranks))
             self.levels.append(level)
@@ -177,8 +223,7 @@ class Partition:
         found = tuple((k, rank_of[h], g) for k, h, g in hits if h >= 0)
         if domain is not None:
             domain = (rank_of[domain[0]], *domain[1:])
-        return (batches, found, rank_of[dead] if dead >= 0 else -1, domain, sum(spent), bytes(self.fired),
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        return batches, found, rank_of[dead] if dead >= 0 else -1, domain, sum(spent), bytes(self.fired)
 
     def receive(self, batches: list[tuple[Any, bytes]], cutoff: int | None) -> bytes:
         """Keep the successors not seen before, each with its smallest key (below ``cutoff``, the
@@ -218,9 +263,10 @@ class Partition:
 
 def explore_cluster(system: System, connection: Connection, properties: list[str] | None = None, *,
                     max_states: int | None = None, timeout: float | None = None, symmetry: bool = False,
-                    on_progress: ProgressFn | None = None) -> Exploration:
+                    on_progress: ProgressFn | None = None, backend: str = "auto") -> Exploration:
     """Explore ``system`` breadth-first over the partitions of ``connection``; the verdicts, the
-    number of states, the depth and the counterexamples equal `explicit.explore`'s.
+    number of states, the depth and the counterexamples equal `explicit.explore`'s. ``backend``
+    is the partitions' expansion, as for the sequential search (``auto``: native when it can).
 
     Time per level: the slowest partition's expansion and merge, plus two round trips and the
     level's successor batches (16 bytes each) relayed through this process; memory: each
@@ -239,7 +285,10 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     client, n = connection.client, len(connection.workers)
     open_inv, open_wit, open_act = list(plan.invariants), list(plan.witnesses), list(plan.action_props)
     symmetric_for = list(plan.wanted) if sym is not None else None
-    parts = [client.submit(Partition, system, symmetric_for, i, n, actor=True, workers=[w],
+    first = Active(tuple(open_inv), tuple(open_wit), tuple(open_act), plan.deadlock, False,
+                   bool(sym and sym.groups))
+    native = _native(backend, system, packing, sym, first, on_progress)
+    parts = [client.submit(Partition, system, symmetric_for, i, n, first, native, actor=True, workers=[w],
                            allow_other_workers=False, pure=False).result()
              for i, w in enumerate(connection.workers)]
 
@@ -269,13 +318,9 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
 
     try:
         initial, _ = initial_states(system, packing, False)
-        shares: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-        for rank, x in enumerate(initial):
-            shares[owner_of(x, n)].append((x, rank))
-        for f in [p.seed(s) for p, s in zip(parts, shares, strict=True)]:
-            f.result()
+        ranked = list(zip(initial, range(len(initial)), strict=True))
+        sizes = [f.result() for f in [p.seed(ranked) for p in parts]]  # each keeps the ones it owns
         total, level, ranks = len(initial), 0, [None] * n
-        sizes = [len(s) for s in shares]
         while True:
             tick = time.perf_counter()
             checks = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
@@ -283,7 +328,7 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             answers = [f.result() for f in [p.expand(checks, r) for p, r in zip(parts, ranks, strict=True)]]
             hits: dict[int, tuple[int, int]] = {}
             dead, domain = -1, None
-            for i, (_, got, got_dead, got_domain, spent, got_fired, rss) in enumerate(answers):
+            for i, (_, got, got_dead, got_domain, spent, got_fired, _busy, rss) in enumerate(answers):
                 transitions += spent
                 memory[i] = rss
                 fired = bytearray(a | b for a, b in zip(fired, got_fired, strict=True))
@@ -311,15 +356,16 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             sent = sum(len(s) * (1 if isinstance(s, bytes) else 8) + len(k)
                        for batches, *_ in answers for s, k in batches)
             inbox = [[answers[src][0][dst] for src in range(n)] for dst in range(n)]
-            keys = [np.frombuffer(f.result(), dtype=np.int64)
-                    for f in [p.receive(b, cutoff) for p, b in zip(parts, inbox, strict=True)]]
+            merged = [f.result() for f in [p.receive(b, cutoff) for p, b in zip(parts, inbox, strict=True)]]
+            keys = [np.frombuffer(k, dtype=np.int64) for k, _ in merged]
             if domain is not None:
                 domain_error = (0, domain[1], domain[2], domain[3])  # 0: laid out by _conclude
                 domain_path = path_to(level, domain[0])
             width = sum(len(k) for k in keys)
             sizes = [s + len(k) for s, k in zip(sizes, keys, strict=True)]
             per_level.append({"level": level, "expanded": total, "new": width, "bytes": sent,
-                              "seconds": time.perf_counter() - tick})
+                              "seconds": time.perf_counter() - tick,
+                              "work": [a[-2] + m[1] for a, m in zip(answers, merged, strict=True)]})
             total += width
             if width:
                 depth = level + 1
@@ -339,11 +385,37 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     result = _conclude(system, plan, packing, paths, found, domain_error, domain_path, total=total,
                        depth=depth, complete=complete, transitions=transitions,
                        seconds=time.perf_counter() - started, fired=fired, stop_reason=stop_reason, sym=sym)
-    result.backend = f"cluster ({connection.spec}, {n} workers)"
+    result.backend = f"cluster ({connection.spec}, {n} workers, {'native' if native else 'python'})"
     result.workers = [{"states": s, "peak_rss_mib": round(m, 1)} for s, m in zip(sizes, memory, strict=True)]
     result.levels = per_level
     result.interrupted = bool(stop_reason) and stop_reason[0] == INTERRUPTED
     return result
+
+
+def _native(backend: str, system: System, packing: Packing, sym: Symmetry | None, active: Active,
+            on_progress: ProgressFn | None) -> bool:
+    """Whether the partitions expand natively: as `explicit._search_engine` decides for the
+    sequential search (``native`` that cannot run raises `NativeUnavailable`; ``auto`` falls back
+    with a note), except that a cluster's model is never too small to compile. The library is
+    built here, once, so that the workers only load it."""
+    if backend == "python":
+        return False
+    from .native.build import NativeUnavailable, load
+    from .native.partition import source_of
+    from .native.search import unavailable_reason
+
+    try:
+        reason = unavailable_reason(system, packing)
+        if reason is not None:
+            raise NativeUnavailable(reason)
+        load(source_of(system, sym, active))
+        return True
+    except (NativeUnavailable, SymmetryRefused) as exc:
+        if backend == "native":
+            raise NativeUnavailable(f"--backend native: {exc}") from None
+        if on_progress is not None:
+            on_progress({"note": f"native backend unavailable ({exc}); the workers run the Python backend"})
+        return False
 
 
 def _conclude(system: System, plan: Plan, packing: Packing, paths: dict[str, list[tuple[int, int]]],
