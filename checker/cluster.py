@@ -2,9 +2,11 @@
 
 States are partitioned by a hash of their packed form; one partition lives on each worker as a
 Dask actor (`Partition`). Its owner keeps the visited states of its share and expands its
-share of each level's frontier with the sequential search's own generated expansion
-(`expand.py`, `codegen.generate_chunk`). Successors travel in batches, one per
-destination partition and level, as arrays of 64-bit states with a 64-bit key each.
+share of each level's frontier with the sequential search's own generated expansion: in C
+(`native/partition.py`, the same per-state code as the sequential native search) or as
+compiled Python (`expand.py`, `codegen.generate_chunk`), chosen by ``backend`` as for the
+sequential search. Successors owned elsewhere travel in batches, one per destination partition
+and level, as arrays of packed states with a 64-bit key each.
 
 The search is level-synchronised and keeps the sequential search's order: every state of a
 level has a rank, its position in the sequential engine's breadth-first order. A successor's
@@ -147,14 +149,20 @@ class Partition:
     def seed(self, initial: list[tuple[int, int]]) -> int:
         return self.share.seed(initial)
 
-    def expand(self, checks: Active, ranks: bytes | None) -> tuple:
-        start = time.perf_counter()
-        answer = self.share.expand(checks, ranks)
-        return (*answer, time.perf_counter() - start, _peak_rss_mib())
+    def expand(self, checks: Active, ranks: Squeezed | None) -> tuple:
+        import numpy as np
 
-    def receive(self, batches: list[tuple[Any, bytes]], cutoff: int | None) -> tuple[bytes, float]:
         start = time.perf_counter()
-        keys = self.share.receive(batches, cutoff)
+        batches, *answer = self.share.expand(checks, None if ranks is None else unsqueeze(ranks).tobytes())
+        batches = [(states, squeeze(np.frombuffer(keys, dtype=np.int64))) for states, keys in batches]
+        return (batches, *answer, time.perf_counter() - start, _peak_rss_mib())
+
+    def receive(self, batches: list[tuple[Any, Squeezed]], cutoff: int | None) -> tuple[Squeezed, float]:
+        import numpy as np
+
+        start = time.perf_counter()
+        batches = [(states, unsqueeze(keys).tobytes()) for states, keys in batches]
+        keys = squeeze(np.frombuffer(self.share.receive(batches, cutoff), dtype=np.int64))
         return keys, time.perf_counter() - start
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
@@ -162,6 +170,38 @@ class Partition:
 
     def stored(self) -> int:
         return self.share.stored()
+
+
+# An increasing array of 64-bit integers as (length, first value, the differences' NumPy type, the
+# differences): a level's keys and ranks travel so, in 1, 2 or 4 bytes a value instead of 8.
+Squeezed = tuple[int, int, str, bytes]
+
+
+def squeeze(values: Any) -> Squeezed:
+    """``values`` (an int64 NumPy array, increasing for the squeeze to pay) in the narrowest type
+    its differences fit."""
+    import numpy as np
+
+    if len(values) == 0:
+        return 0, 0, "u1", b""
+    steps = np.diff(values)
+    top = int(steps.max()) if len(steps) else 0
+    kind = "i8" if len(steps) and steps.min() < 0 else next(k for k in ("u1", "u2", "u4", "i8")
+                                                            if top <= np.iinfo(k).max)
+    return len(values), int(values[0]), kind, steps.astype(kind).tobytes()
+
+
+def unsqueeze(packed: Squeezed) -> Any:
+    """The int64 NumPy array `squeeze` packed."""
+    import numpy as np
+
+    count, first, kind, steps = packed
+    out = np.empty(count, dtype=np.int64)
+    if count:
+        out[0] = first
+        np.cumsum(np.frombuffer(steps, dtype=kind), dtype=np.int64, out=out[1:])
+        out[1:] += first
+    return out
 
 
 def _peak_rss_mib() -> float:
@@ -321,6 +361,7 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
         ranked = list(zip(initial, range(len(initial)), strict=True))
         sizes = [f.result() for f in [p.seed(ranked) for p in parts]]  # each keeps the ones it owns
         total, level, ranks = len(initial), 0, [None] * n
+        rank_bytes = 0  # the bytes of the ranks sent with this level's expansion
         while True:
             tick = time.perf_counter()
             checks = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
@@ -353,17 +394,18 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             if dead >= 0 and (cutoff is None or dead < domain[0]):
                 paths[DEADLOCK] = path_to(level, dead)
                 found[DEADLOCK] = ("state", None)
-            sent = sum(len(s) * (1 if isinstance(s, bytes) else 8) + len(k)
+            sent = sum(len(s) * (1 if isinstance(s, bytes) else 8) + len(k[3])
                        for batches, *_ in answers for s, k in batches)
             inbox = [[answers[src][0][dst] for src in range(n)] for dst in range(n)]
             merged = [f.result() for f in [p.receive(b, cutoff) for p, b in zip(parts, inbox, strict=True)]]
-            keys = [np.frombuffer(k, dtype=np.int64) for k, _ in merged]
+            keys = [unsqueeze(k) for k, _ in merged]
             if domain is not None:
                 domain_error = (0, domain[1], domain[2], domain[3])  # 0: laid out by _conclude
                 domain_path = path_to(level, domain[0])
             width = sum(len(k) for k in keys)
             sizes = [s + len(k) for s, k in zip(sizes, keys, strict=True)]
             per_level.append({"level": level, "expanded": total, "new": width, "bytes": sent,
+                              "key_bytes": sum(len(k[3]) for k, _ in merged), "rank_bytes": rank_bytes,
                               "seconds": time.perf_counter() - tick,
                               "work": [a[-2] + m[1] for a, m in zip(answers, merged, strict=True)]})
             total += width
@@ -376,8 +418,12 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
                 break
             if limits.reached(total, 0, lambda d=depth, s=sizes: {"depth": d, "per_worker": list(s)}):
                 break
-            everything = np.sort(np.concatenate(keys))
-            ranks = [np.searchsorted(everything, k).astype(np.int64).tobytes() for k in keys]
+            if n == 1:
+                ranks = [squeeze(np.arange(len(keys[0]), dtype=np.int64))]
+            else:
+                everything = np.sort(np.concatenate(keys))
+                ranks = [squeeze(np.searchsorted(everything, k).astype(np.int64)) for k in keys]
+            rank_bytes = sum(len(r[3]) for r in ranks)
             level += 1
     except KeyboardInterrupt:
         stop_reason.insert(0, INTERRUPTED)

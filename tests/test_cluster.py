@@ -263,3 +263,16 @@ def test_random_systems_give_what_the_sequential_search_gives(local2, seed):
     system = random_system(seed)
     sequential = explore(system, backend="python")
     assert summary(explore_cluster(system, local2, backend="native")) == summary(sequential)
+
+
+def test_keys_and_ranks_travel_squeezed_and_come_back_whole():
+    import numpy as np
+
+    from migcheck.checker.cluster import squeeze, unsqueeze
+
+    for values, kind in (([], "u1"), ([7], "u1"), ([3, 4, 259], "u1"), ([3, 4, 260], "u2"),
+                         ([0, 256, 70_000], "u4"), ([-5, 2**40], "i8"), ([1, 2**16 + 1], "u4"),
+                         ([1, 2**16], "u2"), ([5, 3, 9], "i8")):
+        packed = squeeze(np.array(values, dtype=np.int64))
+        assert packed[2] == kind
+        assert unsqueeze(packed).tolist() == values
