@@ -31,6 +31,7 @@ import contextlib
 import logging
 import resource
 import signal
+import threading
 import time
 from array import array
 from bisect import bisect_left
@@ -49,6 +50,7 @@ from .symmetry import Symmetry, SymmetryRefused
 LOCAL = "local:"
 INTERRUPTED = "interrupted (Ctrl-C)"
 _MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing: the high bits of x × this spread packed states evenly
+_PEER_WAIT = 3600.0  # seconds a partition waits for its peers' successors before giving up
 
 
 class ClusterRefused(MigcheckError):
@@ -146,24 +148,54 @@ class Partition:
         else:
             self.share = PythonPartition(system, symmetry, index, count)
 
+        self.index = index
+        self.peers: list[Any] = []  # the other partitions' actors, by index (set by `meet`)
+        self.inbox: dict[int, list[tuple[Any, Squeezed]]] = {}  # level -> the batches delivered
+        self.arrived = threading.Condition()
+
+    def meet(self, peers: list[Any]) -> None:
+        self.peers = list(peers)
+
     def seed(self, initial: list[tuple[int, int]]) -> int:
         return self.share.seed(initial)
 
-    def expand(self, checks: Active, ranks: Squeezed | None) -> tuple:
+    async def deliver(self, level: int, states: Any, keys: Squeezed) -> None:
+        """A peer's successors for this partition (run on the worker's event loop, so that it is
+        taken while this partition's own `step` still works or waits)."""
+        with self.arrived:
+            self.inbox.setdefault(level, []).append((states, keys))
+            self.arrived.notify_all()
+
+    def step(self, level: int, checks: Active, ranks: Squeezed | None) -> tuple:
+        """One level: expand this partition's share, deliver each peer its successors directly,
+        wait for every peer's delivery, and merge them into the next level.
+
+        Returns `PythonPartition.expand`'s decisions (hits, deadlock, domain error, transitions,
+        actions fired), the next level's keys (squeezed), the bytes delivered, the seconds spent
+        expanding and merging (the rest is waiting and communication) and the peak memory."""
         import numpy as np
 
         start = time.perf_counter()
-        batches, *answer = self.share.expand(checks, None if ranks is None else unsqueeze(ranks).tobytes())
-        batches = [(states, squeeze(np.frombuffer(keys, dtype=np.int64))) for states, keys in batches]
-        return (batches, *answer, time.perf_counter() - start, _peak_rss_mib())
-
-    def receive(self, batches: list[tuple[Any, Squeezed]], cutoff: int | None) -> tuple[Squeezed, float]:
-        import numpy as np
-
+        batches, *decisions = self.share.expand(checks, None if ranks is None else unsqueeze(ranks).tobytes())
+        work = time.perf_counter() - start
+        sent, pending = 0, []
+        for d, (states, keys) in enumerate(batches):
+            if d != self.index:
+                packed = squeeze(np.frombuffer(keys, dtype=np.int64))
+                sent += len(states) * (1 if isinstance(states, bytes) else 8) + len(packed[3])
+                pending.append(self.peers[d].deliver(level, states, packed))
+        for future in pending:
+            future.result()
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: len(self.inbox.get(level, ())) == len(self.peers) - 1,
+                                         timeout=_PEER_WAIT):
+                raise ClusterRefused(f"level {level}: a peer's successors did not come in {_PEER_WAIT} s")
+            delivered = self.inbox.pop(level, [])
         start = time.perf_counter()
-        batches = [(states, unsqueeze(keys).tobytes()) for states, keys in batches]
-        keys = squeeze(np.frombuffer(self.share.receive(batches, cutoff), dtype=np.int64))
-        return keys, time.perf_counter() - start
+        merged = [batches[self.index]] + [(states, unsqueeze(keys).tobytes()) for states, keys in delivered]
+        keys = np.frombuffer(self.share.receive(merged, None), dtype=np.int64)
+        work += time.perf_counter() - start
+        return (*decisions, squeeze(keys), sent, work, _peak_rss_mib())
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         return self.share.locate(level, rank)
@@ -308,9 +340,10 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     number of states, the depth and the counterexamples equal `explicit.explore`'s. ``backend``
     is the partitions' expansion, as for the sequential search (``auto``: native when it can).
 
-    Time per level: the slowest partition's expansion and merge, plus two round trips and the
-    level's successor batches (16 bytes each) relayed through this process; memory: each
-    partition holds its share of the visited states, this process only counts and ranks.
+    Time per level: the slowest partition's expansion and merge, one round trip from this
+    process (which sends the level's ranks and gets the next level's keys, squeezed to 1-2 bytes
+    a state) and the successor batches, which go from partition to partition directly; memory:
+    each partition holds its share of the visited states, this process only counts and ranks.
     """
     import numpy as np
 
@@ -331,6 +364,8 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     parts = [client.submit(Partition, system, symmetric_for, i, n, first, native, actor=True, workers=[w],
                            allow_other_workers=False, pure=False).result()
              for i, w in enumerate(connection.workers)]
+    for f in [p.meet(parts) for p in parts]:  # successors then travel from partition to partition
+        f.result()
 
     limits = Limits(max_states, timeout, on_progress)
     started, stop_reason = limits.started, limits.stop_reason
@@ -366,10 +401,11 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             tick = time.perf_counter()
             checks = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
                             plan.deadlock and DEADLOCK not in found, False, bool(sym and sym.groups))
-            answers = [f.result() for f in [p.expand(checks, r) for p, r in zip(parts, ranks, strict=True)]]
+            steps = [p.step(level, checks, r) for p, r in zip(parts, ranks, strict=True)]
+            answers = [f.result() for f in steps]
             hits: dict[int, tuple[int, int]] = {}
             dead, domain = -1, None
-            for i, (_, got, got_dead, got_domain, spent, got_fired, _busy, rss) in enumerate(answers):
+            for i, (got, got_dead, got_domain, spent, got_fired, *_, rss) in enumerate(answers):
                 transitions += spent
                 memory[i] = rss
                 fired = bytearray(a | b for a, b in zip(fired, got_fired, strict=True))
@@ -380,8 +416,11 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
                     dead = got_dead
                 if got_domain is not None and (domain is None or got_domain[:2] < domain[:2]):
                     domain = got_domain
+            keys = [unsqueeze(answer[5]) for answer in answers]
             # the sequential search stops at the first domain error: later keys never happen
             cutoff = domain[0] * n_actions + domain[1] if domain is not None else None
+            if cutoff is not None:
+                keys = [k[k < cutoff] for k in keys]
             for k, (rank, a) in hits.items():
                 if cutoff is not None and rank * n_actions + a >= cutoff:
                     continue
@@ -394,20 +433,16 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             if dead >= 0 and (cutoff is None or dead < domain[0]):
                 paths[DEADLOCK] = path_to(level, dead)
                 found[DEADLOCK] = ("state", None)
-            sent = sum(len(s) * (1 if isinstance(s, bytes) else 8) + len(k[3])
-                       for batches, *_ in answers for s, k in batches)
-            inbox = [[answers[src][0][dst] for src in range(n)] for dst in range(n)]
-            merged = [f.result() for f in [p.receive(b, cutoff) for p, b in zip(parts, inbox, strict=True)]]
-            keys = [unsqueeze(k) for k, _ in merged]
             if domain is not None:
                 domain_error = (0, domain[1], domain[2], domain[3])  # 0: laid out by _conclude
                 domain_path = path_to(level, domain[0])
             width = sum(len(k) for k in keys)
             sizes = [s + len(k) for s, k in zip(sizes, keys, strict=True)]
-            per_level.append({"level": level, "expanded": total, "new": width, "bytes": sent,
-                              "key_bytes": sum(len(k[3]) for k, _ in merged), "rank_bytes": rank_bytes,
-                              "seconds": time.perf_counter() - tick,
-                              "work": [a[-2] + m[1] for a, m in zip(answers, merged, strict=True)]})
+            per_level.append({"level": level, "expanded": total, "new": width,
+                              "bytes": sum(answer[6] for answer in answers),
+                              "key_bytes": sum(len(answer[5][3]) for answer in answers),
+                              "rank_bytes": rank_bytes, "seconds": time.perf_counter() - tick,
+                              "work": [answer[7] for answer in answers]})
             total += width
             if width:
                 depth = level + 1

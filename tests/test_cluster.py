@@ -276,3 +276,11 @@ def test_keys_and_ranks_travel_squeezed_and_come_back_whole():
         packed = squeeze(np.array(values, dtype=np.int64))
         assert packed[2] == kind
         assert unsqueeze(packed).tolist() == values
+
+
+def test_one_worker_gives_what_the_sequential_search_gives():
+    system = build(bundled("two-phase-commit").variants()["commit-without-votes"], {"rms": 4})
+    with connect("local:1") as one:
+        cluster = explore_cluster(system, one)
+    assert summary(cluster) == summary(explore(system, backend="python"))
+    assert [w["states"] for w in cluster.workers] == [cluster.stats.states]
