@@ -45,6 +45,7 @@ from migcheck.models.ir import System
 from .codegen import Active, Packing
 from .expand import Expander
 from .explicit import DEADLOCK, Exploration, Limits, Plan, ProgressFn, conclude, initial_states
+from .native.build import NativeUnavailable
 from .symmetry import Symmetry, SymmetryRefused
 
 LOCAL = "local:"
@@ -361,9 +362,22 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     first = Active(tuple(open_inv), tuple(open_wit), tuple(open_act), plan.deadlock, False,
                    bool(sym and sym.groups))
     native = _native(backend, system, packing, sym, first, on_progress)
-    parts = [client.submit(Partition, system, symmetric_for, i, n, first, native, actor=True, workers=[w],
-                           allow_other_workers=False, pure=False).result()
-             for i, w in enumerate(connection.workers)]
+
+    def start(native: bool) -> list[Any]:
+        futures = [client.submit(Partition, system, symmetric_for, i, n, first, native, actor=True,
+                                 workers=[w], allow_other_workers=False, pure=False)
+                   for i, w in enumerate(connection.workers)]
+        return [f.result() for f in futures]
+
+    try:
+        parts = start(native)
+    except NativeUnavailable as exc:  # a worker on another machine, without a C compiler
+        if backend == "native":
+            raise NativeUnavailable(f"--backend native: a worker cannot build its partition: {exc}") from None
+        if on_progress is not None:
+            on_progress({"note": f"a worker cannot build its native partition ({exc}); "
+                                 "the workers run the Python backend"})
+        native, parts = False, start(False)
     for f in [p.meet(parts) for p in parts]:  # successors then travel from partition to partition
         f.result()
 
@@ -478,10 +492,11 @@ def _native(backend: str, system: System, packing: Packing, sym: Symmetry | None
     """Whether the partitions expand natively: as `explicit._search_engine` decides for the
     sequential search (``native`` that cannot run raises `NativeUnavailable`; ``auto`` falls back
     with a note), except that a cluster's model is never too small to compile. The library is
-    built here, once, so that the workers only load it."""
+    built here, once, so that workers on this machine only load it; a worker elsewhere builds
+    its own (`explore_cluster` falls back to Python partitions when one cannot)."""
     if backend == "python":
         return False
-    from .native.build import NativeUnavailable, load
+    from .native.build import load
     from .native.partition import source_of
     from .native.search import unavailable_reason
 
