@@ -284,3 +284,27 @@ def test_one_worker_gives_what_the_sequential_search_gives():
         cluster = explore_cluster(system, one)
     assert summary(cluster) == summary(explore(system, backend="python"))
     assert [w["states"] for w in cluster.workers] == [cluster.stats.states]
+
+
+def _break_compiler(cache: str) -> None:
+    """In a worker: a build cache of its own, and a C compiler that fails."""
+    os.environ.update({"CC": shutil.which("false") or "false", "MIGCHECK_CACHE": cache})
+
+
+@pytest.mark.slow
+def test_workers_without_a_compiler_fall_back_to_python_partitions(tmp_path):
+    """Workers that cannot build the native partition (as on another machine without a working C
+    compiler): ``auto`` says so in one note and runs Python partitions, with the same result;
+    ``native`` is refused in one line."""
+    from migcheck.checker.native.build import NativeUnavailable
+
+    system = build(bundled("two-phase-commit").variants()["commit-without-votes"], {"rms": 3})
+    notes: list[str] = []
+    with connect("local:2") as bare:
+        bare.client.run(_break_compiler, str(tmp_path / "cache"))
+        cluster = explore_cluster(system, bare, on_progress=lambda i: notes.append(i.get("note", "")))
+        assert cluster.backend.endswith("python)")
+        assert any("a worker cannot build its native partition" in note for note in notes), notes
+        assert summary(cluster) == summary(explore(system, backend="python"))
+        with pytest.raises(NativeUnavailable, match=r"^--backend native: a worker cannot build"):
+            explore_cluster(system, bare, backend="native")
