@@ -1,10 +1,15 @@
 """The guest's VF driver (ixgbevf-like), with the thread's migration support.
 
-RX refill: put the slot's buffer in a page (any buffer page for a fresh buffer, its own page
-for a recycled one), dma_map the page, write the descriptor (buffer address, status
-cleared), advance next_to_use, write RDT. RX clean: poll DD at next_to_clean, hand the
-packet up, then unmap the buffer's page (the slot has no buffer until its next refill) or
-recycle the buffer (it keeps its page). Dirty marking ("touch") is a store that
+RX refill: put the slot's buffer in a page (any buffer page for a fresh buffer, in a part
+of it no other buffer uses; the page waiting there for a recycled one), dma_map the page,
+write the descriptor (buffer address, status cleared), advance next_to_use, write RDT. RX
+clean: poll DD at next_to_clean, hand the packet up with its half page (the skb holds it,
+as ``ixgbevf_build_skb`` does; the stack reads it later), then unmap the buffer's page (the
+slot has no buffer until its next refill) or reuse it as ``ixgbevf_reuse_rx_page`` does:
+flip the offset to the page's other half (``page_offset ^= truesize``), unless another
+descriptor's buffer is there, and move the page to the descriptor at next_to_alloc (the
+first from next_to_use that holds no buffer, or the cleaned one itself), whose next refill
+uses it. Dirty marking ("touch") is a store that
 changes no data: atomic (``cmpxchg(p, x, x)``), or, when ``plain_touch``, a plain read and a
 later write of the value read, two separate steps, so a DMA write that lands in between is
 really overwritten. The migration-event handler runs its steps (clear BME, drain, mark,
@@ -98,6 +103,7 @@ class GuestDriver:
         self.published = [False] * layout.slots  # handed to the VF by RDT, not cleaned yet
         # the buffer page holding each slot's buffer; None before its first refill and after an unmap
         self.buffer_page: list[int | None] = [None] * layout.slots
+        self.buffer_offset: list[int] = [layout.buffer_offset(i) for i in range(layout.slots)]
         self.touch: Touch | None = None
         self.released = False  # the event handler freed the RX buffers; NAPI is off
         self.refills = 0
@@ -210,10 +216,12 @@ class GuestDriver:
         ``page`` (when None, the allocator's default: page ``slot % buffer_pages``)."""
         refuse(self.why_not_refill(page))
         slot = self.next_refill_slot()
+        kept = self.buffer_page[slot]
         if page is None:
-            kept = self.buffer_page[slot]
             page = kept if kept is not None else slot % self.layout.buffer_pages
-        offset = self.layout.buffer_offset(slot)
+        if kept is None:
+            self.buffer_offset[slot] = self._free_part(slot, page)
+        offset = self.buffer_offset[slot]
         first = self.layout.first_page(page)
         self.stack.release(self.memory.ram, first, offset, min(self.layout.buffer_size, PAGE_SIZE))
         for p in self.layout.pages_of(page):
@@ -240,7 +248,47 @@ class GuestDriver:
         page = self.buffer_page[slot]
         if page is None:
             raise ValueError(f"descriptor {slot} has no buffer (never refilled, or unmapped since)")
-        return self.layout.first_page(page), self.layout.buffer_offset(slot)
+        return self.layout.first_page(page), self.buffer_offset[slot]
+
+    def _holder(self, slot: int, page: int, offset: int) -> int | None:
+        """Another descriptor whose buffer is at ``offset`` in allocation ``page``, if any."""
+        return next((j for j in range(self.layout.slots) if j != slot and self.buffer_page[j] == page
+                     and self.buffer_offset[j] == offset), None)
+
+    def _free_part(self, slot: int, page: int) -> int:
+        """Where a fresh buffer of ``slot`` goes in allocation ``page``: the slot's own part,
+        or the first part no other buffer uses (a page has a part for every slot)."""
+        size = self.layout.buffer_size
+        parts = [self.layout.buffer_offset(slot)] + list(range(0, PAGE_SIZE if size < PAGE_SIZE else 1, size))
+        return next(o for o in parts if self._holder(slot, page, o) is None)
+
+    def next_to_alloc(self, cleaned: int) -> int:
+        """ixgbevf's next_to_alloc: where the page of the descriptor being cleaned goes: the
+        first descriptor from next_to_use that is free and holds no buffer, else ``cleaned``."""
+        n = self.layout.slots
+        for k in range(n):
+            d = (self.next_to_use + k) % n
+            if d == cleaned or (not self.published[d] and self.buffer_page[d] is None):
+                return d
+        return cleaned
+
+    def _reuse(self, slot: int) -> str:
+        """ixgbevf_reuse_rx_page: flip to the page's other half and move the page to the
+        descriptor at next_to_alloc; returns what was done, in words."""
+        page, offset = self.buffer_page[slot], self.buffer_offset[slot]
+        assert page is not None
+        flipped = offset ^ self.layout.buffer_size if self.layout.span == 1 else offset
+        holder = self._holder(slot, page, flipped)
+        to = self.next_to_alloc(slot)
+        self.buffer_page[slot] = None
+        self.buffer_page[to], self.buffer_offset[to] = page, offset if holder is not None else flipped
+        if holder is not None:  # only where the emulator lets two descriptors share a page
+            half = f"its other part +{flipped:#05x} is descriptor {holder}'s, so it stays at +{offset:#05x}"
+        elif flipped == offset:
+            half = "a jumbo buffer spans it all"
+        else:
+            half = f"offset flipped +{offset:#05x} -> +{flipped:#05x}"
+        return f"page {page} reused ({half}), moved to descriptor {to} (next_to_alloc)"
 
     def descriptor(self, slot: int) -> RxDescriptor:
         return RxDescriptor(self.memory.cpu_read(self.layout.ring_page, slot * DESCRIPTOR_SIZE,
@@ -295,20 +343,21 @@ class GuestDriver:
                                 slot=slot, page=page, offset=offset, length=length)
             self._free(slot)
             return slot
-        self.stack.read_now(self.memory.ram, buffer)
+        self.stack.hold(buffer)  # build_skb: the skb's data is this half of the page
         if marks and self.config.plain_touch:
             span_offset, span = (0, PAGE_SIZE) if self.config.touch_span == "page" else (0, 8)
             self.touch = Touch(slot, page, span_offset, self.memory.cpu_read(page, span_offset, span))
-            self.journal.record("driver", "touch_read", f"clean descriptor {slot}: packet copied out; "
-                                f"plain touch reads page {page} +{span_offset:#05x} ({span} bytes)",
-                                slot=slot, page=page, offset=span_offset, length=span)
+            self.journal.record("driver", "touch_read", f"clean descriptor {slot}: packet handed up in "
+                                f"its half page; plain touch reads page {page} +{span_offset:#05x} "
+                                f"({span} bytes)", slot=slot, page=page, offset=span_offset, length=span)
             return slot
         marks = marks and not self.config.bitmap  # with the bitmap, the page's bit stays set
         if marks:
             self._mark(allocation, offset)  # dma_sync_for_cpu's atomic no-op
-        self.journal.record("driver", "clean", f"clean descriptor {slot}: packet copied out, buffer "
-                            "recycled" + (f" (page {page} marked by an atomic touch)" if marks else ""),
-                            slot=slot, page=page, offset=offset, length=length)
+        reused = self._reuse(slot)
+        self.journal.record("driver", "clean", f"clean descriptor {slot}: packet handed up in its half "
+                            "page" + (f", page {page} marked by an atomic touch" if marks else "")
+                            + f"; {reused}", slot=slot, page=page, offset=offset, length=length)
         self._free(slot)
         return slot
 
@@ -336,6 +385,7 @@ class GuestDriver:
             self.journal.record("driver", "touch_write", f"plain touch writes back page {t.page} "
                                 "(no change)", page=t.page, slot=t.slot)
         self.touch = None
+        self.journal.record("driver", "reuse", self._reuse(t.slot), slot=t.slot)
         self._free(t.slot)
         return t.slot
 

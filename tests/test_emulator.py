@@ -38,9 +38,19 @@ def up(config: MachineConfig | None = None, opt_in: bool = True) -> Machine:
     return m
 
 
+def held_packets(m: Machine) -> list[int | None]:
+    """The sequence numbers in the half pages the guest's stack holds, not read yet."""
+    return [parse(m.memory.ram.read(h.page, h.offset, h.length)) for h in m.stack.held]
+
+
 def receive_one(m: Machine) -> int:
-    slot = m.driver.refill()
-    m.packet_arrives()
+    m.driver.refill()
+    return deliver(m)
+
+
+def deliver(m: Machine) -> int:
+    """A packet into the next published descriptor, its data and write-back landed."""
+    slot = m.packet_arrives()
     m.land(slot, DATA)
     m.vf.write_back(slot)
     m.land(slot, WRITEBACK)
@@ -122,7 +132,7 @@ def test_an_unmap_forgets_the_page_and_follows_the_actual_placement():
     with pytest.raises(StepRefused, match="page 0 also holds the buffer of descriptor 0"):
         m.driver.clean(unmap=True)
     m.driver.clean(unmap=False)
-    assert [r.seq for r in m.stack.received] == [2]
+    assert held_packets(m) == [1, 2]  # the skb of each holds its half page
 
 
 def test_descriptor_formats_follow_the_advanced_rx_layout():
@@ -219,9 +229,45 @@ def test_rx_clean_polls_dd_and_hands_the_packet_up():
     m = up()
     slot = receive_one(m)
     m.driver.clean(unmap=False)
-    assert [r.seq for r in m.stack.received] == [1]
+    assert m.stack.received == [] and held_packets(m) == [1]  # build_skb: the skb holds the half page
     assert not m.driver.published[slot]
     assert m.memory.dirty_log.is_dirty(0)  # the atomic touch of dma_sync
+
+
+def test_a_reused_page_flips_to_its_other_half_and_moves_to_next_to_alloc():
+    """ixgbevf_reuse_rx_page: the stack keeps the half it was handed, the page goes to the
+    descriptor at next_to_alloc on its other half, and the VF writes there."""
+    m = up(MachineConfig(slots=2, buffer_pages=2))
+    m.driver.refill(1)  # descriptor 0 in page 1 +0x000
+    deliver(m)
+    m.driver.clean(unmap=False)
+    assert "page 1 reused (offset flipped +0x000 -> +0x800), moved to descriptor 1 (next_to_alloc)" in \
+        m.journal.of_kind("clean")[-1].text
+    assert m.driver.buffer_page == [None, 1] and m.driver.buffer_offset[1] == 0x800
+    assert m.driver.refill_pages() == [1]
+    m.driver.refill(1)
+    assert m.driver.descriptor(1).pkt_addr == m.layout.address(1, 0x800)
+    slot = m.packet_arrives()
+    m.land(slot, DATA)
+    assert parse(m.memory.ram.read(1, 0x800, FRAME_LEN)) == 2
+    assert held_packets(m) == [1]  # the stack's half is untouched
+    m.vf.write_back(slot)
+    m.land(slot, WRITEBACK)
+    m.driver.clean(unmap=False)  # back to the first half, to descriptor 0 (next_to_alloc again)
+    assert m.driver.buffer_page == [1, None] and m.driver.buffer_offset[0] == 0
+    m.driver.refill(1)  # reusing the first half: the stack is done with packet 1 first
+    assert [r.seq for r in m.stack.received] == [1] and held_packets(m) == [2]
+
+
+def test_a_half_another_descriptor_holds_is_not_flipped_into():
+    m = up(MachineConfig(slots=2, buffer_pages=1))
+    m.driver.refill(0)
+    m.driver.refill(0)  # both descriptors in page 0, at +0x000 and +0x800
+    deliver(m)
+    m.driver.clean(unmap=False)
+    assert m.driver.buffer_page == [0, 0] and m.driver.buffer_offset == [0, 0x800]
+    said = m.journal.of_kind("clean")[-1].text
+    assert "its other part +0x800 is descriptor 1's, so it stays at +0x000" in said
 
 
 def test_unmap_hands_the_page_up_and_the_stack_reads_it_later():
@@ -365,7 +411,7 @@ def test_abort_then_recovery_restores_the_ring():
     assert m.vf.config.bus_master and m.driver.state == "up"
     receive_one(m)
     m.driver.clean(unmap=False)
-    assert [r.seq for r in m.stack.received] == [1]
+    assert held_packets(m) == [1]
 
 
 def test_switchover_stops_the_source():

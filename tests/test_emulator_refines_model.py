@@ -264,6 +264,11 @@ def test_the_schedule_offers_every_page_to_a_fresh_buffer_and_only_its_own_to_a_
     m.vf.write_back(0)
     m.land(0, "writeback")
     m.driver.clean(unmap=False)
-    m.driver.refill(1)
+    # ixgbevf_reuse_rx_page: page 2 moves to next_to_alloc (descriptor 1), on its other half
+    assert m.driver.buffer_page == [None, 2] and m.driver.buffer_offset[1] == 0x800
     refills = [op.label for op in operations(m) if op.label.startswith("driver.refill")]
-    assert refills == ["driver.refill(page 2)"]  # slot 0 again: its recycled buffer stays in page 2
+    assert refills == ["driver.refill(page 2)"]  # descriptor 1 reuses the page waiting there
+    m.driver.refill(2)
+    assert m.driver.descriptor(1).pkt_addr == m.layout.address(2, 0x800)
+    refills = [op.label for op in operations(m) if op.label.startswith("driver.refill")]
+    assert refills == ["driver.refill(page 0)", "driver.refill(page 1)", "driver.refill(page 2)"]

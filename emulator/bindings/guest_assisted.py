@@ -19,9 +19,9 @@ The abstraction reads every model variable off concrete state:
   (span 2 or more); ``ring_copied_quiet``, ``tx_ring_copied_quiet``: the ring page's last
   copy was made with the VF quiet.
 - ``tx``: the VF's TX descriptor: free, posted (TDT moved) or wb_inflight (DD posted).
-- ``buf[i]``: the buffer page the driver put slot i's buffer in at its last refill; None
-  before its first refill and after the clean that unmapped it (a recycled buffer, and a
-  ring reset, keep it).
+- ``buf[i]``: the buffer page the driver holds for slot i: put there by a refill, or moved
+  there by the reuse of a cleaned buffer's page (to next_to_alloc); None before its first
+  refill, after the clean that unmapped it and after its page moved on (a ring reset keeps it).
 - ``next_to_use``, ``next_to_clean``: the driver's ring indexes; ``rx_head``: the VF's RDH
   (all modulo the ring size).
 - ``touch[i]``: none unless a plain touch begun by cleaning slot i is half done; then read
