@@ -10,6 +10,7 @@ One known imprecision of the model is allowed, and only where it arises (see
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -228,8 +229,9 @@ def walk(variant: str, params: tuple[int, int, int, int], seed: int,
 def test_random_schedules_use_the_freedom_of_page_choice():
     """The schedules explore what the model now allows: a fresh buffer in any page (not only
     the old fixed page ``i % pages``), two buffers sharing a page although there are more
-    pages than slots, a slot taking another page after an unmap, and a plain touch racing a
-    DMA write into its page. Every step refines the model."""
+    pages than slots, a slot taking another page after an unmap, a plain touch racing a DMA
+    write into its page, and a cleaned buffer's page reused on its other half by the
+    descriptor at next_to_alloc. Every step refines the model."""
     seen = set()
     for seed in range(60):
         variant = ("plain-touch", "disable-first", "unmap-unmarked")[seed % 3]
@@ -248,8 +250,15 @@ def test_random_schedules_use_the_freedom_of_page_choice():
                 seen.add("two buffers in one of three pages")
             if m.journal.of_kind("stale_write"):
                 seen.add("a stale write-back")
+        for e in m.journal.of_kind("clean", "reuse"):
+            moved = re.search(r"moved to descriptor (\d+) \(next_to_alloc\)", e.text)
+            if moved and int(moved[1]) != e.slot:
+                seen.add("a page reused by the next descriptor")
+            if "offset flipped" in e.text:
+                seen.add("a half page flipped")
     assert seen == {"placed elsewhere than i % pages", "another page after an unmap",
-                    "two buffers in one of three pages", "a stale write-back"}
+                    "two buffers in one of three pages", "a stale write-back",
+                    "a page reused by the next descriptor", "a half page flipped"}
 
 
 def test_the_schedule_offers_every_page_to_a_fresh_buffer_and_only_its_own_to_a_recycled_one():
