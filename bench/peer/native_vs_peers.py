@@ -5,15 +5,16 @@ Run through ``bench/peer/native_run.sh``, which installs SPIN and Rumur (Debian'
 
 Models: two-phase commit (``rms``) and guest-assisted dirty tracking (variant disable-first,
 ``slots`` and ``pages``). The Promela and Murphi models are written from the same IR by
-``export.py``. For Rumur's symmetric search they are written by hand, with the symmetric index set
-as a scalarset (the IR has no scalarsets, and Murphi's scalarset rules forbid the flattened arrays
-the exporter writes): ``two_phase_commit_sym.m`` (resource managers) and ``guest_assisted_sym.m``
-(pages; disable-first). A row counts only when every tool reports the same distinct states, and
-Rumur as many rules fired as migcheck's transitions; the run fails otherwise. Rows with Rumur's
-heuristic symmetry reduction (``--heuristic``) are reported, not compared: it may store more
-states than there are orbits. ``--unreduced`` runs the hand-written models with Rumur's symmetry
-reduction off against migcheck without symmetry: identical counts there show that each is the
-same transition system as the bundled model.
+``export.py``. For Rumur's symmetric search they are written by hand, with the symmetric index
+set as a scalarset (the IR has no scalarsets, and Murphi's scalarset rules forbid the flattened
+arrays the exporter writes): ``two_phase_commit_sym.m`` (resource managers) and
+``guest_assisted_sym.m`` (pages; disable-first). A row counts only when every tool reports the
+same distinct states and transitions (Rumur's rules fired; SPIN's stored + matched states, less
+the initial one); the run fails otherwise. Rows with Rumur's heuristic symmetry reduction
+(``--heuristic``) are reported, not compared: it may store more states than there are orbits.
+``--unreduced`` runs the hand-written models with Rumur's symmetry reduction off against
+migcheck without symmetry: identical counts there show that each is the same transition system
+as the bundled model.
 
 Each tool checks the model's invariants (the assertions in Promela, Murphi's ``invariant``), and
 on the hand-written models also the action properties (``assert`` in the Murphi rules); no tool
@@ -149,7 +150,8 @@ class Spin:
 
     @staticmethod
     def transitions(out: str) -> int | None:
-        return None  # SPIN's "transitions" count steps inside d_steps too
+        """Its "transitions (= stored+matched)" count the initial state too, reached by none."""
+        return int(re.search(r"(\d+) transitions \(= stored\+matched\)", out).group(1)) - 1
 
 
 class Rumur:
