@@ -1,13 +1,17 @@
 """The cluster search (`checker/cluster.py`) against the sequential one, in one interleaved run.
 
-For each model: the sequential search (compiled Python and native backends) and the cluster
-search on ``local:1`` and ``local:2`` (each started before its timing begins), in turn,
-``--repeat`` times, so that a change in the machine's load falls on all of them; seconds are the
-best run's. It checks that the state counts and verdicts agree, and prints per run the states
-on each worker, each worker's peak memory, and the bytes of successor batches sent per level
-and per state. The machine's 1-minute load average is printed before and after.
+For one model: the sequential native search, then the cluster search on ``local:1`` and
+``local:2`` with native partitions (and, with ``--python``, the sequential and ``local:2``
+searches on the compiled Python backend), in turn, ``--repeat`` times, so that a change in the
+machine's load falls on all of them; seconds are each search's best run. A cluster is started
+before its timing begins and closed after. The script fails unless every search finds the same
+states, depth and verdicts. Per cluster run it prints the states on each worker, each worker's
+memory (resident before the search, and its peak, from ``VmHWM``), the bytes of successor
+batches sent per state, the seconds the slowest worker spent working per level (the rest of
+the time is communication and the coordinator), and the 1-minute load average before and after.
 
-    python bench/cluster_speedup.py [--repeat 2] [--model two-phase-commit --set rms=8]
+    python bench/cluster_speedup.py [--repeat 3] [--python]
+        [--model guest-assisted --variant disable-first --set pages=4]
 """
 
 from __future__ import annotations
@@ -18,51 +22,70 @@ import os
 import time
 
 from migcheck.checker.cluster import connect, explore_cluster
-from migcheck.checker.explicit import explore
+from migcheck.checker.explicit import Plan, explore
 from migcheck.cli import parse_sets
 from migcheck.models.library import bundled
 from migcheck.models.model import build
 
 
+def resident_mib() -> float:
+    """A worker's resident memory now (run on the workers with ``client.run``)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--model", default="two-phase-commit")
-    ap.add_argument("--variant", default="base")
-    ap.add_argument("--set", action="append", default=["rms=8"])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--model", default="guest-assisted")
+    ap.add_argument("--variant", default="disable-first")
+    ap.add_argument("--set", action="append", default=None)
+    ap.add_argument("--python", action="store_true", help="also the compiled Python backend")
     args = ap.parse_args()
-    system = build(bundled(args.model).variants()[args.variant], parse_sets(args.set))
-    print(f"{args.model} {args.variant} {args.set}; load {os.getloadavg()[0]:.2f}")
+    sets = args.set if args.set is not None else (["pages=4"] if args.model == "guest-assisted" else [])
+    system = build(bundled(args.model).variants()[args.variant], parse_sets(sets))
+    liveness = set(Plan.of(system, None).liveness)  # the cluster refuses liveness: safety only
+    wanted = [p.name for p in system.properties if p.name not in liveness]
+    print(f"{args.model} {args.variant} {sets}, properties {wanted}; load {os.getloadavg()[0]:.2f}")
+    runs = [("sequential", "native"), ("local:1", "native"), ("local:2", "native")]
+    if args.python:
+        runs += [("sequential", "python"), ("local:2", "python")]
     best: dict[str, float] = {}
+    reference = None
     for _ in range(args.repeat):
-        for label in ("python", "native", "local:1", "local:2"):
-            # one cluster at a time: Dask actors call through the process's default client
-            with connect(label) if label.startswith("local:") else contextlib.nullcontext() as cluster:
+        for where, backend in runs:
+            label = f"{where} {backend}"
+            clustered = where.startswith("local:")
+            with connect(where) if clustered else contextlib.nullcontext() as cluster:
+                before = list(cluster.client.run(resident_mib).values()) if cluster else []
                 t = time.perf_counter()
-                r = explore_cluster(system, cluster) if cluster else explore(system, backend=label)
+                r = (explore_cluster(system, cluster, wanted, backend=backend) if cluster
+                     else explore(system, wanted, backend=backend))
                 s = time.perf_counter() - t
-                best[label] = min(best.get(label, s), s)
-                verdicts = sorted((n, v.verdict) for n, v in r.verdicts.items())
-                line = (
-                    f"{label:8} {r.stats.states:>10,} states  depth {r.stats.depth}  {s:7.2f} s  {verdicts}"
+            best[label] = min(best.get(label, s), s)
+            verdicts = sorted((n, v.verdict.value) for n, v in r.verdicts.items())
+            outcome = (r.stats.states, r.stats.depth, verdicts)
+            reference = reference or outcome
+            assert outcome == reference, f"{label} disagrees: {outcome} against {reference}"
+            line = f"{label:18} {r.stats.states:>10,} states  depth {r.stats.depth}  {s:7.2f} s"
+            if r.workers:
+                per_state = {what: sum(lv[what] for lv in r.levels) / r.stats.states
+                             for what in ("bytes", "key_bytes", "rank_bytes")}
+                slowest = sum(max(lv["work"]) for lv in r.levels)
+                line += (
+                    f"\n{'':18} per worker {[w['states'] for w in r.workers]} states, resident before "
+                    f"{[round(b, 1) for b in before]} MiB, peak {[w['peak_rss_mib'] for w in r.workers]} MiB"
+                    f"\n{'':18} sent per state: successors {per_state['bytes']:.1f} B, keys "
+                    f"{per_state['key_bytes']:.1f} B, ranks {per_state['rank_bytes']:.1f} B; the slowest "
+                    f"worker's work {slowest:.2f} s of {sum(lv['seconds'] for lv in r.levels):.2f} s "
+                    f"in {len(r.levels)} levels"
                 )
-                if r.workers:
-                    sent = sum(lv["bytes"] for lv in r.levels)
-                    widest = max(r.levels, key=lambda lv: lv["new"])
-                    line += (
-                        f"\n         per worker {[w['states'] for w in r.workers]} states, "
-                        f"peak RSS {[w['peak_rss_mib'] for w in r.workers]} MiB; sent {sent / 1e6:.1f} MB "
-                        f"= {sent / r.stats.states:.1f} B/state; widest level {widest['level']}: "
-                        f"{widest['new']:,} new, {widest['bytes'] / 1e6:.1f} MB, {widest['seconds']:.2f} s"
-                    )
-                else:
-                    line += f"  peak RSS {r.stats.peak_rss_mib:.0f} MiB (this process, so far)"
-                print(line, flush=True)
+            print(line, flush=True)
     print("best: " + ", ".join(f"{k} {v:.2f} s" for k, v in best.items()))
-    print(
-        "local:2 / python speed-up: %.2f; local:2 / local:1: %.2f; load %.2f"
-        % (best["python"] / best["local:2"], best["local:1"] / best["local:2"], os.getloadavg()[0])
-    )
+    base = best["sequential native"]
+    print("speed-up over the sequential native search: "
+          + ", ".join(f"{k} {base / v:.2f}" for k, v in best.items() if k.startswith("local"))
+          + f"; load {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

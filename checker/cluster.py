@@ -2,9 +2,11 @@
 
 States are partitioned by a hash of their packed form; one partition lives on each worker as a
 Dask actor (`Partition`). Its owner keeps the visited states of its share and expands its
-share of each level's frontier with the sequential search's own generated expansion
-(`expand.py`, `codegen.generate_chunk`). Successors travel in batches, one per
-destination partition and level, as arrays of 64-bit states with a 64-bit key each.
+share of each level's frontier with the sequential search's own generated expansion: in C
+(`native/partition.py`, the same per-state code as the sequential native search) or as
+compiled Python (`expand.py`, `codegen.generate_chunk`), chosen by ``backend`` as for the
+sequential search. Successors owned elsewhere travel in batches, one per destination partition
+and level, as arrays of packed states with a 64-bit key each.
 
 The search is level-synchronised and keeps the sequential search's order: every state of a
 level has a rank, its position in the sequential engine's breadth-first order. A successor's
@@ -29,6 +31,7 @@ import contextlib
 import logging
 import resource
 import signal
+import threading
 import time
 from array import array
 from bisect import bisect_left
@@ -42,11 +45,13 @@ from migcheck.models.ir import System
 from .codegen import Active, Packing
 from .expand import Expander
 from .explicit import DEADLOCK, Exploration, Limits, Plan, ProgressFn, conclude, initial_states
-from .symmetry import Symmetry
+from .native.build import NativeUnavailable
+from .symmetry import Symmetry, SymmetryRefused
 
 LOCAL = "local:"
 INTERRUPTED = "interrupted (Ctrl-C)"
 _MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing: the high bits of x × this spread packed states evenly
+_PEER_WAIT = 3600.0  # seconds a partition waits for its peers' successors before giving up
 
 
 class ClusterRefused(MigcheckError):
@@ -131,11 +136,124 @@ def _quiet_close(thing: Any) -> None:
 
 
 class Partition:
+    """The actor on one worker: its share of the search, native (`native.partition`) or compiled
+    Python (`PythonPartition`), whose answers it passes on with the seconds it worked on them
+    (so that a benchmark can tell work from communication) and the worker's peak memory."""
+
+    def __init__(self, system: System, symmetric_for: list[str] | None, index: int, count: int,
+                 active: Active, native: bool):
+        symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
+        if native:
+            from .native.partition import NativePartition
+            self.share: Any = NativePartition(system, symmetry, active, index, count)
+        else:
+            self.share = PythonPartition(system, symmetry, index, count)
+
+        self.index = index
+        self.peers: list[Any] = []  # the other partitions' actors, by index (set by `meet`)
+        self.inbox: dict[int, list[tuple[Any, Squeezed]]] = {}  # level -> the batches delivered
+        self.arrived = threading.Condition()
+
+    def meet(self, peers: list[Any]) -> None:
+        self.peers = list(peers)
+
+    def seed(self, initial: list[tuple[int, int]]) -> int:
+        return self.share.seed(initial)
+
+    async def deliver(self, level: int, states: Any, keys: Squeezed) -> None:
+        """A peer's successors for this partition (run on the worker's event loop, so that it is
+        taken while this partition's own `step` still works or waits)."""
+        with self.arrived:
+            self.inbox.setdefault(level, []).append((states, keys))
+            self.arrived.notify_all()
+
+    def step(self, level: int, checks: Active, ranks: Squeezed | None) -> tuple:
+        """One level: expand this partition's share, deliver each peer its successors directly,
+        wait for every peer's delivery, and merge them into the next level.
+
+        Returns `PythonPartition.expand`'s decisions (hits, deadlock, domain error, transitions,
+        actions fired), the next level's keys (squeezed), the bytes delivered, the seconds spent
+        expanding and merging (the rest is waiting and communication) and the peak memory."""
+        import numpy as np
+
+        start = time.perf_counter()
+        batches, *decisions = self.share.expand(checks, None if ranks is None else unsqueeze(ranks).tobytes())
+        work = time.perf_counter() - start
+        sent, pending = 0, []
+        for d, (states, keys) in enumerate(batches):
+            if d != self.index:
+                packed = squeeze(np.frombuffer(keys, dtype=np.int64))
+                sent += len(states) * (1 if isinstance(states, bytes) else 8) + len(packed[3])
+                pending.append(self.peers[d].deliver(level, states, packed))
+        for future in pending:
+            future.result()
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: len(self.inbox.get(level, ())) == len(self.peers) - 1,
+                                         timeout=_PEER_WAIT):
+                raise ClusterRefused(f"level {level}: a peer's successors did not come in {_PEER_WAIT} s")
+            delivered = self.inbox.pop(level, [])
+        start = time.perf_counter()
+        merged = [batches[self.index]] + [(states, unsqueeze(keys).tobytes()) for states, keys in delivered]
+        keys = np.frombuffer(self.share.receive(merged, None), dtype=np.int64)
+        work += time.perf_counter() - start
+        return (*decisions, squeeze(keys), sent, work, _peak_rss_mib())
+
+    def locate(self, level: int, rank: int) -> tuple[int, int] | None:
+        return self.share.locate(level, rank)
+
+    def stored(self) -> int:
+        return self.share.stored()
+
+
+# An increasing array of 64-bit integers as (length, first value, the differences' NumPy type, the
+# differences): a level's keys and ranks travel so, in 1, 2 or 4 bytes a value instead of 8.
+Squeezed = tuple[int, int, str, bytes]
+
+
+def squeeze(values: Any) -> Squeezed:
+    """``values`` (an int64 NumPy array, increasing for the squeeze to pay) in the narrowest type
+    its differences fit."""
+    import numpy as np
+
+    if len(values) == 0:
+        return 0, 0, "u1", b""
+    steps = np.diff(values)
+    top = int(steps.max()) if len(steps) else 0
+    kind = "i8" if len(steps) and steps.min() < 0 else next(k for k in ("u1", "u2", "u4", "i8")
+                                                            if top <= np.iinfo(k).max)
+    return len(values), int(values[0]), kind, steps.astype(kind).tobytes()
+
+
+def unsqueeze(packed: Squeezed) -> Any:
+    """The int64 NumPy array `squeeze` packed."""
+    import numpy as np
+
+    count, first, kind, steps = packed
+    out = np.empty(count, dtype=np.int64)
+    if count:
+        out[0] = first
+        np.cumsum(np.frombuffer(steps, dtype=kind), dtype=np.int64, out=out[1:])
+        out[1:] += first
+    return out
+
+
+def _peak_rss_mib() -> float:
+    """This process's own peak resident memory. Linux's ``ru_maxrss`` starts a spawned worker at
+    its parent's peak (kept across ``exec``), so the high-water mark of its own address space
+    (``VmHWM``) is read where there is one."""
+    with contextlib.suppress(OSError):
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PythonPartition:
     """The states one worker owns: its visited states, each with its smallest key, and each
     level's states in sequential order with their ranks (for counterexamples)."""
 
-    def __init__(self, system: System, symmetric_for: list[str] | None, index: int, count: int):
-        symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
+    def __init__(self, system: System, symmetry: Symmetry | None, index: int, count: int):
         self.expander = Expander(system, symmetry)
         self.wide = self.expander.packing.bits > 64  # states travel as lists of ints, not u64 arrays
         self.index, self.count = index, count
@@ -146,20 +264,21 @@ class Partition:
         self.fired = bytearray(self.actions)
 
     def seed(self, initial: list[tuple[int, int]]) -> int:
-        """The initial states this partition owns, as (state, rank)."""
-        for x, rank in initial:
+        """Keep the initial states (state, rank) this partition owns; their number."""
+        mine = [(x, rank) for x, rank in initial
+                if owner_of(x, self.count) == self.index and x not in self.seen]
+        for x, rank in mine:
             self.seen[x] = -1 - rank
-        self.incoming = [x for x, _ in initial]
-        self.levels.append((self.incoming, array("q", [r for _, r in initial])))
-        return len(initial)
+        self.incoming = [x for x, _ in mine]
+        self.levels.append((self.incoming, array("q", [r for _, r in mine])))
+        return len(mine)
 
     def expand(self, checks: Active, ranks: bytes | None) -> tuple:
         """Expand this level's states (ranks: theirs, from the coordinator; None for level 0).
 
         Returns the batches per destination partition as (states, keys), the first hit of each
         open property as (property, rank, action), the first deadlocked rank (-1), the first
-        domain error as (rank, action, slot, value) or None, the transitions, the actions fired,
-        and this process's peak memory in MiB."""
+        domain error as (rank, action, slot, value) or None, the transitions and the actions fired."""
         if ranks is not None:
             level = (self.incoming, array("q", ranks))
             self.levels.append(level)
@@ -177,8 +296,7 @@ class Partition:
         found = tuple((k, rank_of[h], g) for k, h, g in hits if h >= 0)
         if domain is not None:
             domain = (rank_of[domain[0]], *domain[1:])
-        return (batches, found, rank_of[dead] if dead >= 0 else -1, domain, sum(spent), bytes(self.fired),
-                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        return batches, found, rank_of[dead] if dead >= 0 else -1, domain, sum(spent), bytes(self.fired)
 
     def receive(self, batches: list[tuple[Any, bytes]], cutoff: int | None) -> bytes:
         """Keep the successors not seen before, each with its smallest key (below ``cutoff``, the
@@ -218,13 +336,15 @@ class Partition:
 
 def explore_cluster(system: System, connection: Connection, properties: list[str] | None = None, *,
                     max_states: int | None = None, timeout: float | None = None, symmetry: bool = False,
-                    on_progress: ProgressFn | None = None) -> Exploration:
+                    on_progress: ProgressFn | None = None, backend: str = "auto") -> Exploration:
     """Explore ``system`` breadth-first over the partitions of ``connection``; the verdicts, the
-    number of states, the depth and the counterexamples equal `explicit.explore`'s.
+    number of states, the depth and the counterexamples equal `explicit.explore`'s. ``backend``
+    is the partitions' expansion, as for the sequential search (``auto``: native when it can).
 
-    Time per level: the slowest partition's expansion and merge, plus two round trips and the
-    level's successor batches (16 bytes each) relayed through this process; memory: each
-    partition holds its share of the visited states, this process only counts and ranks.
+    Time per level: the slowest partition's expansion and merge, one round trip from this
+    process (which sends the level's ranks and gets the next level's keys, squeezed to 1-2 bytes
+    a state) and the successor batches, which go from partition to partition directly; memory:
+    each partition holds its share of the visited states, this process only counts and ranks.
     """
     import numpy as np
 
@@ -239,9 +359,27 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     client, n = connection.client, len(connection.workers)
     open_inv, open_wit, open_act = list(plan.invariants), list(plan.witnesses), list(plan.action_props)
     symmetric_for = list(plan.wanted) if sym is not None else None
-    parts = [client.submit(Partition, system, symmetric_for, i, n, actor=True, workers=[w],
-                           allow_other_workers=False, pure=False).result()
-             for i, w in enumerate(connection.workers)]
+    first = Active(tuple(open_inv), tuple(open_wit), tuple(open_act), plan.deadlock, False,
+                   bool(sym and sym.groups))
+    native = _native(backend, system, packing, sym, first, on_progress)
+
+    def start(native: bool) -> list[Any]:
+        futures = [client.submit(Partition, system, symmetric_for, i, n, first, native, actor=True,
+                                 workers=[w], allow_other_workers=False, pure=False)
+                   for i, w in enumerate(connection.workers)]
+        return [f.result() for f in futures]
+
+    try:
+        parts = start(native)
+    except NativeUnavailable as exc:  # a worker on another machine, without a C compiler
+        if backend == "native":
+            raise NativeUnavailable(f"--backend native: a worker cannot build its partition: {exc}") from None
+        if on_progress is not None:
+            on_progress({"note": f"a worker cannot build its native partition ({exc}); "
+                                 "the workers run the Python backend"})
+        native, parts = False, start(False)
+    for f in [p.meet(parts) for p in parts]:  # successors then travel from partition to partition
+        f.result()
 
     limits = Limits(max_states, timeout, on_progress)
     started, stop_reason = limits.started, limits.stop_reason
@@ -269,21 +407,19 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
 
     try:
         initial, _ = initial_states(system, packing, False)
-        shares: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-        for rank, x in enumerate(initial):
-            shares[owner_of(x, n)].append((x, rank))
-        for f in [p.seed(s) for p, s in zip(parts, shares, strict=True)]:
-            f.result()
+        ranked = list(zip(initial, range(len(initial)), strict=True))
+        sizes = [f.result() for f in [p.seed(ranked) for p in parts]]  # each keeps the ones it owns
         total, level, ranks = len(initial), 0, [None] * n
-        sizes = [len(s) for s in shares]
+        rank_bytes = 0  # the bytes of the ranks sent with this level's expansion
         while True:
             tick = time.perf_counter()
             checks = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
                             plan.deadlock and DEADLOCK not in found, False, bool(sym and sym.groups))
-            answers = [f.result() for f in [p.expand(checks, r) for p, r in zip(parts, ranks, strict=True)]]
+            steps = [p.step(level, checks, r) for p, r in zip(parts, ranks, strict=True)]
+            answers = [f.result() for f in steps]
             hits: dict[int, tuple[int, int]] = {}
             dead, domain = -1, None
-            for i, (_, got, got_dead, got_domain, spent, got_fired, rss) in enumerate(answers):
+            for i, (got, got_dead, got_domain, spent, got_fired, *_, rss) in enumerate(answers):
                 transitions += spent
                 memory[i] = rss
                 fired = bytearray(a | b for a, b in zip(fired, got_fired, strict=True))
@@ -294,8 +430,11 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
                     dead = got_dead
                 if got_domain is not None and (domain is None or got_domain[:2] < domain[:2]):
                     domain = got_domain
+            keys = [unsqueeze(answer[5]) for answer in answers]
             # the sequential search stops at the first domain error: later keys never happen
             cutoff = domain[0] * n_actions + domain[1] if domain is not None else None
+            if cutoff is not None:
+                keys = [k[k < cutoff] for k in keys]
             for k, (rank, a) in hits.items():
                 if cutoff is not None and rank * n_actions + a >= cutoff:
                     continue
@@ -308,18 +447,16 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             if dead >= 0 and (cutoff is None or dead < domain[0]):
                 paths[DEADLOCK] = path_to(level, dead)
                 found[DEADLOCK] = ("state", None)
-            sent = sum(len(s) * (1 if isinstance(s, bytes) else 8) + len(k)
-                       for batches, *_ in answers for s, k in batches)
-            inbox = [[answers[src][0][dst] for src in range(n)] for dst in range(n)]
-            keys = [np.frombuffer(f.result(), dtype=np.int64)
-                    for f in [p.receive(b, cutoff) for p, b in zip(parts, inbox, strict=True)]]
             if domain is not None:
                 domain_error = (0, domain[1], domain[2], domain[3])  # 0: laid out by _conclude
                 domain_path = path_to(level, domain[0])
             width = sum(len(k) for k in keys)
             sizes = [s + len(k) for s, k in zip(sizes, keys, strict=True)]
-            per_level.append({"level": level, "expanded": total, "new": width, "bytes": sent,
-                              "seconds": time.perf_counter() - tick})
+            per_level.append({"level": level, "expanded": total, "new": width,
+                              "bytes": sum(answer[6] for answer in answers),
+                              "key_bytes": sum(len(answer[5][3]) for answer in answers),
+                              "rank_bytes": rank_bytes, "seconds": time.perf_counter() - tick,
+                              "work": [answer[7] for answer in answers]})
             total += width
             if width:
                 depth = level + 1
@@ -330,8 +467,12 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
                 break
             if limits.reached(total, 0, lambda d=depth, s=sizes: {"depth": d, "per_worker": list(s)}):
                 break
-            everything = np.sort(np.concatenate(keys))
-            ranks = [np.searchsorted(everything, k).astype(np.int64).tobytes() for k in keys]
+            if n == 1:
+                ranks = [squeeze(np.arange(len(keys[0]), dtype=np.int64))]
+            else:
+                everything = np.sort(np.concatenate(keys))
+                ranks = [squeeze(np.searchsorted(everything, k).astype(np.int64)) for k in keys]
+            rank_bytes = sum(len(r[3]) for r in ranks)
             level += 1
     except KeyboardInterrupt:
         stop_reason.insert(0, INTERRUPTED)
@@ -339,11 +480,38 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     result = _conclude(system, plan, packing, paths, found, domain_error, domain_path, total=total,
                        depth=depth, complete=complete, transitions=transitions,
                        seconds=time.perf_counter() - started, fired=fired, stop_reason=stop_reason, sym=sym)
-    result.backend = f"cluster ({connection.spec}, {n} workers)"
+    result.backend = f"cluster ({connection.spec}, {n} workers, {'native' if native else 'python'})"
     result.workers = [{"states": s, "peak_rss_mib": round(m, 1)} for s, m in zip(sizes, memory, strict=True)]
     result.levels = per_level
     result.interrupted = bool(stop_reason) and stop_reason[0] == INTERRUPTED
     return result
+
+
+def _native(backend: str, system: System, packing: Packing, sym: Symmetry | None, active: Active,
+            on_progress: ProgressFn | None) -> bool:
+    """Whether the partitions expand natively: as `explicit._search_engine` decides for the
+    sequential search (``native`` that cannot run raises `NativeUnavailable`; ``auto`` falls back
+    with a note), except that a cluster's model is never too small to compile. The library is
+    built here, once, so that workers on this machine only load it; a worker elsewhere builds
+    its own (`explore_cluster` falls back to Python partitions when one cannot)."""
+    if backend == "python":
+        return False
+    from .native.build import load
+    from .native.partition import source_of
+    from .native.search import unavailable_reason
+
+    try:
+        reason = unavailable_reason(system, packing)
+        if reason is not None:
+            raise NativeUnavailable(reason)
+        load(source_of(system, sym, active))
+        return True
+    except (NativeUnavailable, SymmetryRefused) as exc:
+        if backend == "native":
+            raise NativeUnavailable(f"--backend native: {exc}") from None
+        if on_progress is not None:
+            on_progress({"note": f"native backend unavailable ({exc}); the workers run the Python backend"})
+        return False
 
 
 def _conclude(system: System, plan: Plan, packing: Packing, paths: dict[str, list[tuple[int, int]]],

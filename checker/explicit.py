@@ -100,7 +100,7 @@ class Exploration:
         if self.symmetry is not None:
             steps = self._concrete(steps, prop)
         s = self.system
-        return Trace(s.model, s.variant, s.params, s.ir_hash, prop, tuple(steps))
+        return Trace(s.instance, prop, tuple(steps))
 
     def _concrete(self, steps: list[Step], prop: str) -> list[Step]:
         """Canonical states back to a run of the model: from the concrete state, take the first

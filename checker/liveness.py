@@ -278,7 +278,7 @@ def _lasso(exploration: Exploration, parent: dict, entry: int, loop: list[tuple[
     loop_start = len(steps) - 1
     for _, a, j in loop:
         steps.append(_step(system, a, exploration.state(j)))
-    return Trace(stem.model, stem.variant, stem.params, stem.ir_hash, name, tuple(steps), loop_start)
+    return Trace(stem.instance, name, tuple(steps), loop_start)
 
 
 def _step(system: System, a: int, state: tuple[int, ...]) -> Step:

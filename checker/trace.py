@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migcheck.models.errors import TraceError
-from migcheck.models.ir import System
+from migcheck.models.ir import Instance, System
 
 SCHEMA_VERSION = 1
 
@@ -35,13 +35,15 @@ class Step:
 
 @dataclass(frozen=True)
 class Trace:
-    model: str
-    variant: str
-    params: tuple[tuple[str, int], ...]
-    ir_hash: str
+    instance: Instance  # the checked model instance the trace belongs to
     property: str
     steps: tuple[Step, ...]
     loop: int | None = None
+
+    model = property(lambda self: self.instance.model)
+    variant = property(lambda self: self.instance.variant)
+    params = property(lambda self: self.instance.params)
+    ir_hash = property(lambda self: self.instance.ir_hash)
 
     def __len__(self) -> int:
         """The number of transitions (steps after the initial state)."""
@@ -97,8 +99,7 @@ def trace_from_json(data: Any, system_for: Any) -> tuple[Trace, System]:
     loop = data.get("loop")
     if loop is not None and (not isinstance(loop, int) or not 0 <= loop < len(steps)):
         raise TraceError(f"trace: 'loop' = {loop!r} is not a step index")
-    return Trace(system.model, system.variant, system.params, system.ir_hash, str(data["property"]),
-                 tuple(steps), loop), system
+    return Trace(system.instance, str(data["property"]), tuple(steps), loop), system
 
 
 def write_json_atomic(path: str, payload: Any) -> None:

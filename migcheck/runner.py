@@ -120,9 +120,6 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
                          "does not take it (use --engine explicit)")
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend '{backend}' (backends: {', '.join(BACKENDS)})")
-    if cluster is not None and backend == "native":
-        raise UsageError("--cluster runs the compiled Python expansion on each worker; --backend native "
-                         "searches in one process (give one of them)")
     classes = select_variants(model, variants)
     every = any_sets(model, params)
     if every:
@@ -190,7 +187,8 @@ def _check_variant(cls: type[Model], system: System, wanted: list[str] | None, *
         from migcheck.checker.cluster import explore_cluster
 
         exploration = explore_cluster(system, connection, wanted, max_states=max_states,
-                                      timeout=budget.remaining(), symmetry=symmetry, on_progress=tell)
+                                      timeout=budget.remaining(), symmetry=symmetry, on_progress=tell,
+                                      backend=backend)
         if exploration.interrupted:
             budget.interrupted = True
     else:

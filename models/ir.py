@@ -122,6 +122,20 @@ class PropertyIR:
 
 
 @dataclass(frozen=True)
+class Instance:
+    """The one record of what a result is about: a model's variant at its parameters and the hash
+    of its IR. A trace and a certificate carry it, and are refused by a model whose IR differs."""
+
+    model: str
+    variant: str
+    params: tuple[tuple[str, int], ...]
+    ir_hash: str
+
+    def matches(self, system: System) -> bool:
+        return self.ir_hash == system.ir_hash
+
+
+@dataclass(frozen=True)
 class System:
     """A model instance: one variant at one set of parameter values, fully traced."""
 
@@ -145,6 +159,10 @@ class System:
 
     def action_doc(self, name: str) -> str:
         return dict(self.action_docs).get(name, "")
+
+    @cached_property
+    def instance(self) -> Instance:
+        return Instance(self.model, self.variant, self.params, self.ir_hash)
 
     @cached_property  # a System never changes; every trace and certificate asks for it
     def ir_hash(self) -> str:

@@ -1,6 +1,7 @@
 """The cluster search (`checker/cluster.py`, on Dask distributed) against the sequential one:
-the same verdicts, state counts, depths and counterexamples on every bundled model's variants;
-joining a running scheduler; Ctrl-C; the --cluster option's refusals."""
+the same verdicts, state counts, depths and counterexamples on every bundled model's variants,
+with the partitions expanding natively (C) and as compiled Python; joining a running scheduler;
+Ctrl-C; the --cluster option's refusals."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ SMALL = {"guest-assisted": {"slots": 1}, "two-phase-commit": {"rms": 3}, "peters
 SLOW = {"vfio-v2"}  # 2-4 s a variant even at its smallest: checked with the slow tests (CI runs them)
 CASES = [pytest.param(name, variant, id=f"{name}/{variant}", marks=[pytest.mark.slow] if name in SLOW else [])
          for name in BUNDLED for variant in bundled(name).variants()]
+BACKENDS = pytest.mark.parametrize("backend", ["native", "python"])  # the partitions' expansion
 
 
 @pytest.fixture(scope="module")
@@ -55,21 +57,24 @@ def test_every_bundled_model_is_covered():
     assert set(SMALL) == set(BUNDLED), "give the new model a small instance in SMALL"
 
 
+@BACKENDS
 @pytest.mark.parametrize("name, variant", CASES)
-def test_two_workers_give_what_the_sequential_search_gives(local2, name, variant):
+def test_two_workers_give_what_the_sequential_search_gives(local2, name, variant, backend):
     system = build(bundled(name).variants()[variant], SMALL.get(name, {}))
     wanted = safety(system)
     sequential = explore(system, wanted, backend="python")
-    cluster = explore_cluster(system, local2, wanted)
+    cluster = explore_cluster(system, local2, wanted, backend=backend)
+    assert cluster.backend.endswith(f"{backend})")
     assert summary(cluster) == summary(sequential)
     assert sum(w["states"] for w in cluster.workers) == sequential.stats.states
     assert all(w["states"] > 0 for w in cluster.workers)  # the hash spreads states over both
 
 
-def test_symmetry_reduced_search_is_the_same(local2):
+@BACKENDS
+def test_symmetry_reduced_search_is_the_same(local2, backend):
     system = build(bundled("two-phase-commit").variants()["commit-without-votes"], {"rms": 4})
     sequential = explore(system, symmetry=True, backend="python")
-    cluster = explore_cluster(system, local2, symmetry=True)
+    cluster = explore_cluster(system, local2, symmetry=True, backend=backend)
     assert cluster.verdicts["consistency"].verdict == "violated"
     assert summary(cluster) == summary(sequential)
 
@@ -99,9 +104,10 @@ class Overflow(Model):
         return s.n == 2
 
 
-def test_an_update_outside_its_domain_is_the_same_error(local2):
+@BACKENDS
+def test_an_update_outside_its_domain_is_the_same_error(local2, backend):
     system = build(Overflow)
-    sequential, cluster = explore(system, backend="python"), explore_cluster(system, local2)
+    sequential, cluster = explore(system, backend="python"), explore_cluster(system, local2, backend=backend)
     verdicts = {n: v.verdict for n, v in cluster.verdicts.items()}
     assert verdicts == {"m-small": "violated", "two": "holds", "deadlock": "error"}
     assert "sets n to 3, outside Int(0, 2)" in cluster.verdicts["deadlock"].reason
@@ -131,9 +137,10 @@ class Wide(Model):
         return s.a + s.b < 6
 
 
-def test_states_wider_than_64_bits_travel_as_ints(local2):
+@BACKENDS
+def test_states_wider_than_64_bits_travel_whole(local2, backend):
     system = build(Wide)
-    sequential, cluster = explore(system, backend="python"), explore_cluster(system, local2)
+    sequential, cluster = explore(system, backend="python"), explore_cluster(system, local2, backend=backend)
     assert max(sequential.states) >= 2**64  # the case being tested
     assert len(cluster.verdicts["not-both-full"].trace) == 6
     assert summary(cluster) == summary(sequential)
@@ -245,3 +252,59 @@ def test_ci_spreads_its_matrix_over_the_cluster(tmp_path, capsys):
 
     assert untimed(spread) == untimed(alone)
     assert "commit-without-votes" in spread and "mutual-exclusion" in spread
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_systems_give_what_the_sequential_search_gives(local2, seed):
+    """Random systems (tests/test_native.py's generator: every operator, updates outside their
+    domain, action properties, deadlocks) on two native partitions."""
+    from tests.test_native import random_system
+
+    system = random_system(seed)
+    sequential = explore(system, backend="python")
+    assert summary(explore_cluster(system, local2, backend="native")) == summary(sequential)
+
+
+def test_keys_and_ranks_travel_squeezed_and_come_back_whole():
+    import numpy as np
+
+    from migcheck.checker.cluster import squeeze, unsqueeze
+
+    for values, kind in (([], "u1"), ([7], "u1"), ([3, 4, 259], "u1"), ([3, 4, 260], "u2"),
+                         ([0, 256, 70_000], "u4"), ([-5, 2**40], "i8"), ([1, 2**16 + 1], "u4"),
+                         ([1, 2**16], "u2"), ([5, 3, 9], "i8")):
+        packed = squeeze(np.array(values, dtype=np.int64))
+        assert packed[2] == kind
+        assert unsqueeze(packed).tolist() == values
+
+
+def test_one_worker_gives_what_the_sequential_search_gives():
+    system = build(bundled("two-phase-commit").variants()["commit-without-votes"], {"rms": 4})
+    with connect("local:1") as one:
+        cluster = explore_cluster(system, one)
+    assert summary(cluster) == summary(explore(system, backend="python"))
+    assert [w["states"] for w in cluster.workers] == [cluster.stats.states]
+
+
+def _break_compiler(cache: str) -> None:
+    """In a worker: a build cache of its own, and a C compiler that fails."""
+    os.environ.update({"CC": shutil.which("false") or "false", "MIGCHECK_CACHE": cache})
+
+
+@pytest.mark.slow
+def test_workers_without_a_compiler_fall_back_to_python_partitions(tmp_path):
+    """Workers that cannot build the native partition (as on another machine without a working C
+    compiler): ``auto`` says so in one note and runs Python partitions, with the same result;
+    ``native`` is refused in one line."""
+    from migcheck.checker.native.build import NativeUnavailable
+
+    system = build(bundled("two-phase-commit").variants()["commit-without-votes"], {"rms": 3})
+    notes: list[str] = []
+    with connect("local:2") as bare:
+        bare.client.run(_break_compiler, str(tmp_path / "cache"))
+        cluster = explore_cluster(system, bare, on_progress=lambda i: notes.append(i.get("note", "")))
+        assert cluster.backend.endswith("python)")
+        assert any("a worker cannot build its native partition" in note for note in notes), notes
+        assert summary(cluster) == summary(explore(system, backend="python"))
+        with pytest.raises(NativeUnavailable, match=r"^--backend native: a worker cannot build"):
+            explore_cluster(system, bare, backend="native")

@@ -65,8 +65,7 @@ def test_the_threads_own_interleaving_is_a_counterexample(guest_assisted):
         assert interpret.enabled(system, a_i, state), name
         state = interpret.successor(system, a_i, state)
         steps.append(Step(name, params, system.actions[a_i].owner, state))
-    trace = Trace(system.model, system.variant, system.params, system.ir_hash, "completeness",
-                  tuple(steps))
+    trace = Trace(system.instance, "completeness", tuple(steps))
     interpret.validate(system, trace)
     completeness = system.property("completeness").pred
     assert not interpret.evaluate(completeness, state)

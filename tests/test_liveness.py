@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from migcheck.checker import interpret
@@ -116,8 +118,7 @@ def test_an_unfair_loop_is_refused_by_the_validator():
     system = build(lock.variants()["strongly-fair"])
     weak_trace = verdict(lock, "starvation-free").trace
     # The same states and steps, judged under strong fairness, neglect acquire(i=0).
-    forged = weak_trace.__class__(system.model, system.variant, system.params, system.ir_hash,
-                                  weak_trace.property, weak_trace.steps, weak_trace.loop)
+    forged = replace(weak_trace, instance=system.instance)
     with pytest.raises(TraceMismatch, match=r"unfair to acquire\(i=0\) \(strong fairness\)"):
         interpret.validate(system, forged)
 

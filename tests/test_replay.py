@@ -236,8 +236,7 @@ def handmade(guest_assisted, variant: str, plan: list, params: dict | None = Non
         assert interpret.enabled(system, a_i, state), item
         state = interpret.successor(system, a_i, state)
         steps.append(Step(name, step_params, system.actions[a_i].owner, state))
-    return Trace(system.model, system.variant, system.params, system.ir_hash, prop,
-                 tuple(steps)), system
+    return Trace(system.instance, prop, tuple(steps)), system
 
 
 def test_a_replay_that_diverges_names_the_step_and_why(tmp_path, capsys, guest_assisted):

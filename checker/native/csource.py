@@ -60,38 +60,85 @@ def _state_const(value: int) -> str:
     return f"(((st_t){value >> 64}ull << 64) | (st_t){value & ((1 << 64) - 1)}ull)"
 
 
-def _search(system: System, packing: Packing, active: Active) -> str:
-    props = system.properties
-    lines = ["int mc_search(store_t *S, int64_t i, const uint8_t *decided, tick_fn tick, event_t *ev) {",
-             "    int64_t t = 0;"]
-    flags = [*active.invariants, *active.witnesses, *active.action_props]
-    for k in flags:
-        lines.append(f"    const int o{k} = !decided[{k}];")
+class _Sequential:
+    """The outer loop's hooks for ``mc_search``: a decision is returned as an event (the search
+    resumes at that state with the property switched off); a successor is stored."""
+
+    mutable = False
+
+    def hit(self, kind: str, k: int, a_i: int | None = None) -> str:
+        return f"return event(S, ev, EV_{kind.upper()}, {k}, i, t0, {a_i or 0}, 0, 0);"
+
+    def escape(self, a_i: int, s: int) -> str:
+        return f"return event(S, ev, EV_DOMAIN, {a_i}, i, t0, 0, {s}, n{s});"
+
+    def keep(self, a_i: int) -> str:
+        return f"if (visit(S, y, i, {a_i})) return EV_NOMEM;"
+
+    def deadlock(self) -> str:
+        return "return event(S, ev, EV_DEADLOCK, -1, i, t0, 0, 0, 0);"
+
+
+class _Chunk:
+    """The hooks for ``mc_part_expand`` (a cluster partition's share of a level, `partition.py`):
+    the first state deciding each property is noted by rank and the property switched off; a
+    successor is sent with its key ``rank × actions + action``; the chunk ends at a domain error."""
+
+    mutable = True
+
+    def __init__(self, n_actions: int):
+        self.n_actions = n_actions
+
+    def hit(self, kind: str, k: int, a_i: int | None = None) -> str:
+        # a state's property comes before its actions: -1 keeps it below a domain error's key there
+        return f"{{ o{k} = 0; P->hit_rank[{k}] = rank; P->hit_action[{k}] = {-1 if a_i is None else a_i}; }}"
+
+    def escape(self, a_i: int, s: int) -> str:
+        return (f"{{ P->domain[0] = rank; P->domain[1] = {a_i}; P->domain[2] = {s}; P->domain[3] = n{s}; "
+                "P->transitions = t0; return 0; }")
+
+    def keep(self, a_i: int) -> str:
+        return f"if (emit(P, y, rank * {self.n_actions} + {a_i})) return -1;"
+
+    def deadlock(self) -> str:
+        return "{ o_deadlock = 0; P->dead = rank; }"
+
+
+def _flags(system: System, active: Active, hooks: _Sequential | _Chunk, n_props: str) -> list[str]:
+    """The open-property flags, from ``decided`` (a byte per property, then one for deadlock)."""
+    const = "" if hooks.mutable else "const "
+    lines = [f"    {const}int o{k} = !decided[{k}];"
+             for k in (*active.invariants, *active.witnesses, *active.action_props)]
     if active.deadlock:
-        lines.append("    const int o_deadlock = !decided[S->n_props];")
-    lines.append("    for (; i < S->n; i++) {")
-    lines.append("        const st_t x = S->states[i];")
-    lines.append("        const int64_t t0 = t;")
+        lines.append(f"    {const}int o_deadlock = !decided[{n_props}];")
+    return lines
+
+
+def _expansion(system: System, packing: Packing, active: Active, hooks: _Sequential | _Chunk,
+               fired: str) -> list[str]:
+    """One state's expansion (``x`` at index ``i``; transitions counted in ``t`` from ``t0``):
+    the properties, then every action in declaration order; decisions and successors go to
+    ``hooks``, so the sequential search and a partition's chunk run the same code."""
+    props = system.properties
+    lines = []
     for s in range(len(system.layout.slots)):
         lines.append(f"        const int64_t v{s} = {_field(packing, s)}; (void)v{s};")
-    for kind, ks in (("INVARIANT", active.invariants), ("WITNESS", active.witnesses)):
+    for kind, ks in (("invariant", active.invariants), ("witness", active.witnesses)):
         for k in ks:
-            test = f"!({c(props[k].pred)})" if kind == "INVARIANT" else c(props[k].pred)
-            lines.append(f"        if (o{k} && {test}) return event(S, ev, EV_{kind}, {k}, i, t0, 0, 0, 0);")
+            test = f"!({c(props[k].pred)})" if kind == "invariant" else c(props[k].pred)
+            lines.append(f"        if (o{k} && {test}) {hooks.hit(kind, k)}")
     for a_i, act in enumerate(system.actions):
         lines.append(f"        if ({c(act.guard)}) {{")
         lines.append("            t++;")
-        lines.append(f"            S->fired[{a_i}] = 1;")
+        lines.append(f"            {fired}[{a_i}] = 1;")
         updates = dict(act.updates)
         for s in act.checks:
             d = system.layout.slots[s].domain
             lines.append(f"            const int64_t n{s} = {c(updates[s])};")
-            lines.append(f"            if (n{s} < {d.lo} || n{s} > {d.hi}) "
-                         f"return event(S, ev, EV_DOMAIN, {a_i}, i, t0, 0, {s}, n{s});")
+            lines.append(f"            if (n{s} < {d.lo} || n{s} > {d.hi}) {hooks.escape(a_i, s)}")
         for k in active.action_props:
             pred = props[k].per_action[a_i]
-            lines.append(f"            if (o{k} && !({c(pred)})) "
-                         f"return event(S, ev, EV_ACTION, {k}, i, t0, {a_i}, 0, 0);")
+            lines.append(f"            if (o{k} && !({c(pred)})) {hooks.hit('action', k, a_i)}")
         clear = 0
         parts = []
         for s, node in act.updates:
@@ -104,18 +151,58 @@ def _search(system: System, packing: Packing, active: Active) -> str:
         lines.append(f"            st_t y = {expr};")
         if active.symmetry:
             lines.append("            y = canon(y);")
-        lines.append(f"            if (visit(S, y, i, {a_i})) return EV_NOMEM;")
+        lines.append(f"            {hooks.keep(a_i)}")
         lines.append("        }")
     if active.deadlock:
         final = "" if system.final is None else f" && !({c(system.final)})"
-        lines.append(f"        if (o_deadlock && t == t0{final}) "
-                     "return event(S, ev, EV_DEADLOCK, -1, i, t0, 0, 0, 0);")
-    lines.append("        if (!((i + 1) & 1023) && tick(i + 1)) "
-                 "return event(S, ev, EV_LIMIT, -1, i + 1, t, 0, 0, 0);")
-    lines.append("    }")
-    lines.append("    return event(S, ev, EV_DONE, -1, i, t, 0, 0, 0);")
-    lines.append("}")
+        lines.append(f"        if (o_deadlock && t == t0{final}) {hooks.deadlock()}")
+    return lines
+
+
+def _search(system: System, packing: Packing, active: Active) -> str:
+    hooks = _Sequential()
+    lines = ["int mc_search(store_t *S, int64_t i, const uint8_t *decided, tick_fn tick, event_t *ev) {",
+             "    int64_t t = 0;", *_flags(system, active, hooks, "S->n_props"),
+             "    for (; i < S->n; i++) {",
+             "        const st_t x = S->states[i];",
+             "        const int64_t t0 = t;",
+             *_expansion(system, packing, active, hooks, "S->fired"),
+             "        if (!((i + 1) & 1023) && tick(i + 1)) "
+             "return event(S, ev, EV_LIMIT, -1, i + 1, t, 0, 0, 0);",
+             "    }",
+             "    return event(S, ev, EV_DONE, -1, i, t, 0, 0, 0);",
+             "}"]
     return "\n".join(lines) + "\n"
+
+
+def generate_partition(system: System, packing: Packing, active: Active, canonical: str = "") -> str:
+    """The C source of a cluster partition (`partition.py`): its store of owned states with
+    keys and ranks, and ``mc_part_expand``, the same expansion as ``mc_search`` over one level
+    of its share, sending each successor to the partition that owns it."""
+    bits = packing.bits
+    if bits > MAX_BITS:
+        raise NativeRefused(f"a packed state needs {bits} bits; the native backend holds at most {MAX_BITS}")
+    n_actions = max(1, len(system.actions))
+    hooks = _Chunk(n_actions)
+    out = [_PARTITION.format(state="unsigned __int128" if bits > 64 else "uint64_t",
+                             hash=_HASH128 if bits > 64 else _HASH64, n_actions=n_actions,
+                             n_props=max(1, len(system.properties)))]
+    out.append(canonical or "static inline st_t canon(st_t x) { return x; }\n")
+    out += ["int mc_part_expand(part_t *P, int64_t level, const uint8_t *decided) {",
+            *_flags(system, active, hooks, str(len(system.properties))),
+            "    begin_level(P);",
+            "    const int64_t lo = P->starts[level], hi = P->starts[level + 1];",
+            "    int64_t t = 0;",
+            "    for (int64_t i = lo; i < hi; i++) {",
+            "        const st_t x = P->own.states[i];",
+            "        const int64_t rank = P->own.ranks[i];",
+            "        const int64_t t0 = t;",
+            *_expansion(system, packing, active, hooks, "P->fired"),
+            "    }",
+            "    P->transitions = t;",
+            "    return 0;",
+            "}"]
+    return "\n".join(out) + "\n"
 
 
 _HASH64 = """static inline uint64_t hash(st_t x) {
@@ -259,5 +346,298 @@ static int event(store_t *S, event_t *ev, int kind, int64_t k, int64_t i, int64_
     if (kind != EV_DONE && kind != EV_LIMIT)
         while (S->n_edges && S->edges[S->n_edges - 1].from == i) S->n_edges--;
     return kind;
+}}
+"""
+
+# A cluster partition's store; formatted with the state type, the hash, the action and property
+# counts. Tables hold an index + 1 (0 is empty) and are kept at most half full.
+_PARTITION = """#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef {state} st_t;
+
+{hash}
+
+typedef struct {{
+    st_t *states; int64_t *keys, *ranks; int64_t n, cap; uint32_t *table; uint64_t mask;
+}} set_t;
+typedef struct {{ st_t *states; int64_t *keys; int64_t n, cap; }} batch_t;
+
+typedef struct {{
+    set_t own;            /* the states this partition owns, level after level, each level in rank
+                             order; while a level is expanded, the next one grows at its end */
+    int64_t *starts; int64_t n_levels, cap_levels;  /* level L is own[starts[L] .. starts[L + 1]) */
+    set_t produced;       /* successors sent to other partitions this level (each sent once) */
+    batch_t *out; int parts, self;
+    uint8_t fired[{n_actions}];
+    int64_t hit_rank[{n_props}], hit_action[{n_props}], dead, domain[4], transitions;
+}} part_t;
+
+int64_t mc_sizeof_state(void) {{ return sizeof(st_t); }}
+
+static int set_init(set_t *S, int ranked) {{
+    S->cap = 1024; S->mask = 2047; S->n = 0;
+    S->states = malloc(S->cap * sizeof(st_t));
+    S->keys = malloc(S->cap * sizeof(int64_t));
+    S->ranks = ranked ? malloc(S->cap * sizeof(int64_t)) : NULL;
+    S->table = calloc(S->mask + 1, sizeof(uint32_t));
+    return !S->states || !S->keys || (ranked && !S->ranks) || !S->table;
+}}
+
+static void set_free(set_t *S) {{ free(S->states); free(S->keys); free(S->ranks); free(S->table); }}
+
+static void set_clear(set_t *S) {{
+    if (S->n) memset(S->table, 0, (S->mask + 1) * sizeof(uint32_t));
+    S->n = 0;
+}}
+
+/* The index of y (whose hash is h) in S, or -1; *slot is where it would go. */
+static inline int64_t set_seek(const set_t *S, st_t y, uint64_t h, uint64_t *slot) {{
+    h &= S->mask;
+    uint32_t j;
+    while ((j = S->table[h]) != 0) {{
+        if (S->states[j - 1] == y) return j - 1;
+        h = (h + 1) & S->mask;
+    }}
+    *slot = h;
+    return -1;
+}}
+
+static inline int64_t set_find(const set_t *S, st_t y, uint64_t *slot) {{
+    return set_seek(S, y, hash(y), slot);
+}}
+
+static int grow(set_t *S) {{
+    if (S->n == S->cap) {{
+        int64_t cap = S->cap + S->cap / 2;
+        st_t *s = realloc(S->states, cap * sizeof(st_t));
+        if (!s) return 1;
+        S->states = s;
+        int64_t *k = realloc(S->keys, cap * sizeof(int64_t));
+        if (!k) return 1;
+        S->keys = k;
+        if (S->ranks) {{
+            int64_t *r = realloc(S->ranks, cap * sizeof(int64_t));
+            if (!r) return 1;
+            S->ranks = r;
+        }}
+        S->cap = cap;
+    }}
+    return 0;
+}}
+
+static void fill(set_t *S, uint32_t *table, uint64_t mask) {{
+    for (int64_t j = 0; j < S->n; j++) {{
+        uint64_t h = hash(S->states[j]) & mask;
+        while (table[h]) h = (h + 1) & mask;
+        table[h] = (uint32_t)(j + 1);
+    }}
+}}
+
+static int rehash(set_t *S) {{
+    uint64_t mask = S->mask * 2 + 1;
+    uint32_t *table = calloc(mask + 1, sizeof(uint32_t));
+    if (!table) return 1;
+    fill(S, table, mask);
+    free(S->table); S->table = table; S->mask = mask;
+    return 0;
+}}
+
+/* Add y (absent, to go at `slot`) with `key`; 1 when out of memory. */
+static int set_add(set_t *S, st_t y, uint64_t slot, int64_t key) {{
+    if (grow(S) || S->n >= 0x7fffffff) return 1;
+    S->table[slot] = (uint32_t)(S->n + 1);
+    S->states[S->n] = y; S->keys[S->n] = key;
+    if (S->ranks) S->ranks[S->n] = -1;
+    S->n++;
+    return (uint64_t)S->n * 2 > S->mask ? rehash(S) : 0;
+}}
+
+/* The partition owning a state of hash h: its high half scaled to [0, parts) (tables use the low bits). */
+static inline int owner_of(uint64_t h, int parts) {{ return (int)(((h >> 32) * (uint64_t)parts) >> 32); }}
+static inline int owner(st_t y, int parts) {{ return owner_of(hash(y), parts); }}
+
+part_t *mc_part_new(int parts, int self) {{
+    part_t *P = calloc(1, sizeof(part_t));
+    if (!P) return NULL;
+    P->parts = parts; P->self = self;
+    P->out = calloc(parts, sizeof(batch_t));
+    P->cap_levels = 64;
+    P->starts = calloc(P->cap_levels, sizeof(int64_t));
+    if (!P->out || !P->starts || set_init(&P->own, 1) || set_init(&P->produced, 0))
+        return NULL;
+    P->n_levels = 1;  /* level 0: the initial states, own[0 .. starts[1]) */
+    return P;
+}}
+
+void mc_part_free(part_t *P) {{
+    if (!P) return;
+    set_free(&P->own); set_free(&P->produced);
+    for (int d = 0; d < P->parts; d++) {{ free(P->out[d].states); free(P->out[d].keys); }}
+    free(P->out); free(P->starts); free(P);
+}}
+
+/* An initial state (two 64-bit halves) at `rank`: kept when this partition owns it (1), else 0. */
+int mc_part_seed(part_t *P, uint64_t lo, uint64_t hi, int64_t rank) {{
+    st_t x = (st_t)lo;
+    if (sizeof(st_t) > 8) x |= (st_t)hi << 32 << 32;
+    uint64_t slot;
+    if (owner(x, P->parts) != P->self || set_find(&P->own, x, &slot) >= 0) return 0;
+    if (set_add(&P->own, x, slot, -1 - rank)) return -1;
+    P->own.ranks[P->own.n - 1] = rank;
+    P->starts[1] = P->own.n;
+    return 1;
+}}
+
+static void begin_level(part_t *P) {{
+    for (int k = 0; k < {n_props}; k++) P->hit_rank[k] = P->hit_action[k] = -1;
+    P->dead = -1; P->domain[0] = -1; P->transitions = 0;
+    for (int d = 0; d < P->parts; d++) P->out[d].n = 0;
+    set_clear(&P->produced);
+}}
+
+/* Successor y with its key: a state this partition owns goes straight into its store as part of
+   the next level (its first key here is the smallest here: parents come in rank order, actions in
+   order); another partition's is sent to it, once per level. */
+static inline int emit(part_t *P, st_t y, int64_t key) {{
+    const uint64_t h = hash(y);
+    const int d = owner_of(h, P->parts);
+    uint64_t slot;
+    if (d == P->self) {{
+        if (set_seek(&P->own, y, h, &slot) >= 0) return 0;
+        return set_add(&P->own, y, slot, key);
+    }}
+    if (set_seek(&P->produced, y, h, &slot) >= 0) return 0;
+    if (set_add(&P->produced, y, slot, key)) return 1;
+    batch_t *b = &P->out[d];
+    if (b->n == b->cap) {{
+        int64_t cap = b->cap ? b->cap * 2 : 4096;
+        st_t *s = realloc(b->states, cap * sizeof(st_t));
+        if (!s) return 1;
+        b->states = s;
+        int64_t *k = realloc(b->keys, cap * sizeof(int64_t));
+        if (!k) return 1;
+        b->keys = k; b->cap = cap;
+    }}
+    b->states[b->n] = y; b->keys[b->n] = key; b->n++;
+    return 0;
+}}
+
+int64_t mc_part_out(part_t *P, int d, void **states, void **keys) {{
+    *states = P->out[d].states; *keys = P->out[d].keys;
+    return P->out[d].n;
+}}
+
+/* hit_rank, hit_action, dead, domain[4], transitions: adjacent in part_t */
+int64_t *mc_part_results(part_t *P) {{ return P->hit_rank; }}
+uint8_t *mc_part_fired(part_t *P) {{ return P->fired; }}
+
+/* Put own[lo ..] in key order (an LSD radix sort, 11 bits a pass), moving the table's entries with
+   the states; a level that came out in order (always, with one partition) is left as it is. */
+static int sort_level(set_t *S, int64_t lo) {{
+    int64_t m = S->n - lo, top = 0;
+    int sorted = 1;
+    for (int64_t j = lo; j < S->n; j++) {{
+        if (j > lo && S->keys[j - 1] > S->keys[j]) sorted = 0;
+        if (S->keys[j] > top) top = S->keys[j];
+    }}
+    if (sorted) return 0;
+    uint64_t *slot = malloc(m * sizeof(uint64_t));
+    int64_t *order = malloc(m * sizeof(int64_t)), *spare = malloc(m * sizeof(int64_t));
+    st_t *states = malloc(m * sizeof(st_t));
+    int64_t *keys = malloc(m * sizeof(int64_t));
+    if (!slot || !order || !spare || !states || !keys) return 1;
+    for (int64_t j = 0; j < m; j++) {{
+        uint64_t h = hash(S->states[lo + j]) & S->mask;
+        while (S->table[h] != (uint32_t)(lo + j + 1)) h = (h + 1) & S->mask;
+        slot[j] = h; order[j] = j;
+    }}
+    for (int shift = 0; shift < 63 && (top >> shift); shift += 11) {{
+        int64_t count[2049] = {{0}};
+        for (int64_t j = 0; j < m; j++) count[((S->keys[lo + order[j]] >> shift) & 2047) + 1]++;
+        for (int c = 0; c < 2048; c++) count[c + 1] += count[c];
+        for (int64_t j = 0; j < m; j++) spare[count[(S->keys[lo + order[j]] >> shift) & 2047]++] = order[j];
+        int64_t *t = order; order = spare; spare = t;
+    }}
+    for (int64_t j = 0; j < m; j++) {{
+        states[j] = S->states[lo + order[j]]; keys[j] = S->keys[lo + order[j]];
+        S->table[slot[order[j]]] = (uint32_t)(lo + j + 1);
+    }}
+    memcpy(S->states + lo, states, m * sizeof(st_t));
+    memcpy(S->keys + lo, keys, m * sizeof(int64_t));
+    free(slot); free(order); free(spare); free(states); free(keys);
+    return 0;
+}}
+
+/* The next level: the states this partition put in its store while expanding, and the other
+   partitions' successors (batches sorted by key), a state not owned before keeping its smallest
+   key; then in key order, which is rank order. Keys at or past `cutoff` (a domain error's) never
+   happen. Returns the number of new states (-1: no memory); their keys are at mc_part_keys. */
+int64_t mc_part_receive(part_t *P, int64_t n_batches, const char **states, const char **keys,
+                        const int64_t *counts, int64_t cutoff) {{
+    set_t *S = &P->own;
+    const int64_t lo = P->starts[P->n_levels];
+    uint64_t slot;
+    for (int64_t b = 0; b < n_batches; b++) {{
+        for (int64_t j = 0; j < counts[b]; j++) {{
+            st_t y; int64_t key;
+            memcpy(&y, states[b] + j * sizeof(st_t), sizeof y);
+            memcpy(&key, keys[b] + j * sizeof(int64_t), sizeof key);
+            int64_t at = set_find(S, y, &slot);
+            if (at < 0) {{ if (set_add(S, y, slot, key)) return -1; }}
+            else if (at >= lo && key < S->keys[at]) S->keys[at] = key;
+        }}
+    }}
+    if (sort_level(S, lo)) return -1;
+    int64_t end = S->n;
+    while (end > lo && S->keys[end - 1] >= cutoff) end--;
+    if (end < S->n) {{  /* the search ends at this level: drop the states past the cutoff */
+        S->n = end;
+        memset(S->table, 0, (S->mask + 1) * sizeof(uint32_t));
+        fill(S, S->table, S->mask);
+    }}
+    if (P->n_levels + 1 >= P->cap_levels) {{
+        int64_t *s = realloc(P->starts, 2 * P->cap_levels * sizeof(int64_t));
+        if (!s) return -1;
+        P->starts = s; P->cap_levels *= 2;
+    }}
+    P->n_levels++;
+    P->starts[P->n_levels] = S->n;
+    return S->n - lo;
+}}
+
+const int64_t *mc_part_keys(part_t *P, int64_t level) {{ return P->own.keys + P->starts[level]; }}
+
+void mc_part_set_ranks(part_t *P, int64_t level, const char *ranks) {{
+    int64_t lo = P->starts[level];
+    memcpy(P->own.ranks + lo, ranks, (P->starts[level + 1] - lo) * sizeof(int64_t));
+}}
+
+/* The state of `level` at `rank` and its key, if this partition owns it (1), else 0. */
+int mc_part_locate(part_t *P, int64_t level, int64_t rank, uint64_t *half, int64_t *key) {{
+    if (level >= P->n_levels) return 0;
+    int64_t lo = P->starts[level], hi = P->starts[level + 1];
+    while (lo < hi) {{
+        int64_t mid = lo + (hi - lo) / 2;
+        if (P->own.ranks[mid] < rank) lo = mid + 1; else hi = mid;
+    }}
+    if (lo == P->starts[level + 1] || P->own.ranks[lo] != rank) return 0;
+    st_t x = P->own.states[lo];
+    half[0] = (uint64_t)x; half[1] = sizeof(st_t) > 8 ? (uint64_t)(x >> 32 >> 32) : 0;
+    *key = P->own.keys[lo];
+    return 1;
+}}
+
+int64_t mc_part_count(part_t *P) {{ return P->own.n; }}
+
+int64_t mc_part_bytes(part_t *P) {{
+    int64_t b = 0;
+    const set_t *sets[2] = {{&P->own, &P->produced}};
+    for (int j = 0; j < 2; j++)
+        b += sets[j]->cap * (int64_t)(sizeof(st_t) + sizeof(int64_t) * (sets[j]->ranks ? 2 : 1))
+           + (int64_t)(sets[j]->mask + 1) * 4;
+    for (int d = 0; d < P->parts; d++) b += P->out[d].cap * (int64_t)(sizeof(st_t) + sizeof(int64_t));
+    return b;
 }}
 """

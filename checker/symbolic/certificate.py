@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import z3
 
-from migcheck.models.ir import System
+from migcheck.models.ir import Instance, System
 
 from ..trace import write_text_atomic
 from .encode import Encoding, Unroller, conj
@@ -52,20 +52,21 @@ FORMAT = "migcheck-certificate-1"
 class Certificate:
     """The evidence of an unbounded proof of ``property``: ``invariant`` is ``k``-inductive."""
 
-    model: str
-    variant: str
-    params: tuple[tuple[str, int], ...]
-    ir_hash: str
+    instance: Instance  # the checked model instance the proof is of
     property: str
     engine: str
     invariant: z3.BoolRef
     k: int = 1
 
+    model = property(lambda self: self.instance.model)
+    variant = property(lambda self: self.instance.variant)
+    params = property(lambda self: self.instance.params)
+    ir_hash = property(lambda self: self.instance.ir_hash)
+
     @classmethod
     def of(cls, system: System, prop: str, engine: str, invariant: z3.BoolRef, k: int = 1
            ) -> Certificate:
-        return cls(system.model, system.variant, system.params, system.ir_hash, prop, engine,
-                   invariant, k)
+        return cls(system.instance, prop, engine, invariant, k)
 
 
 @dataclass(frozen=True)

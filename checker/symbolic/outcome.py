@@ -34,7 +34,7 @@ def read_trace(system: System, unroller: Unroller, model: z3.ModelRef, length: i
         a_i = model.eval(unroller.act(k), model_completion=True).as_long()
         act = system.actions[a_i]
         steps.append(Step(act.name, act.params, act.owner, read_state(model, unroller.state(k + 1))))
-    return Trace(system.model, system.variant, system.params, system.ir_hash, prop, tuple(steps))
+    return Trace(system.instance, prop, tuple(steps))
 
 
 def replayed(system: System, trace: Trace) -> Trace:
