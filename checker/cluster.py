@@ -141,18 +141,20 @@ class Partition:
     (so that a benchmark can tell work from communication) and the worker's peak memory."""
 
     def __init__(self, system: System, symmetric_for: list[str] | None, index: int, count: int,
-                 active: Active, native: bool):
-        symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
-        if native:
+                 active: Active, source: str | None):
+        """``source``: the native partition's C source, or None for the compiled Python one."""
+        if source is not None:
             from .native.partition import NativePartition
-            self.share: Any = NativePartition(system, symmetry, active, index, count)
+            self.share: Any = NativePartition(system, source, active, index, count)
         else:
+            symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
             self.share = PythonPartition(system, symmetry, index, count)
 
         self.index = index
         self.peers: list[Any] = []  # the other partitions' actors, by index (set by `meet`)
         self.inbox: dict[int, list[tuple[Any, Squeezed]]] = {}  # level -> the batches delivered
         self.arrived = threading.Condition()
+        self.sent: list[Any] = []  # the futures of this partition's last deliveries
 
     def meet(self, peers: list[Any]) -> None:
         self.peers = list(peers)
@@ -179,14 +181,14 @@ class Partition:
         start = time.perf_counter()
         batches, *decisions = self.share.expand(checks, None if ranks is None else unsqueeze(ranks).tobytes())
         work = time.perf_counter() - start
-        sent, pending = 0, []
+        for future in self.sent:  # last level's deliveries: long arrived, so only errors to see
+            future.result()
+        sent, self.sent = 0, []
         for d, (states, keys) in enumerate(batches):
             if d != self.index:
                 packed = squeeze(np.frombuffer(keys, dtype=np.int64))
                 sent += len(states) * (1 if isinstance(states, bytes) else 8) + len(packed[3])
-                pending.append(self.peers[d].deliver(level, states, packed))
-        for future in pending:
-            future.result()
+                self.sent.append(self.peers[d].deliver(level, states, packed))  # not waited for
         with self.arrived:
             if not self.arrived.wait_for(lambda: len(self.inbox.get(level, ())) == len(self.peers) - 1,
                                          timeout=_PEER_WAIT):
@@ -361,23 +363,23 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     symmetric_for = list(plan.wanted) if sym is not None else None
     first = Active(tuple(open_inv), tuple(open_wit), tuple(open_act), plan.deadlock, False,
                    bool(sym and sym.groups))
-    native = _native(backend, system, packing, sym, first, on_progress)
+    source = _native_source(backend, system, packing, sym, first, on_progress)
 
-    def start(native: bool) -> list[Any]:
-        futures = [client.submit(Partition, system, symmetric_for, i, n, first, native, actor=True,
+    def start(source: str | None) -> list[Any]:
+        futures = [client.submit(Partition, system, symmetric_for, i, n, first, source, actor=True,
                                  workers=[w], allow_other_workers=False, pure=False)
                    for i, w in enumerate(connection.workers)]
         return [f.result() for f in futures]
 
     try:
-        parts = start(native)
+        parts = start(source)
     except NativeUnavailable as exc:  # a worker on another machine, without a C compiler
         if backend == "native":
             raise NativeUnavailable(f"--backend native: a worker cannot build its partition: {exc}") from None
         if on_progress is not None:
             on_progress({"note": f"a worker cannot build its native partition ({exc}); "
                                  "the workers run the Python backend"})
-        native, parts = False, start(False)
+        source, parts = None, start(None)
     for f in [p.meet(parts) for p in parts]:  # successors then travel from partition to partition
         f.result()
 
@@ -480,22 +482,23 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     result = _conclude(system, plan, packing, paths, found, domain_error, domain_path, total=total,
                        depth=depth, complete=complete, transitions=transitions,
                        seconds=time.perf_counter() - started, fired=fired, stop_reason=stop_reason, sym=sym)
-    result.backend = f"cluster ({connection.spec}, {n} workers, {'native' if native else 'python'})"
+    result.backend = f"cluster ({connection.spec}, {n} workers, {'python' if source is None else 'native'})"
     result.workers = [{"states": s, "peak_rss_mib": round(m, 1)} for s, m in zip(sizes, memory, strict=True)]
     result.levels = per_level
     result.interrupted = bool(stop_reason) and stop_reason[0] == INTERRUPTED
     return result
 
 
-def _native(backend: str, system: System, packing: Packing, sym: Symmetry | None, active: Active,
-            on_progress: ProgressFn | None) -> bool:
-    """Whether the partitions expand natively: as `explicit._search_engine` decides for the
-    sequential search (``native`` that cannot run raises `NativeUnavailable`; ``auto`` falls back
-    with a note), except that a cluster's model is never too small to compile. The library is
-    built here, once, so that workers on this machine only load it; a worker elsewhere builds
-    its own (`explore_cluster` falls back to Python partitions when one cannot)."""
+def _native_source(backend: str, system: System, packing: Packing, sym: Symmetry | None, active: Active,
+                   on_progress: ProgressFn | None) -> str | None:
+    """The native partitions' C source, or None when they run as compiled Python: as
+    `explicit._search_engine` decides for the sequential search (``native`` that cannot run
+    raises `NativeUnavailable`; ``auto`` falls back with a note), except that a cluster's model
+    is never too small to compile. The library is built here, once, so that workers on this
+    machine only load it; a worker elsewhere builds its own (`explore_cluster` falls back to
+    Python partitions when one cannot)."""
     if backend == "python":
-        return False
+        return None
     from .native.build import load
     from .native.partition import source_of
     from .native.search import unavailable_reason
@@ -504,14 +507,15 @@ def _native(backend: str, system: System, packing: Packing, sym: Symmetry | None
         reason = unavailable_reason(system, packing)
         if reason is not None:
             raise NativeUnavailable(reason)
-        load(source_of(system, sym, active))
-        return True
+        source = source_of(system, sym, active)
+        load(source)
+        return source
     except (NativeUnavailable, SymmetryRefused) as exc:
         if backend == "native":
             raise NativeUnavailable(f"--backend native: {exc}") from None
         if on_progress is not None:
             on_progress({"note": f"native backend unavailable ({exc}); the workers run the Python backend"})
-        return False
+        return None
 
 
 def _conclude(system: System, plan: Plan, packing: Packing, paths: dict[str, list[tuple[int, int]]],

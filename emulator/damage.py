@@ -9,6 +9,9 @@
   ``lost`` (the guest's memory lacks what the VF wrote for it: stale at the destination,
   destroyed by a stale write, or still posted when the source stopped) or ``corrupted``
   (the guest read it and got other bytes).
+- Freed pages: every DMA write into a page the driver does not hold (it unmapped and
+  freed it; reachable when the whole guest RAM is mapped for the VF): the bytes the page
+  held and the bytes the VF wrote over them. Whatever the guest keeps there now is corrupted.
 """
 
 from __future__ import annotations
@@ -78,11 +81,29 @@ class StaleWrite:
 
 
 @dataclass(frozen=True)
+class FreedPageWrite:
+    """A DMA write into a page the driver does not hold: corruption of a freed page."""
+
+    page: int
+    role: str
+    offset: int
+    held: bytes  # what the page held there before the write
+    written: bytes  # what the VF wrote over it
+    cause: str  # the journal's landing of the write
+    freed: str  # how the page came to be freed (the journal's release of it), or why unknown
+
+    @property
+    def length(self) -> int:
+        return len(self.written)
+
+
+@dataclass(frozen=True)
 class Damage:
     switched_over: bool
     pages: tuple[PageDifference, ...]
     packets: tuple[PacketFate, ...]
     stale_writes: tuple[StaleWrite, ...]
+    freed_writes: tuple[FreedPageWrite, ...] = ()
 
     @property
     def harmed(self) -> tuple[PacketFate, ...]:
@@ -90,7 +111,7 @@ class Damage:
 
     @property
     def any(self) -> bool:
-        return bool(self.pages or self.harmed or self.stale_writes)
+        return bool(self.pages or self.harmed or self.stale_writes or self.freed_writes)
 
 
 def assess(m: Machine) -> Damage:
@@ -98,7 +119,21 @@ def assess(m: Machine) -> Damage:
     pages = tuple(page_differences(m)) if m.switched_over else ()
     stale = tuple(StaleWrite(e.page or 0, m.layout.role(e.page or 0), e.offset, e.before, e.after)
                   for e in m.journal.of_kind("stale_write"))
-    return Damage(m.switched_over, pages, tuple(packet_fates(m)), stale)
+    return Damage(m.switched_over, pages, tuple(packet_fates(m)), stale, tuple(freed_writes(m)))
+
+
+def freed_writes(m: Machine) -> list[FreedPageWrite]:
+    out = []
+    events = m.journal.events
+    for e in m.journal.of_kind("freed_write"):
+        page = e.page or 0
+        allocation = m.layout.allocation_of(page)
+        first = m.layout.first_page(allocation) if allocation is not None else page
+        landing = events[e.index - 1]  # the DMA engine records the landing, then this
+        freed = [f.text for f in events[:e.index] if f.kind == "release" and f.page == first]
+        out.append(FreedPageWrite(page, m.layout.role(page), e.offset, e.before, e.after, landing.text,
+                                  f"freed by: {freed[-1]}" if freed else "the driver had unmapped it"))
+    return out
 
 
 def page_differences(m: Machine) -> list[PageDifference]:
@@ -180,6 +215,10 @@ def _fate(m: Machine, accepted: Accepted) -> PacketFate:
         excerpt = (expected[:EXCERPT], seen[:EXCERPT]) if kind in HARMFUL else (b"", b"")
         return PacketFate(seq, slot, page, offset, kind, reason, *excerpt)
 
+    if "freed_write" in kinds:
+        return fate("dropped", f"the driver had freed its buffer ({at}) before the VF wrote it: its "
+                    "data went into a page the driver no longer holds (see the corruption of freed "
+                    "pages)")
     received = [r for r in m.stack.received if r.announced == checksum]
     if received:
         r = received[-1]

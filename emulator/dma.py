@@ -76,11 +76,18 @@ class DmaEngine:
         kind = {DATA: "data_land", WRITEBACK: "writeback_land",
                 TX_WRITEBACK: "tx_writeback_land"}[write.purpose]
         done = 0
-        for page, offset, length in self.memory.dma_write(*where, write.data):
+        for page, offset, length, replaced in self.memory.dma_write(*where, write.data):
+            wrote = write.data[done:done + length]
             self.journal.record("vf", kind, f"{what} lands at IOVA {write.iova + done:#x} "
                                 f"(page {page} +{offset:#05x}, {length} bytes; not logged)",
                                 page=page, offset=offset, length=length, slot=write.slot,
-                                seq=write.seq, after=write.data[done:done + length])
+                                seq=write.seq, before=replaced, after=wrote)
+            if not self.iommu.is_mapped(page):  # reachable only because the whole RAM is mapped
+                self.journal.record("vf", "freed_write", f"{what} overwrote {length} bytes of page "
+                                    f"{page} +{offset:#05x}, a page the driver does not hold (it "
+                                    "unmapped and freed it): whatever the guest keeps there now is "
+                                    "corrupted", page=page, offset=offset, length=length,
+                                    slot=write.slot, seq=write.seq, before=replaced, after=wrote)
             done += length
         return write
 

@@ -8,8 +8,11 @@ recycle the buffer (it keeps its page). Dirty marking ("touch") is a store that
 changes no data: atomic (``cmpxchg(p, x, x)``), or, when ``plain_touch``, a plain read and a
 later write of the value read, two separate steps, so a DMA write that lands in between is
 really overwritten. The migration-event handler runs its steps (clear BME, drain, mark,
-acknowledge) in the configured order; the RX path keeps running while the handler has not
-cleared BME (Lan's driver), and with ``map_marks`` a buffer mapped then is marked. The drain
+acknowledge, and in the suspend path's teardown ``release``: dma_unmap every RX buffer
+page, with the dummy write, and free it) in the configured order; the RX path keeps running
+while the handler has not cleared BME (Lan's driver) or freed its buffers, and with
+``map_marks`` a buffer mapped then is marked. Freeing the buffers leaves the descriptors the
+VF holds as they are: they still carry the freed pages' addresses. The drain
 disables the RX queue and reads a device register: the read's completion cannot pass the
 VF's earlier posted writes, so once it returns nothing is in flight. After an aborted
 migration, and on the destination (a fresh VF), the driver either recovers (function-level
@@ -36,7 +39,9 @@ from .stack import GuestStack, HeldBuffer
 from .vcpu import Vcpu
 from .vf import VirtualFunction
 
-HANDLER_STEPS = ("clear_bme", "drain", "mark", "ack")
+HANDLER_STEPS = ("clear_bme", "drain", "mark", "ack")  # the base order
+RELEASE = "release"  # the teardown's step: free the RX buffers
+KNOWN_STEPS = (*HANDLER_STEPS, RELEASE)
 TOUCH_SPANS = ("page", "word")
 
 
@@ -56,9 +61,9 @@ class DriverConfig:
     bitmap: bool = False  # the mapped-page bitmap: no event, no marking at dma_sync
 
     def __post_init__(self) -> None:
-        unknown = [s for s in self.handler_steps if s not in HANDLER_STEPS]
+        unknown = [s for s in self.handler_steps if s not in KNOWN_STEPS]
         if unknown or len(set(self.handler_steps)) != len(self.handler_steps):
-            raise ValueError(f"handler steps {self.handler_steps!r}: each of {HANDLER_STEPS} at most once")
+            raise ValueError(f"handler steps {self.handler_steps!r}: each of {KNOWN_STEPS} at most once")
         if self.touch_span not in TOUCH_SPANS:
             raise ValueError(f"touch_span {self.touch_span!r}: one of {TOUCH_SPANS}")
 
@@ -94,6 +99,7 @@ class GuestDriver:
         # the buffer page holding each slot's buffer; None before its first refill and after an unmap
         self.buffer_page: list[int | None] = [None] * layout.slots
         self.touch: Touch | None = None
+        self.released = False  # the event handler freed the RX buffers; NAPI is off
         self.refills = 0
         self.tx_queued = 0
         # the migrator's phase, and whether the VM runs on the destination: set by the machine
@@ -149,6 +155,8 @@ class GuestDriver:
         if self.state in ("handling", "acked"):
             if not self.vf.config.bus_master:
                 return "driver: the RX path stops once the event handler has cleared BME"
+            if self.released:
+                return "driver: the RX path stopped when the event handler freed the RX buffers"
         elif self.state != "up":
             return f"driver: the RX path runs only when the driver is up (state {self.state})"
         return self.vcpu.why_not_run()
@@ -401,10 +409,13 @@ class GuestDriver:
         self._step_done("drain: RX queue disabled (RXDCTL.ENABLE clear), then a register read; its "
                         "completion follows every posted write, so none is in flight")
 
+    def held_pages(self) -> list[int]:
+        """The RX buffer pages the driver holds for DMA (has mapped)."""
+        return [p for p in range(self.layout.buffer_pages) if self.iommu.is_mapped(self.layout.first_page(p))]
+
     def mark(self) -> None:
         refuse(self.why_not_handler_step("mark"))
-        marked = [p for p in range(self.layout.buffer_pages)
-                  if self.iommu.is_mapped(self.layout.first_page(p))]
+        marked = self.held_pages()
         for page in marked:
             self._mark(page)
         if self.config.mark_rings:
@@ -412,6 +423,27 @@ class GuestDriver:
             self.memory.cpu_touch(self.layout.tx_ring_page)
         names = [f"page {p}" for p in marked] + (["both ring pages"] if self.config.mark_rings else [])
         self._step_done("mark: atomic touch of " + (", ".join(names) if names else "nothing"))
+
+    def release(self) -> None:
+        """Teardown: dma_unmap every RX buffer page the driver holds (after the dummy write
+        that marks it) and free it; NAPI stops. The ring and the VF's registers are left as
+        they are, so a descriptor the VF holds still points into a freed page."""
+        refuse(self.why_not_handler_step(RELEASE))
+        dummy = self._marks() and self.config.unmap_marks
+        freed = self.held_pages()
+        for allocation in freed:
+            if dummy:
+                self._mark(allocation)
+            for p in self.layout.pages_of(allocation):
+                self.iommu.unmap(p)
+            held = [j for j in self.slots_in_page(allocation) if self.published[j]]
+            self.journal.record("driver", "release", f"free RX buffer page {allocation}: dma_unmap"
+                                + (" after a dummy write" if dummy else "") + ", page freed"
+                                + (f"; descriptor(s) {', '.join(map(str, held))} still point into it"
+                                   if held else ""), page=self.layout.first_page(allocation))
+        self.released = True
+        self._step_done("release: RX buffers freed (" + (", ".join(f"page {p}" for p in freed) or "none held")
+                        + "); NAPI off")
 
     def acknowledge(self) -> None:
         refuse(self.why_not_handler_step("ack"))
@@ -471,6 +503,7 @@ class GuestDriver:
         self.next_to_use = self.next_to_clean = 0
         self.published = [False] * self.layout.slots
         self.touch = None
+        self.released = False
         self._configure_ring()
         self.vf.config.set_bus_master()
         self.state = "up"

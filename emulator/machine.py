@@ -11,7 +11,7 @@ from .channel import MigrationChannel
 from .dma import PostedWrite
 from .driver import DriverConfig, GuestDriver
 from .errors import StepRefused, refuse
-from .iommu import Iommu
+from .iommu import WHOLE_RAM, Iommu
 from .journal import Context, Journal
 from .layout import GuestLayout
 from .memory import GuestMemory, Memory
@@ -28,6 +28,7 @@ class MachineConfig:
     buffer_pages: int = 1  # RX buffer allocations
     span: int = 1  # 4 KiB pages per RX buffer allocation (a jumbo buffer covers them all)
     max_posted: int = 1  # posted DMA writes in flight at once
+    iommu: str = WHOLE_RAM  # what the VF can reach: the whole guest RAM, or only mapped pages
     driver: DriverConfig = field(default_factory=DriverConfig)
     migrator: MigratorConfig = field(default_factory=MigratorConfig)
 
@@ -38,7 +39,7 @@ class Machine:
         self.layout = GuestLayout(config.slots, config.buffer_pages, config.span)
         self.journal = Journal()
         self.memory = GuestMemory(self.layout.pages)
-        self.iommu = Iommu(self.layout)
+        self.iommu = Iommu(self.layout, config.iommu)
         self.vf = VirtualFunction(self.layout, self.memory, self.iommu, self.journal, config.max_posted)
         self.channel = MigrationChannel()
         self.vcpu = Vcpu()

@@ -77,14 +77,16 @@ class GuestMemory:
         """An atomic no-op store (``cmpxchg(p, x, x)``): no data changes, the log records it."""
         self.cpu_write(page, offset, self.ram.read(page, offset, width))
 
-    def dma_write(self, page: int, offset: int, data: bytes) -> list[tuple[int, int, int]]:
+    def dma_write(self, page: int, offset: int, data: bytes) -> list[tuple[int, int, int, bytes]]:
         """A device write through the IOMMU: the pages change, the dirty log does not see it.
-        A write may run on into the next pages; returns the (page, offset, length) pieces."""
+        A write may run on into the next pages; returns the (page, offset, length, bytes
+        replaced) pieces."""
         pieces = []
         while data:
             chunk = data[:PAGE_SIZE - offset]
+            replaced = self.ram.read(page, offset, len(chunk))
             self.ram.write(page, offset, chunk)
-            pieces.append((page, offset, len(chunk)))
+            pieces.append((page, offset, len(chunk), replaced))
             data, page, offset = data[len(chunk):], page + 1, 0
         return pieces
 

@@ -103,6 +103,7 @@ KINDS: tuple[OperationKind, ...] = (
           "clear_bme"),
     _call("driver.drain", "driver", "driver", "drain", "why_not_handler_step", "drain"),
     _call("driver.mark", "driver", "driver", "mark", "why_not_handler_step", "mark"),
+    _call("driver.release", "driver", "driver", "release", "why_not_handler_step", "release"),
     _call("driver.acknowledge", "driver", "driver", "acknowledge", "why_not_handler_step", "ack"),
     _call("driver.error_detected", "driver", "driver", "error_detected", "why_not_error_detected"),
     _call("driver.slot_reset", "driver", "driver", "slot_reset", "why_not_slot_reset"),

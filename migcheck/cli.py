@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from migcheck.checker.trace import write_json_atomic, write_text_atomic
-from migcheck.models.errors import MigcheckError, ParameterError
+from migcheck.models.errors import MigcheckError, ParameterError, UsageError
 from migcheck.models.library import BUNDLED, DEFAULT_MODEL, bundled, resolve
 from migcheck.models.model import Model, build
 
@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("replay", help="replay a counterexample trace on the concrete VF emulator")
     rp.add_argument("trace", metavar="TRACE.json", help="a trace written by check --trace-out")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
+    rp.add_argument("--iommu", metavar="whole-ram|mapped",
+                    help="what the VF can reach (guest-assisted): the whole guest RAM, as in 2015 "
+                         "without a vIOMMU and as the model assumes (the default), or only the pages "
+                         "the driver mapped (a vIOMMU: other writes fault and are dropped)")
     rp.set_defaults(func=cmd_replay)
     _add_report_parser(sub)
     _add_ci_parser(sub)
@@ -354,10 +358,15 @@ def _write_first_trace(path: str, results: list) -> bool:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """0 the violation shows on the emulator; 1 it does not; 2 bad input or a diverging replay."""
+    from migcheck.emulator.iommu import IOMMU_SETTINGS
+
     from . import replay
 
+    settings = {} if args.iommu is None else {"iommu": args.iommu}
     try:
-        report = replay.replay_file(args.trace)
+        if args.iommu is not None and args.iommu not in IOMMU_SETTINGS:  # before reading the trace
+            raise UsageError(f"--iommu {args.iommu!r}: one of {', '.join(IOMMU_SETTINGS)}")
+        report = replay.replay_file(args.trace, settings)
     except MigcheckError as exc:  # main prints the line on stderr; --json has it on stdout too
         if args.json:
             print(json.dumps(replay.error_json(args.trace, exc), indent=2))

@@ -137,13 +137,15 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[tuple[
     return out
 
 
-def _check_state(n: int, step: Step, system: System, binding: Binding[Any, Any], m: Any) -> None:
+def _check_state(n: int, step: Step, system: System, binding: Binding[Any, Any], m: Any,
+                 did: tuple[str, ...] = ()) -> None:
     diffs = differences(system.layout.render(step.state), binding.abstract(m))
     if diffs:
         what = ", ".join(f"{name} (trace {w}, emulator {g})" for name, w, g in diffs)
         where = "the initial state" if n == 0 else f"step {n} {step.label}"
+        done = f"; the emulator did: {'; '.join(did)}" if did else ""
         raise ReplayDiverged(f"replay diverged at {where}: the emulator's state differs from the "
-                            f"trace's in {what}")
+                            f"trace's in {what}{done}")
 
 
 # ---------------------------------------------------------------- the replay
@@ -167,6 +169,7 @@ class ReplayReport:
     steps: tuple[StepRecord, ...]
     damage: Damage
     observed: tuple[str, ...]  # the concrete events that violate the trace's property
+    settings: tuple[tuple[str, str], ...] = ()  # the emulator's settings (see `Binding.settings`)
 
     @property
     def result(self) -> str:
@@ -177,19 +180,24 @@ class ReplayReport:
         return 0 if self.observed else 1
 
 
-def replay(trace: Trace, system: System, path: str = "", config: Any = None) -> ReplayReport:
+def replay(trace: Trace, system: System, path: str = "", config: Any = None,
+           settings: dict[str, str] | None = None) -> ReplayReport:
     """Drive a fresh emulator through ``trace`` (already validated against ``system``);
-    ``config`` replaces the emulator's configuration the binding derives from the variant."""
+    ``settings`` makes the emulator's choices the model leaves open (``{"iommu": "mapped"}``);
+    ``config`` replaces the emulator's configuration outright."""
     binding = binding_for(system.model)
     cls = variant_class(system.model, system.variant)
-    m = binding.boot(config if config is not None else binding.configure(cls, dict(system.params)))
+    chosen = binding.chosen(settings or {})
+    if config is None:
+        config = binding.configured(cls, dict(system.params), chosen)
+    m = binding.boot(config)
     _check_state(0, trace.steps[0], system, binding, m)
     records = []
     for n, step in enumerate(trace.steps[1:], start=1):
         mark = len(binding.events(m))
         _perform(binding, m, n, step, "")
-        _check_state(n, step, system, binding, m)
         did = tuple(binding.events(m)[mark:])
+        _check_state(n, step, system, binding, m, did)
         records.append(StepRecord(n, step.label, step.owner or "", did))
     if trace.loop is not None and trace.loop < len(trace.steps) - 1:
         # a lasso's loop once more: the emulator must come round to the same states again
@@ -198,7 +206,7 @@ def replay(trace: Trace, system: System, path: str = "", config: Any = None) -> 
             _check_state(n, trace.steps[n], system, binding, m)
     damage = binding.assess(m)
     observed = tuple(binding.observe(trace.property, m, damage))
-    return ReplayReport(path, trace, system, tuple(records), damage, observed)
+    return ReplayReport(path, trace, system, tuple(records), damage, observed, tuple(chosen.items()))
 
 
 def _perform(binding: Binding[Any, Any], m: Any, n: int, step: Step, lap: str) -> None:
@@ -209,9 +217,9 @@ def _perform(binding: Binding[Any, Any], m: Any, n: int, step: Step, lap: str) -
                             f"take it: {exc}") from None
 
 
-def replay_file(path: str) -> ReplayReport:
+def replay_file(path: str, settings: dict[str, str] | None = None) -> ReplayReport:
     trace, system = load_trace(path)
-    return replay(trace, system, path)
+    return replay(trace, system, path, settings=settings)
 
 
 # ---------------------------------------------------------------- renderings
@@ -233,6 +241,7 @@ def report_json(r: ReplayReport) -> dict[str, Any]:
         "params": dict(r.system.params),
         "ir_hash": r.system.ir_hash,
         "property": r.trace.property,
+        "settings": dict(r.settings),
         "result": r.result,
         "observed": list(r.observed),
         "steps": [{"step": s.number, "action": s.label, "owner": s.owner, "emulator": list(s.emulator)}
@@ -248,6 +257,9 @@ def report_json(r: ReplayReport) -> dict[str, Any]:
         "stale_writes": [{"page": w.page, "role": w.role, "offset": w.offset, "length": w.length,
                           "landed": w.landed[:16].hex(" "), "written_back": w.written_back[:16].hex(" ")}
                          for w in d.stale_writes],
+        "freed_writes": [{"page": w.page, "role": w.role, "offset": w.offset, "length": w.length,
+                          "held": w.held[:16].hex(" "), "written": w.written[:16].hex(" "),
+                          "cause": w.cause, "freed": w.freed} for w in d.freed_writes],
     }
 
 
@@ -255,6 +267,7 @@ def report_text(r: ReplayReport) -> str:
     s, d = r.system, r.damage
     params = " ".join(f"{k}={v}" for k, v in s.params)
     lines = [f"replay of {r.path or 'a trace'}: {s.model} [{s.variant}]  {params}  (IR {s.ir_hash})",
+             *([f"emulator: {'  '.join(f'{k}={v}' for k, v in r.settings)}"] if r.settings else []),
              f"property {r.trace.property}: {len(r.steps)} steps; after each one the emulator's state, "
              "read through the abstraction, equals the trace's", ""]
     for st in r.steps:
@@ -287,6 +300,12 @@ def report_text(r: ReplayReport) -> str:
             lines.append(f"  {w.role} +{w.offset:#05x}, {w.length} bytes")
             lines.append(f"    landed by DMA  {w.landed[:16].hex(' ')}")
             lines.append(f"    written back   {w.written_back[:16].hex(' ')}  (stale)")
+    if d.freed_writes:
+        lines += ["", "Corruption of freed pages (DMA into a page the driver does not hold):"]
+        for f in d.freed_writes:
+            lines.append(f"  {f.role} +{f.offset:#05x}, {f.length} bytes: {f.freed}")
+            lines.append(f"    the page held  {f.held[:16].hex(' ')}")
+            lines.append(f"    the VF wrote   {f.written[:16].hex(' ')}  ({f.cause})")
     if d.packets:
         lines += ["", "Packets (by sequence number):"]
         for p in d.packets:

@@ -41,7 +41,7 @@ def generate(system: System, packing: Packing, active: Active, canonical: str = 
     via_type = "uint16_t" if len(system.actions) < 1 << 16 else "uint32_t"
     out = [_PRELUDE.format(state="unsigned __int128" if wide else "uint64_t", via=via_type,
                            n_actions=max(1, len(system.actions)),
-                           hash=_HASH128 if wide else _HASH64)]
+                           hash=(_HASH128 if wide else _HASH64) + _COMMON)]
     out.append(canonical or "static inline st_t canon(st_t x) { return x; }\n")
     out.append(_search(system, packing, active))
     return "\n".join(out)
@@ -185,7 +185,7 @@ def generate_partition(system: System, packing: Packing, active: Active, canonic
     n_actions = max(1, len(system.actions))
     hooks = _Chunk(n_actions)
     out = [_PARTITION.format(state="unsigned __int128" if bits > 64 else "uint64_t",
-                             hash=_HASH128 if bits > 64 else _HASH64, n_actions=n_actions,
+                             hash=(_HASH128 if bits > 64 else _HASH64) + _COMMON, n_actions=n_actions,
                              n_props=max(1, len(system.properties)))]
     out.append(canonical or "static inline st_t canon(st_t x) { return x; }\n")
     out += ["int mc_part_expand(part_t *P, int64_t level, const uint8_t *decided) {",
@@ -204,6 +204,36 @@ def generate_partition(system: System, packing: Packing, active: Active, canonic
             "}"]
     return "\n".join(out) + "\n"
 
+
+# The two stores' shared primitives (after ``hash``): an array's growth and a table's refill.
+_COMMON = """
+/* Resize the array at *p to cap elements of size bytes; 1 when out of memory (it stays as it was). */
+static int resize(void *p, int64_t cap, size_t size) {
+    void *grown = realloc(*(void **)p, cap * size);
+    if (!grown) return 1;
+    *(void **)p = grown;
+    return 0;
+}
+
+/* Enter states[0 .. n) into an empty open-addressing table (index + 1; 0 is empty). */
+static void fill(const st_t *states, int64_t n, uint32_t *table, uint64_t mask) {
+    for (int64_t j = 0; j < n; j++) {
+        uint64_t h = hash(states[j]) & mask;
+        while (table[h]) h = (h + 1) & mask;
+        table[h] = (uint32_t)(j + 1);
+    }
+}
+
+/* Replace *table (of *mask + 1 slots) by one twice its size holding states[0 .. n); 1: no memory. */
+static int double_table(const st_t *states, int64_t n, uint32_t **table, uint64_t *mask) {
+    uint64_t wider = *mask * 2 + 1;
+    uint32_t *fresh = calloc(wider + 1, sizeof(uint32_t));
+    if (!fresh) return 1;
+    fill(states, n, fresh, wider);
+    free(*table); *table = fresh; *mask = wider;
+    return 0;
+}
+"""
 
 _HASH64 = """static inline uint64_t hash(st_t x) {
     x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull; x ^= x >> 33;
@@ -260,25 +290,11 @@ void mc_free(store_t *S) {{
     free(S->states); free(S->parents); free(S->via); free(S->table); free(S->edges); free(S);
 }}
 
-static int grow_table(store_t *S) {{
-    uint64_t mask = S->mask * 2 + 1;
-    uint32_t *table = calloc(mask + 1, sizeof(uint32_t));
-    if (!table) return 1;
-    for (int64_t j = 0; j < S->n; j++) {{
-        uint64_t h = hash(S->states[j]) & mask;
-        while (table[h]) h = (h + 1) & mask;
-        table[h] = (uint32_t)(j + 1);
-    }}
-    free(S->table); S->table = table; S->mask = mask;
-    return 0;
-}}
-
 static int push_edge(store_t *S, int64_t from, int64_t a, int64_t to) {{
     if (S->n_edges == S->cap_edges) {{
         int64_t cap = S->cap_edges ? S->cap_edges * 2 : 4096;
-        edge_t *e = realloc(S->edges, cap * sizeof(edge_t));
-        if (!e) return 1;
-        S->edges = e; S->cap_edges = cap;
+        if (resize(&S->edges, cap, sizeof(edge_t))) return 1;
+        S->cap_edges = cap;
     }}
     S->edges[S->n_edges++] = (edge_t){{(int32_t)from, (uint32_t)a, (int32_t)to}};
     return 0;
@@ -294,22 +310,16 @@ static int visit(store_t *S, st_t y, int64_t parent, int64_t a) {{
     }}
     if (S->n == S->cap) {{
         int64_t cap = S->cap + S->cap / 2;
-        st_t *s = realloc(S->states, cap * sizeof(st_t));
-        if (!s) return 1;
-        S->states = s;
-        int32_t *p = realloc(S->parents, cap * sizeof(int32_t));
-        if (!p) return 1;
-        S->parents = p;
-        via_t *v = realloc(S->via, cap * sizeof(via_t));
-        if (!v) return 1;
-        S->via = v; S->cap = cap;
+        if (resize(&S->states, cap, sizeof(st_t)) || resize(&S->parents, cap, sizeof(int32_t))
+            || resize(&S->via, cap, sizeof(via_t))) return 1;
+        S->cap = cap;
     }}
     if (S->n >= 0x7fffffff) return 1;
     S->table[h] = (uint32_t)(S->n + 1);
     S->states[S->n] = y; S->parents[S->n] = (int32_t)parent; S->via[S->n] = (via_t)a;
     S->n++;
     if (S->graph && parent >= 0 && push_edge(S, parent, a, S->n - 1)) return 1;
-    if ((uint64_t)S->n * 2 > S->mask) return grow_table(S);
+    if ((uint64_t)S->n * 2 > S->mask) return double_table(S->states, S->n, &S->table, &S->mask);
     return 0;
 }}
 
@@ -411,36 +421,10 @@ static inline int64_t set_find(const set_t *S, st_t y, uint64_t *slot) {{
 static int grow(set_t *S) {{
     if (S->n == S->cap) {{
         int64_t cap = S->cap + S->cap / 2;
-        st_t *s = realloc(S->states, cap * sizeof(st_t));
-        if (!s) return 1;
-        S->states = s;
-        int64_t *k = realloc(S->keys, cap * sizeof(int64_t));
-        if (!k) return 1;
-        S->keys = k;
-        if (S->ranks) {{
-            int64_t *r = realloc(S->ranks, cap * sizeof(int64_t));
-            if (!r) return 1;
-            S->ranks = r;
-        }}
+        if (resize(&S->states, cap, sizeof(st_t)) || resize(&S->keys, cap, sizeof(int64_t))
+            || (S->ranks && resize(&S->ranks, cap, sizeof(int64_t)))) return 1;
         S->cap = cap;
     }}
-    return 0;
-}}
-
-static void fill(set_t *S, uint32_t *table, uint64_t mask) {{
-    for (int64_t j = 0; j < S->n; j++) {{
-        uint64_t h = hash(S->states[j]) & mask;
-        while (table[h]) h = (h + 1) & mask;
-        table[h] = (uint32_t)(j + 1);
-    }}
-}}
-
-static int rehash(set_t *S) {{
-    uint64_t mask = S->mask * 2 + 1;
-    uint32_t *table = calloc(mask + 1, sizeof(uint32_t));
-    if (!table) return 1;
-    fill(S, table, mask);
-    free(S->table); S->table = table; S->mask = mask;
     return 0;
 }}
 
@@ -451,7 +435,7 @@ static int set_add(set_t *S, st_t y, uint64_t slot, int64_t key) {{
     S->states[S->n] = y; S->keys[S->n] = key;
     if (S->ranks) S->ranks[S->n] = -1;
     S->n++;
-    return (uint64_t)S->n * 2 > S->mask ? rehash(S) : 0;
+    return (uint64_t)S->n * 2 > S->mask ? double_table(S->states, S->n, &S->table, &S->mask) : 0;
 }}
 
 /* The partition owning a state of hash h: its high half scaled to [0, parts) (tables use the low bits). */
@@ -513,12 +497,8 @@ static inline int emit(part_t *P, st_t y, int64_t key) {{
     batch_t *b = &P->out[d];
     if (b->n == b->cap) {{
         int64_t cap = b->cap ? b->cap * 2 : 4096;
-        st_t *s = realloc(b->states, cap * sizeof(st_t));
-        if (!s) return 1;
-        b->states = s;
-        int64_t *k = realloc(b->keys, cap * sizeof(int64_t));
-        if (!k) return 1;
-        b->keys = k; b->cap = cap;
+        if (resize(&b->states, cap, sizeof(st_t)) || resize(&b->keys, cap, sizeof(int64_t))) return 1;
+        b->cap = cap;
     }}
     b->states[b->n] = y; b->keys[b->n] = key; b->n++;
     return 0;
@@ -595,12 +575,11 @@ int64_t mc_part_receive(part_t *P, int64_t n_batches, const char **states, const
     if (end < S->n) {{  /* the search ends at this level: drop the states past the cutoff */
         S->n = end;
         memset(S->table, 0, (S->mask + 1) * sizeof(uint32_t));
-        fill(S, S->table, S->mask);
+        fill(S->states, S->n, S->table, S->mask);
     }}
     if (P->n_levels + 1 >= P->cap_levels) {{
-        int64_t *s = realloc(P->starts, 2 * P->cap_levels * sizeof(int64_t));
-        if (!s) return -1;
-        P->starts = s; P->cap_levels *= 2;
+        if (resize(&P->starts, 2 * P->cap_levels, sizeof(int64_t))) return -1;
+        P->cap_levels *= 2;
     }}
     P->n_levels++;
     P->starts[P->n_levels] = S->n;

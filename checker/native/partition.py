@@ -40,7 +40,8 @@ _SIGNATURES = (
 
 
 def source_of(system: System, symmetry: Symmetry | None, active: Active) -> str:
-    """The partition library's C source (the coordinator builds it once, before the workers load it)."""
+    """The partition library's C source: written once, by the coordinator, which builds it and
+    sends it to the workers (they only load the library, or build it on another machine)."""
     packing = Packing.of(system.layout)
     canonical = native_canonical(symmetry.groups, packing) if active.symmetry and symmetry is not None else ""
     return generate_partition(system, packing, active, canonical)
@@ -49,8 +50,8 @@ def source_of(system: System, symmetry: Symmetry | None, active: Active) -> str:
 class NativePartition:
     """One partition's C store and expansion; the methods answer as `cluster.Partition`'s."""
 
-    def __init__(self, system: System, symmetry: Symmetry | None, active: Active, index: int, count: int):
-        self.lib = load(source_of(system, symmetry, active))
+    def __init__(self, system: System, source: str, active: Active, index: int, count: int):
+        self.lib = load(source)
         for name, res, args in _SIGNATURES:
             fn = getattr(self.lib, name)
             fn.restype, fn.argtypes = res, args

@@ -32,6 +32,9 @@ Writing a binding for a new model ``my-model``
      machine, never fixed text); empty when nothing forbidden was seen.
    - ``assess(machine)``: the concrete `Damage` (pages, packets, stale writes) and
      ``events(machine)``: the journal so far, as one line per event.
+   - optionally ``settings``: choices about the emulator that the model leaves open, made
+     at replay (``migcheck replay --NAME VALUE``), each a `Setting` whose first value is the
+     default, and ``apply(config, chosen)``, the configuration with those choices made.
 2. Add ``"my-model": "migcheck.emulator.bindings.my_model"`` to `BINDINGS` below.
 3. ``tests/test_bindings.py`` then checks, for every variant, that every action and
    property has an entry, that every entry names an operation kind, and that a fresh
@@ -49,7 +52,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from migcheck.models.errors import TraceError
+from migcheck.models.errors import TraceError, UsageError
 from migcheck.models.model import Model
 
 from ..damage import Damage
@@ -93,6 +96,19 @@ Observer = Callable[[Any, Damage], list[str]]
 
 
 @dataclass(frozen=True)
+class Setting:
+    """A choice about the emulator that the model leaves open, made at replay."""
+
+    name: str  # as the replay's option spells it: --NAME
+    values: tuple[str, ...]  # the first is the default
+    doc: str
+
+
+def _as_configured(config: Any, chosen: Mapping[str, str]) -> Any:
+    return config
+
+
+@dataclass(frozen=True)
 class Binding(Generic[Config, Machine]):
     """A model's emulator: configuration, abstraction, actions, observers (see the module)."""
 
@@ -105,6 +121,26 @@ class Binding(Generic[Config, Machine]):
     observers: Mapping[str, Observer]
     assess: Callable[[Machine], Damage]
     events: Callable[[Machine], Sequence[str]]
+    settings: tuple[Setting, ...] = ()
+    apply: Callable[[Config, Mapping[str, str]], Config] = _as_configured
+
+    def chosen(self, given: Mapping[str, str]) -> dict[str, str]:
+        """Every setting's value: ``given``'s, or the default; `UsageError` (one line) for a
+        setting this emulator does not have or a value it does not take."""
+        known = {s.name: s for s in self.settings}
+        for name, value in given.items():
+            if name not in known:
+                has = ", ".join(f"--{n}" for n in known) or "none"
+                raise UsageError(f"--{name}: the emulator of model '{self.model}' has no such "
+                                 f"setting (its settings: {has})")
+            if value not in known[name].values:
+                raise UsageError(f"--{name} {value!r}: one of {', '.join(known[name].values)}")
+        return {s.name: given.get(s.name, s.values[0]) for s in self.settings}
+
+    def configured(self, variant: type[Model], params: Mapping[str, int],
+                   given: Mapping[str, str]) -> Config:
+        """The emulator's configuration for ``variant`` at ``params``, with the settings made."""
+        return self.apply(self.configure(variant, params), self.chosen(given))
 
     def machine(self, variant: type[Model], params: Mapping[str, int]) -> Machine:
         """A fresh emulator configured as ``variant`` at ``params``."""

@@ -36,18 +36,20 @@ slot ``i``'s buffer in page ``p``, or the step is refused there.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from migcheck.models.model import Model
 
-from ..damage import Damage, assess
+from ..damage import EXCERPT, Damage, assess
 from ..dma import DATA, TX_SLOT, TX_WRITEBACK, WRITEBACK
 from ..driver import DriverConfig
 from ..errors import StepRefused
+from ..iommu import IOMMU_SETTINGS
 from ..machine import Machine, MachineConfig
 from ..migrator import MigratorConfig
 from ..schedule import KINDS, Arguments, operations
-from . import ActionBinding, Binding
+from . import ActionBinding, Binding, Setting
 
 # ---------------------------------------------------------------- the variant's emulator
 
@@ -67,6 +69,16 @@ def machine_config(cls: type[Model], params: Mapping[str, int]) -> MachineConfig
                               dest_starts_early=flags.dest_starts_early)
     return MachineConfig(slots=params["slots"], buffer_pages=params["pages"], span=params["span"],
                          max_posted=params["inflight"], driver=driver, migrator=migrator)
+
+
+IOMMU = Setting("iommu", IOMMU_SETTINGS,
+                "what the VF can reach: the whole guest RAM (2015: no vIOMMU for an assigned "
+                "device; the model's assumption) or only the pages the driver mapped (a vIOMMU: "
+                "a write anywhere else faults and is dropped)")
+
+
+def with_settings(config: MachineConfig, chosen: Mapping[str, str]) -> MachineConfig:
+    return replace(config, iommu=chosen["iommu"])
 
 
 # ---------------------------------------------------------------- the abstraction
@@ -269,6 +281,7 @@ ACTIONS: dict[str, ActionBinding] = {
     "clear_bme": ActionBinding("driver.clear_bus_master"),
     "drain": ActionBinding("driver.drain"),
     "mark": ActionBinding("driver.mark"),
+    "release": ActionBinding("driver.release"),
     "acknowledge": ActionBinding("driver.acknowledge"),
     "error_detected": ActionBinding("driver.error_detected"),
     "slot_reset": ActionBinding("driver.slot_reset"),
@@ -352,10 +365,13 @@ def _driver_history(m: Machine) -> str:
 
 def _recovery(m: Machine, damage: Damage) -> list[str]:
     rx = ("refill", "clean", "touch_read", "touch_write", "stale_write")
-    events = m.journal.events
-    seen = [f"{e.text}, while bus mastering was off (the VF cannot serve the ring)"
-            for e in events if e.kind in rx and not e.context.bus_master]
-    return seen + [e.text for e in events if e.kind == "dma_fault"]
+    return [f"{e.text}, while bus mastering was off (the VF cannot serve the ring)"
+            for e in m.journal.events if e.kind in rx and not e.context.bus_master]
+
+
+def _dma_into_held_pages(m: Machine, damage: Damage) -> list[str]:
+    return [f"{w.cause}; {w.role} +{w.offset:#05x}: held {w.held[:EXCERPT].hex(' ')}, the VF wrote "
+            f"{w.written[:EXCERPT].hex(' ')} ({w.freed})" for w in damage.freed_writes]
 
 
 def _dest_order(m: Machine, damage: Damage) -> list[str]:
@@ -409,6 +425,7 @@ OBSERVERS = {
     "rings-last": _rings_last,
     "opt-in": _opt_in,
     "recovery": _recovery,
+    "dma-into-held-pages": _dma_into_held_pages,
     "dest-order": _dest_order,
     "migration-ends": _migration_ends,
     "event-answered": _event_answered,
@@ -427,4 +444,6 @@ BINDING: Binding[MachineConfig, Machine] = Binding(
     observers=OBSERVERS,
     assess=assess,
     events=lambda m: [e.text for e in m.journal.events],
+    settings=(IOMMU,),
+    apply=with_settings,
 )

@@ -34,6 +34,11 @@ Abstractions (each exact for what the properties ask):
   queue disable followed by a read of a device register, whose completion cannot pass the
   device's earlier posted writes: it ends when nothing is in flight.
 - A packet arrival is the device's choice to fill a published slot.
+- The guest has no vIOMMU (2015: the assigned device sees the whole guest RAM mapped), so
+  the VF writes wherever a published descriptor points. ``mapped[p]`` is the driver's own
+  ``dma_map`` bookkeeping: the pages it holds for DMA. A driver that frees its buffers
+  while the VF still holds their descriptors (``release``) lets a write land in a page it
+  no longer holds (``dma-into-held-pages``).
 - The destination's VF is a fresh function: after the switchover (guest RAM loaded there)
   the driver finds it reset and rebuilds its rings, the path an abort takes on the source.
   Only then does the destination's VF run. The model ends there.
@@ -70,7 +75,8 @@ PHASES = ("idle", "precopy", "notified", "quiescing", "stopped", "copied", "swit
 VCPU_RUNS = ("idle", "precopy", "notified", "aborted", "blocked")
 QUIET_RELIED_ON = ("stopped", "copied")  # the hypervisor copies as if the device were quiet
 DMA_ISSUES = ("rx_data", "rx_writeback", "tx_writeback")  # the VF issues a posted write
-HANDLER_STEPS = ("clear_bme", "drain", "mark", "ack")
+HANDLER_STEPS = ("clear_bme", "drain", "mark", "ack")  # the base variant's order
+TEARDOWN = "release"  # a handler step of the variants that free the RX buffers (suspend path)
 OPT_IN = ("none", "before_bme", "after_bme", "inherited")
 
 
@@ -128,7 +134,7 @@ class GuestAssisted(Model):
     # Guest VF driver
     drv = Enum("down", "up", "handling", "acked", "recovering", "foreign", init="down",
                doc="foreign: another driver, which neither marks nor answers the event, is bound")
-    hstep = Int(0, len(HANDLER_STEPS), init=0, doc="event-handler steps done")
+    hstep = Int(0, len(HANDLER_STEPS) + 1, init=0, doc="event-handler steps done")
     # VF device
     bme = Bool(init=False, doc="PCI Command register bit 2 (0x4)")
     slot = Array(slots, Enum(*SLOT_STATES), init="free")
@@ -167,8 +173,12 @@ class GuestAssisted(Model):
 
     def rx_runs(s):
         """The driver's RX and TX paths run: the driver is up, or handling the event while
-        bus mastering is still on (as in Lan's driver)."""
-        return GuestAssisted.vcpu_runs(s) & ((s.drv == "up") | (s.drv.isin("handling", "acked") & s.bme))
+        bus mastering is still on (as in Lan's driver) and it has not freed its buffers."""
+        handling = s.drv.isin("handling", "acked")
+        runs = GuestAssisted.vcpu_runs(s) & ((s.drv == "up") | (handling & s.bme))
+        if TEARDOWN in s.handler_steps:  # once the buffers are freed, NAPI is off
+            runs = runs & ~(handling & (s.hstep > s.handler_steps.index(TEARDOWN)))
+        return runs
 
     def sharers(s, i, p):
         """Whether each other slot's buffer is in page p (slot i's page)."""
@@ -365,6 +375,18 @@ class GuestAssisted(Model):
         s.hstep = s.hstep + 1
 
     @action(owner="driver")
+    def release(s):
+        """Handler (the suspend path's teardown): dma_unmap every RX buffer page (with the
+        dummy write) and free it; NAPI stops. The descriptors the VF still holds keep the
+        freed pages' addresses."""
+        require(GuestAssisted.handler_at(s, TEARDOWN))
+        for p in s.pages:
+            if s.guest_assist and s.unmap_marks:
+                GuestAssisted.mark_page(s, p, s.mapped[p])
+            s.mapped[p] = False
+        s.hstep = s.hstep + 1
+
+    @action(owner="driver")
     def acknowledge(s):
         """Handler: tell the hypervisor the device is quiet and its pages are marked."""
         require(GuestAssisted.handler_at(s, "ack"))
@@ -408,9 +430,16 @@ class GuestAssisted(Model):
 
     @action(owner="device")
     def rx_data(s, i: slots, p: pages):
-        """A packet arrives; the VF issues the posted DMA write of its data to slot i's buffer."""
+        """A packet arrives; the VF issues the posted DMA write of its data to the buffer
+        address in slot i's descriptor (page p). Nothing checks that the driver still holds
+        p: without a vIOMMU the whole guest RAM is mapped for the VF."""
         require(s.bme & (s.phase != "switched") & (s.rx_head == i) & (s.slot[i] == "ready")
-                & (s.buf[i] == p) & s.mapped[p] & (GuestAssisted.in_flight(s) < s.inflight))
+                & (s.buf[i] == p) & (GuestAssisted.in_flight(s) < s.inflight))
+        if TEARDOWN not in s.handler_steps:
+            # Only a teardown frees a buffer the VF holds; elsewhere a published buffer's page
+            # is always mapped, and saying so keeps PDR's proofs small (mapped-bitmap's
+            # completeness at 16 pages: seconds with it, over 8 minutes without).
+            require(s.mapped[p])
         s.rx_head = GuestAssisted.after(s, i)
         s.slot[i] = "data_inflight"
 
@@ -592,9 +621,15 @@ class GuestAssisted(Model):
     @action_property(witness="recovery-needed")
     def recovery(before, act, after):
         """P5: after an abort, and on the destination, the driver uses the VF only once
-        restored; DMA lands only in mapped pages."""
+        restored."""
         if act.name in ("refill", "clean_unmap", "clean_recycle", "touch_write_back", "xmit"):
             return before.bme
+        return True
+
+    @action_property(witness="data-in-flight", loses_data=True)
+    def dma_into_held_pages(before, act, after):
+        """P5: the VF's packet data lands only in a page the driver holds (mapped for DMA); a
+        write into a page it has freed corrupts whatever the guest keeps there now."""
         if act.name == "land_data":
             return before.mapped[act.params["p"]]
         return True
@@ -649,6 +684,11 @@ class GuestAssisted(Model):
     def recovery_needed(s):
         """The driver finds its VF disabled or reset under it (recovery)."""
         return GuestAssisted.must_recover(s)
+
+    @reachable
+    def data_in_flight(s):
+        """A packet's data write is posted, not landed yet (dma-into-held-pages)."""
+        return any_(s.slot[i] == "data_inflight" for i in s.slots)
 
     @reachable
     def touch_beside_dma(s):
@@ -780,6 +820,44 @@ class BmeSignal(GuestAssisted):
     source = ("Duyck, 1 Dec 2015: clearing the bus master enable bit \"should disable MSI-X "
               "interrupts and halt any DMA\"; the hypervisor traps the config write")
     proceed_on_bme_clear = True
+
+
+# ---------------------------------------------------------------- the suspend path: buffers freed
+
+
+_SUSPEND = ("Duyck, 1 Dec 2015: \"I was suggesting the suspend/resume to resolve this bit\" "
+            "(ixgbevf's suspend path, ixgbevf_down: disable the RX queues, then "
+            "ixgbevf_clean_all_rx_rings unmaps and frees the buffers)")
+
+
+@variant(GuestAssisted)
+class Teardown(GuestAssisted):
+    """The handler tears the RX ring down as the suspend path does: clear BME, drain, then
+    free the RX buffers (dma_unmap with the dummy write), mark, acknowledge; the driver
+    rebuilds its rings on the destination, or on the source after an abort.
+
+    Once drained the VF writes nothing, so no write reaches a freed page; the dummy write of
+    each unmap logs every page it frees after its last DMA write, and the rings are marked
+    after the drain. Everything holds."""
+
+    source = _SUSPEND
+    handler_steps = ("clear_bme", "drain", TEARDOWN, "mark", "ack")
+
+
+@variant(GuestAssisted, expect={"dma-into-held-pages": "violated", "completeness": "violated"})
+class FreeBeforeDisable(GuestAssisted):
+    """The handler frees the RX buffers before it disables the queue (clears BME and
+    drains): descriptors the VF holds still point into the freed pages.
+
+    With BME still set the VF takes such a descriptor and its data lands in a page the
+    driver no longer holds (P5: in a guest without a vIOMMU nothing stops it; it corrupts
+    whatever the guest keeps there now). The free's dummy write logged the page before
+    that write; a pre-copy round during the event copies the page and clears its bit; the
+    mark after the drain skips it (no longer mapped), so the final copy misses it (P1).
+    The drain still comes before the acknowledgement, so quiescence and rings-last hold."""
+
+    source = _SUSPEND + "; here the buffers are freed first"
+    handler_steps = (TEARDOWN, "clear_bme", "drain", "mark", "ack")
 
 
 # ---------------------------------------------------------------- the mapped-page bitmap
