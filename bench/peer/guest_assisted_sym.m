@@ -12,10 +12,12 @@
 --   lost stay at none and false without plain_touch; they are kept, with what reads them.
 -- - Statements run in order and read what the rule already assigned, as a model's action body
 --   does. Enum values carry a prefix where the model reuses a label (free, none, wb_inflight).
--- - Invariants are the model's five; its two action properties (quiescence, recovery) are
---   assertions at the start of the rules they judge, on the state before the step.
+-- - Invariants are the model's five; its three action properties (quiescence, recovery,
+--   dma-into-held-pages) are assertions at the start of the rules they judge, on the state
+--   before the step.
 -- - The rules absent from disable-first (touch_write_back, resume_without_reset,
---   start_dest_device, drain_device) are left out; so are conditions fixed by its flags.
+--   start_dest_device, drain_device, release) are left out; so are conditions fixed by its
+--   flags. hstep keeps the model's range (0..5: a teardown variant has five handler steps).
 
 const
   SLOTS : 2;
@@ -38,7 +40,7 @@ var
   round : 0..ROUNDS;
   opt_in_record : opt_in_t;
   drv : drv_t;
-  hstep : 0..4;            -- event-handler steps done: clear_bme, drain, mark, ack
+  hstep : 0..5;            -- event-handler steps done: clear_bme, drain, mark, ack
   bme : boolean;
   slot : array [slot_index] of slot_t;
   next_to_use : slot_index;
@@ -253,7 +255,7 @@ ruleset i : slot_index; p : page do
   rule "land_data" phase != switched & slot[i] = data_inflight & has_buf(i, p) ==>
   begin
     assert may_land() "quiescence";
-    assert mapped[p] "recovery";
+    assert mapped[p] "dma-into-held-pages";
     synced[p] := false;
     for j : slot_index do
       if j != i & has_buf(j, p) & touch[j] = touch_read then touch[j] := touch_raced; end;
