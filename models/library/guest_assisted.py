@@ -10,9 +10,7 @@ Abstractions (each exact for what the properties ask):
 - A page's content is not stored; ``synced[p]`` says whether the destination's copy equals
   the source. A DMA or CPU write that changes data clears it; copying the page sets it.
 - A refill puts slot ``i``'s buffer in any page (``buf[i]``), as a page allocator would; a
-  recycled buffer's page moves, as ``ixgbevf_reuse_rx_page`` moves it, to the descriptor at
-  next_to_alloc (the first one from next_to_use without a buffer, or the cleaned one itself),
-  whose next refill reuses it; an unmapped slot takes a page afresh. Several buffers
+  recycled buffer keeps its page, and an unmapped slot takes a page afresh. Several buffers
   may share a page, as ixgbevf's half-page buffers do. Nothing tells pages apart, so the
   pages are a symmetric index set (``--symmetry`` explores one state per permutation orbit).
 - A buffer spans ``span`` 4 KiB pages (a jumbo frame's buffer; ixgbevf's order-1 pages for
@@ -144,7 +142,7 @@ class GuestAssisted(Model):
     next_to_clean = Int(0, lambda p: p["slots"] - 1, init=0, doc="the driver's next descriptor to clean")
     rx_head = Int(0, lambda p: p["slots"] - 1, init=0, doc="RDH: the VF's next descriptor to fill")
     buf = Array(slots, Ref(pages), init=None, doc="the page holding the slot's buffer (None: no "
-                "buffer: unmapped, or its page reused by the descriptor at next_to_alloc)")
+                "buffer since the last unmap)")
     mapped = Array(pages, Bool, init=False, doc="mapped for DMA (the mapped-page bitmap's bit)")
     tx = Enum(*TX_STATES, init="free", doc="the TX descriptor")
     # Guest memory, the dirty log and the destination (buffer pages and ring pages; the rest of
@@ -239,26 +237,6 @@ class GuestAssisted(Model):
                 & (s.hstep == s.handler_steps.index(step))
                 & all_(s.touch[i] == "none" for i in s.slots))
 
-    def reuse_page(s, i, p):
-        """ixgbevf_reuse_rx_page: the page of cleaned descriptor i moves to the descriptor at
-        next_to_alloc: the first from next_to_use that is free and holds no page, or i itself
-        when every free one between holds a page waiting for its refill."""
-        n = len(s.slot)
-
-        def takes(d):
-            return (s.slot[d] == "free") & s.buf[d].is_none()
-
-        targets = {d: [] for d in s.slots}
-        for u in s.slots:
-            for k in range(n):
-                d = (u + k) % n
-                if i in [(u + m) % n for m in range(k)]:
-                    break  # i is always a target: the scan stops there
-                targets[d].append((s.next_to_use == u) & (True if d == i else takes(d))
-                                  & all_(~takes((u + m) % n) for m in range(k)))
-        for d in s.slots:  # (buf[i] is p: the clean requires it)
-            s.buf[d] = ite(any_(targets[d]), s.buf[i], None) if d == i else ite(any_(targets[d]), p, s.buf[d])
-
     def must_recover(s):
         """The driver finds its VF disabled or reset under it: after an abort that followed
         the event, or on the destination, whose VF is a fresh function (once a half-done RX
@@ -329,10 +307,9 @@ class GuestAssisted(Model):
 
     @action(owner="driver")
     def clean_recycle(s, i: slots, p: pages):
-        """RX clean keeping page p mapped for a next buffer: dma_sync_for_cpu (marks by atomic
-        touch, unless the bitmap keeps the page's bit set), hand the packet up, reuse the page
-        at next_to_alloc (ixgbevf_reuse_rx_page) and dma_sync_for_device. With a plain touch
-        this is only the read half."""
+        """RX clean keeping page p mapped for the slot's next buffer: dma_sync_for_cpu (marks by
+        atomic touch, unless the bitmap keeps the page's bit set), read the packet,
+        dma_sync_for_device. With a plain touch this is only the read half."""
         require(GuestAssisted.rx_runs(s) & (s.next_to_clean == i)
                 & (s.slot[i] == "done") & (s.buf[i] == p) & (s.touch[i] == "none"))
         if s.guest_assist and s.plain_touch:
@@ -340,7 +317,6 @@ class GuestAssisted(Model):
             return
         s.next_to_clean = GuestAssisted.after(s, i)
         s.slot[i] = "free"
-        GuestAssisted.reuse_page(s, i, p)
         if s.guest_assist and not s.bitmap:
             GuestAssisted.mark_page(s, p)  # cmpxchg(p, x, x): a write the log sees, no data changed
 
@@ -356,7 +332,6 @@ class GuestAssisted(Model):
         s.touch[i] = "none"
         s.next_to_clean = GuestAssisted.after(s, i)
         s.slot[i] = "free"
-        GuestAssisted.reuse_page(s, i, p)
 
     @action(owner="driver")
     def xmit(s):
