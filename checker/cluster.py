@@ -175,12 +175,13 @@ class Partition:
 
         Returns `PythonPartition.expand`'s decisions (hits, deadlock, domain error, transitions,
         actions fired), the next level's keys (squeezed), the bytes delivered, the seconds spent
-        expanding and merging (the rest is waiting and communication) and the peak memory."""
+        expanding and merging, in wall time and in this thread's CPU time (the rest is waiting and
+        communication; wall above CPU is a core shared with others), and the peak memory."""
         import numpy as np
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         batches, *decisions = self.share.expand(checks, None if ranks is None else unsqueeze(ranks).tobytes())
-        work = time.perf_counter() - start
+        work, cpu = time.perf_counter() - start, time.thread_time() - cpu
         for future in self.sent:  # last level's deliveries: long arrived, so only errors to see
             future.result()
         sent, self.sent = 0, []
@@ -194,11 +195,11 @@ class Partition:
                                          timeout=_PEER_WAIT):
                 raise ClusterRefused(f"level {level}: a peer's successors did not come in {_PEER_WAIT} s")
             delivered = self.inbox.pop(level, [])
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), time.thread_time()
         merged = [batches[self.index]] + [(states, unsqueeze(keys).tobytes()) for states, keys in delivered]
         keys = np.frombuffer(self.share.receive(merged, None), dtype=np.int64)
-        work += time.perf_counter() - start
-        return (*decisions, squeeze(keys), sent, work, _peak_rss_mib())
+        work, cpu = work + time.perf_counter() - start, cpu + time.thread_time() - cpu_before
+        return (*decisions, squeeze(keys), sent, (work, cpu), _peak_rss_mib())
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         return self.share.locate(level, rank)
@@ -458,7 +459,8 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
                               "bytes": sum(answer[6] for answer in answers),
                               "key_bytes": sum(len(answer[5][3]) for answer in answers),
                               "rank_bytes": rank_bytes, "seconds": time.perf_counter() - tick,
-                              "work": [answer[7] for answer in answers]})
+                              "work": [answer[7][0] for answer in answers],
+                              "cpu": [answer[7][1] for answer in answers]})
             total += width
             if width:
                 depth = level + 1
