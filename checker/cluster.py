@@ -240,6 +240,22 @@ def unsqueeze(packed: Squeezed) -> Any:
     return out
 
 
+def ranks_of(keys: list[Any]) -> list[Any]:
+    """Each partition's next level's ranks: its keys' positions in the union of every partition's
+    (each sorted, all distinct). With a few partitions, a key's rank is its position in its own
+    list plus, for each other list, the keys below it there (a binary search); with many, the
+    union is sorted once (a merge of sorted runs)."""
+    import numpy as np
+
+    if len(keys) <= 8:
+        return [np.arange(len(k), dtype=np.int64)
+                + sum((np.searchsorted(other, k) for j, other in enumerate(keys) if j != i),
+                      np.zeros(len(k), dtype=np.int64))
+                for i, k in enumerate(keys)]
+    everything = np.sort(np.concatenate(keys), kind="stable")
+    return [np.searchsorted(everything, k).astype(np.int64) for k in keys]
+
+
 def _peak_rss_mib() -> float:
     """This process's own peak resident memory. Linux's ``ru_maxrss`` starts a spawned worker at
     its parent's peak (kept across ``exec``), so the high-water mark of its own address space
@@ -349,7 +365,6 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     a state) and the successor batches, which go from partition to partition directly; memory:
     each partition holds its share of the visited states, this process only counts and ranks.
     """
-    import numpy as np
 
     plan = Plan.of(system, properties)
     if plan.liveness:
@@ -471,11 +486,7 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
                 break
             if limits.reached(total, 0, lambda d=depth, s=sizes: {"depth": d, "per_worker": list(s)}):
                 break
-            if n == 1:
-                ranks = [squeeze(np.arange(len(keys[0]), dtype=np.int64))]
-            else:
-                everything = np.sort(np.concatenate(keys))
-                ranks = [squeeze(np.searchsorted(everything, k).astype(np.int64)) for k in keys]
+            ranks = [squeeze(r) for r in ranks_of(keys)]
             rank_bytes = sum(len(r[3]) for r in ranks)
             level += 1
     except KeyboardInterrupt:
