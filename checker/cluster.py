@@ -365,7 +365,6 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     a state) and the successor batches, which go from partition to partition directly; memory:
     each partition holds its share of the visited states, this process only counts and ranks.
     """
-
     plan = Plan.of(system, properties)
     if plan.liveness:
         raise ClusterRefused(f"--cluster does not check liveness ({', '.join(plan.liveness)}): it needs "
