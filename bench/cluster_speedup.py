@@ -8,7 +8,8 @@ before its timing begins and closed after. The script fails unless every search 
 states, depth and verdicts. Per cluster run it prints the states on each worker, each worker's
 memory (resident before the search, and its peak, from ``VmHWM``), the bytes of successor
 batches sent per state, the seconds the slowest worker spent working per level (the rest of
-the time is communication and the coordinator), and the 1-minute load average before and after.
+the time is communication and the coordinator) and each worker's CPU seconds of work (below
+the wall seconds when its core is shared), and the 1-minute load average before and after.
 
     python bench/cluster_speedup.py [--repeat 3] [--python]
         [--model guest-assisted --variant disable-first --set pages=4]
@@ -58,27 +59,29 @@ def main() -> None:
             clustered = where.startswith("local:")
             with connect(where) if clustered else contextlib.nullcontext() as cluster:
                 before = list(cluster.client.run(resident_mib).values()) if cluster else []
-                t = time.perf_counter()
+                t, cpu = time.perf_counter(), time.process_time()
                 r = (explore_cluster(system, cluster, wanted, backend=backend) if cluster
                      else explore(system, wanted, backend=backend))
-                s = time.perf_counter() - t
+                s, cpu = time.perf_counter() - t, time.process_time() - cpu
             best[label] = min(best.get(label, s), s)
             verdicts = sorted((n, v.verdict.value) for n, v in r.verdicts.items())
             outcome = (r.stats.states, r.stats.depth, verdicts)
             reference = reference or outcome
             assert outcome == reference, f"{label} disagrees: {outcome} against {reference}"
             line = f"{label:18} {r.stats.states:>10,} states  depth {r.stats.depth}  {s:7.2f} s"
+            line += f"  (this process's CPU {cpu:.2f} s)"
             if r.workers:
                 per_state = {what: sum(lv[what] for lv in r.levels) / r.stats.states
                              for what in ("bytes", "key_bytes", "rank_bytes")}
                 slowest = sum(max(lv["work"]) for lv in r.levels)
+                cpu = [round(sum(lv["cpu"][w] for lv in r.levels), 2) for w in range(len(r.workers))]
                 line += (
                     f"\n{'':18} per worker {[w['states'] for w in r.workers]} states, resident before "
                     f"{[round(b, 1) for b in before]} MiB, peak {[w['peak_rss_mib'] for w in r.workers]} MiB"
                     f"\n{'':18} sent per state: successors {per_state['bytes']:.1f} B, keys "
                     f"{per_state['key_bytes']:.1f} B, ranks {per_state['rank_bytes']:.1f} B; the slowest "
                     f"worker's work {slowest:.2f} s of {sum(lv['seconds'] for lv in r.levels):.2f} s "
-                    f"in {len(r.levels)} levels"
+                    f"in {len(r.levels)} levels; CPU seconds of work per worker {cpu}"
                 )
             print(line, flush=True)
     print("best: " + ", ".join(f"{k} {v:.2f} s" for k, v in best.items()))

@@ -175,12 +175,13 @@ class Partition:
 
         Returns `PythonPartition.expand`'s decisions (hits, deadlock, domain error, transitions,
         actions fired), the next level's keys (squeezed), the bytes delivered, the seconds spent
-        expanding and merging (the rest is waiting and communication) and the peak memory."""
+        expanding and merging, in wall time and in this thread's CPU time (the rest is waiting and
+        communication; wall above CPU is a core shared with others), and the peak memory."""
         import numpy as np
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         batches, *decisions = self.share.expand(checks, None if ranks is None else unsqueeze(ranks).tobytes())
-        work = time.perf_counter() - start
+        work, cpu = time.perf_counter() - start, time.thread_time() - cpu
         for future in self.sent:  # last level's deliveries: long arrived, so only errors to see
             future.result()
         sent, self.sent = 0, []
@@ -194,11 +195,11 @@ class Partition:
                                          timeout=_PEER_WAIT):
                 raise ClusterRefused(f"level {level}: a peer's successors did not come in {_PEER_WAIT} s")
             delivered = self.inbox.pop(level, [])
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), time.thread_time()
         merged = [batches[self.index]] + [(states, unsqueeze(keys).tobytes()) for states, keys in delivered]
         keys = np.frombuffer(self.share.receive(merged, None), dtype=np.int64)
-        work += time.perf_counter() - start
-        return (*decisions, squeeze(keys), sent, work, _peak_rss_mib())
+        work, cpu = work + time.perf_counter() - start, cpu + time.thread_time() - cpu_before
+        return (*decisions, squeeze(keys), sent, (work, cpu), _peak_rss_mib())
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         return self.share.locate(level, rank)
@@ -237,6 +238,22 @@ def unsqueeze(packed: Squeezed) -> Any:
         np.cumsum(np.frombuffer(steps, dtype=kind), dtype=np.int64, out=out[1:])
         out[1:] += first
     return out
+
+
+def ranks_of(keys: list[Any]) -> list[Any]:
+    """Each partition's next level's ranks: its keys' positions in the union of every partition's
+    (each sorted, all distinct). With a few partitions, a key's rank is its position in its own
+    list plus, for each other list, the keys below it there (a binary search); with many, the
+    union is sorted once (a merge of sorted runs)."""
+    import numpy as np
+
+    if len(keys) <= 8:
+        return [np.arange(len(k), dtype=np.int64)
+                + sum((np.searchsorted(other, k) for j, other in enumerate(keys) if j != i),
+                      np.zeros(len(k), dtype=np.int64))
+                for i, k in enumerate(keys)]
+    everything = np.sort(np.concatenate(keys), kind="stable")
+    return [np.searchsorted(everything, k).astype(np.int64) for k in keys]
 
 
 def _peak_rss_mib() -> float:
@@ -348,8 +365,6 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     a state) and the successor batches, which go from partition to partition directly; memory:
     each partition holds its share of the visited states, this process only counts and ranks.
     """
-    import numpy as np
-
     plan = Plan.of(system, properties)
     if plan.liveness:
         raise ClusterRefused(f"--cluster does not check liveness ({', '.join(plan.liveness)}): it needs "
@@ -458,7 +473,8 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
                               "bytes": sum(answer[6] for answer in answers),
                               "key_bytes": sum(len(answer[5][3]) for answer in answers),
                               "rank_bytes": rank_bytes, "seconds": time.perf_counter() - tick,
-                              "work": [answer[7] for answer in answers]})
+                              "work": [answer[7][0] for answer in answers],
+                              "cpu": [answer[7][1] for answer in answers]})
             total += width
             if width:
                 depth = level + 1
@@ -469,11 +485,7 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
                 break
             if limits.reached(total, 0, lambda d=depth, s=sizes: {"depth": d, "per_worker": list(s)}):
                 break
-            if n == 1:
-                ranks = [squeeze(np.arange(len(keys[0]), dtype=np.int64))]
-            else:
-                everything = np.sort(np.concatenate(keys))
-                ranks = [squeeze(np.searchsorted(everything, k).astype(np.int64)) for k in keys]
+            ranks = [squeeze(r) for r in ranks_of(keys)]
             rank_bytes = sum(len(r[3]) for r in ranks)
             level += 1
     except KeyboardInterrupt:

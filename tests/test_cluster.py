@@ -308,3 +308,17 @@ def test_workers_without_a_compiler_fall_back_to_python_partitions(tmp_path):
         assert summary(cluster) == summary(explore(system, backend="python"))
         with pytest.raises(NativeUnavailable, match=r"^--backend native: a worker cannot build"):
             explore_cluster(system, bare, backend="native")
+
+
+def test_ranks_are_positions_in_the_union_of_the_partitions_keys():
+    import numpy as np
+
+    from migcheck.checker.cluster import ranks_of
+
+    rng = np.random.default_rng(7)
+    for parts in (1, 2, 3, 9, 12):
+        union = rng.choice(10**6, size=500, replace=False)
+        owner = rng.integers(0, parts, size=500)
+        keys = [np.sort(union[owner == p]).astype(np.int64) for p in range(parts)]
+        order = {int(k): r for r, k in enumerate(np.sort(union))}
+        assert [r.tolist() for r in ranks_of(keys)] == [[order[int(k)] for k in ks] for ks in keys]
