@@ -258,7 +258,7 @@ def test_ci_spreads_its_matrix_over_the_cluster(tmp_path, capsys):
 def test_random_systems_give_what_the_sequential_search_gives(local2, seed):
     """Random systems (tests/test_native.py's generator: every operator, updates outside their
     domain, action properties, deadlocks) on two native partitions."""
-    from tests.test_native import random_system
+    from test_native import random_system
 
     system = random_system(seed)
     sequential = explore(system, backend="python")
