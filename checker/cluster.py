@@ -197,15 +197,12 @@ class Partition:
             delivered = self.inbox.pop(level, [])
         start, cpu_before = time.perf_counter(), time.thread_time()
         merged = [batches[self.index]] + [(states, unsqueeze(keys).tobytes()) for states, keys in delivered]
-        keys = np.frombuffer(self.share.receive(merged, None), dtype=np.int64)
+        keys = np.frombuffer(self.share.receive(merged), dtype=np.int64)
         work, cpu = work + time.perf_counter() - start, cpu + time.thread_time() - cpu_before
         return (*decisions, squeeze(keys), sent, (work, cpu), _peak_rss_mib())
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         return self.share.locate(level, rank)
-
-    def stored(self) -> int:
-        return self.share.stored()
 
 
 # An increasing array of 64-bit integers as (length, first value, the differences' NumPy type, the
@@ -317,16 +314,16 @@ class PythonPartition:
             domain = (rank_of[domain[0]], *domain[1:])
         return batches, found, rank_of[dead] if dead >= 0 else -1, domain, sum(spent), bytes(self.fired)
 
-    def receive(self, batches: list[tuple[Any, bytes]], cutoff: int | None) -> bytes:
-        """Keep the successors not seen before, each with its smallest key (below ``cutoff``, the
-        key of a domain error, if any); return the new states' keys in increasing order."""
+    def receive(self, batches: list[tuple[Any, bytes]]) -> bytes:
+        """Keep the successors not seen before, each with its smallest key; return the new states'
+        keys in increasing order (the coordinator drops those past a domain error's)."""
         new: dict[int, int] = {}
         seen = self.seen
         for states, keys in batches:
             if not self.wide:
                 states = array("Q", states)
             for y, key in zip(states, array("q", keys), strict=True):
-                if y in seen or (cutoff is not None and key >= cutoff):
+                if y in seen:
                     continue
                 old = new.get(y)
                 if old is None or key < old:
@@ -346,8 +343,6 @@ class PythonPartition:
             return states[i], self.seen[states[i]]
         return None
 
-    def stored(self) -> int:
-        return len(self.seen)
 
 
 # ---------------------------------------------------------------- the coordinator

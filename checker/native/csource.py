@@ -552,10 +552,10 @@ static int sort_level(set_t *S, int64_t lo) {{
 
 /* The next level: the states this partition put in its store while expanding, and the other
    partitions' successors (batches sorted by key), a state not owned before keeping its smallest
-   key; then in key order, which is rank order. Keys at or past `cutoff` (a domain error's) never
-   happen. Returns the number of new states (-1: no memory); their keys are at mc_part_keys. */
+   key; then in key order, which is rank order. Returns the number of new states (-1: no memory);
+   their keys are at mc_part_keys. */
 int64_t mc_part_receive(part_t *P, int64_t n_batches, const char **states, const char **keys,
-                        const int64_t *counts, int64_t cutoff) {{
+                        const int64_t *counts) {{
     set_t *S = &P->own;
     const int64_t lo = P->starts[P->n_levels];
     uint64_t slot;
@@ -570,13 +570,6 @@ int64_t mc_part_receive(part_t *P, int64_t n_batches, const char **states, const
         }}
     }}
     if (sort_level(S, lo)) return -1;
-    int64_t end = S->n;
-    while (end > lo && S->keys[end - 1] >= cutoff) end--;
-    if (end < S->n) {{  /* the search ends at this level: drop the states past the cutoff */
-        S->n = end;
-        memset(S->table, 0, (S->mask + 1) * sizeof(uint32_t));
-        fill(S->states, S->n, S->table, S->mask);
-    }}
     if (P->n_levels + 1 >= P->cap_levels) {{
         if (resize(&P->starts, 2 * P->cap_levels, sizeof(int64_t))) return -1;
         P->cap_levels *= 2;
@@ -608,15 +601,4 @@ int mc_part_locate(part_t *P, int64_t level, int64_t rank, uint64_t *half, int64
     return 1;
 }}
 
-int64_t mc_part_count(part_t *P) {{ return P->own.n; }}
-
-int64_t mc_part_bytes(part_t *P) {{
-    int64_t b = 0;
-    const set_t *sets[2] = {{&P->own, &P->produced}};
-    for (int j = 0; j < 2; j++)
-        b += sets[j]->cap * (int64_t)(sizeof(st_t) + sizeof(int64_t) * (sets[j]->ranks ? 2 : 1))
-           + (int64_t)(sets[j]->mask + 1) * 4;
-    for (int d = 0; d < P->parts; d++) b += P->out[d].cap * (int64_t)(sizeof(st_t) + sizeof(int64_t));
-    return b;
-}}
 """

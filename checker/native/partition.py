@@ -12,7 +12,6 @@ sequential search.
 from __future__ import annotations
 
 import ctypes
-import sys
 
 from migcheck.models.ir import System
 
@@ -20,8 +19,6 @@ from ..codegen import Active, Packing
 from ..symmetry import Symmetry, native_canonical
 from .build import load
 from .csource import generate_partition
-
-_NONE = sys.maxsize  # no cutoff: every key is below it
 
 _P, _I64 = ctypes.c_void_p, ctypes.c_int64
 _SIGNATURES = (
@@ -31,11 +28,11 @@ _SIGNATURES = (
     ("mc_part_out", _I64, [_P, ctypes.c_int, ctypes.POINTER(_P), ctypes.POINTER(_P)]),
     ("mc_part_results", ctypes.POINTER(_I64), [_P]), ("mc_part_fired", _P, [_P]),
     ("mc_part_receive", _I64, [_P, _I64, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
-                               ctypes.POINTER(_I64), _I64]),
+                               ctypes.POINTER(_I64)]),
     ("mc_part_keys", _P, [_P, _I64]),
     ("mc_part_set_ranks", None, [_P, _I64, ctypes.c_char_p]),
     ("mc_part_locate", ctypes.c_int, [_P, _I64, _I64, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(_I64)]),
-    ("mc_part_count", _I64, [_P]), ("mc_part_bytes", _I64, [_P]), ("mc_sizeof_state", _I64, []),
+    ("mc_sizeof_state", _I64, []),
 )
 
 
@@ -102,16 +99,15 @@ class NativePartition:
             n = lib.mc_part_out(h, d, ctypes.byref(states), ctypes.byref(keys))
             batches.append((ctypes.string_at(states, n * self.state_bytes) if n else b"",
                             ctypes.string_at(keys, 8 * n) if n else b""))
-        p = self.n_props
-        r = lib.mc_part_results(h)
-        hit_rank, hit_action = r[0:max(1, p)], r[max(1, p):2 * max(1, p)]
-        dead, domain, transitions = r[2 * max(1, p)], tuple(r[2 * max(1, p) + 1:2 * max(1, p) + 5]), \
-            r[2 * max(1, p) + 5]
+        p, w = self.n_props, max(1, self.n_props)  # the C arrays have room for at least one
+        r = lib.mc_part_results(h)[:2 * w + 6]  # hit_rank[w], hit_action[w], dead, domain[4], transitions
+        hit_rank, hit_action, dead = r[:w], r[w:2 * w], r[2 * w]
+        domain, transitions = tuple(r[2 * w + 1:2 * w + 5]), r[2 * w + 5]
         found = tuple((k, hit_rank[k], hit_action[k]) for k in range(p) if hit_rank[k] >= 0)
         fired = ctypes.string_at(lib.mc_part_fired(h), max(1, self.n_actions))[:self.n_actions]
         return (batches, found, dead, domain if domain[0] >= 0 else None, transitions, fired)
 
-    def receive(self, batches: list[tuple[bytes, bytes]], cutoff: int | None) -> bytes:
+    def receive(self, batches: list[tuple[bytes, bytes]]) -> bytes:
         """Merge the batches and this partition's own into the next level; its keys, in order."""
         lib, h = self.lib, self.handle
         full = [(s, k) for s, k in batches if k]
@@ -119,7 +115,7 @@ class NativePartition:
         states = (ctypes.c_char_p * n)(*(s for s, _ in full))
         keys = (ctypes.c_char_p * n)(*(k for _, k in full))
         counts = (_I64 * n)(*(len(k) // 8 for _, k in full))
-        m = lib.mc_part_receive(h, n, states, keys, counts, _NONE if cutoff is None else cutoff)
+        m = lib.mc_part_receive(h, n, states, keys, counts)
         self._check(m < 0)
         return ctypes.string_at(lib.mc_part_keys(h, self.level + 1), 8 * m) if m else b""
 
@@ -128,9 +124,3 @@ class NativePartition:
         if not self.lib.mc_part_locate(self.handle, level, rank, half, ctypes.byref(key)):
             return None
         return half[0] | half[1] << 64, key.value
-
-    def stored(self) -> int:
-        return self.lib.mc_part_count(self.handle)
-
-    def store_bytes(self) -> int:
-        return self.lib.mc_part_bytes(self.handle)
