@@ -29,7 +29,7 @@ _SIGNATURES = (
     ("mc_part_results", ctypes.POINTER(_I64), [_P]), ("mc_part_fired", _P, [_P]),
     ("mc_part_receive", _I64, [_P, _I64, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
                                ctypes.POINTER(_I64)]),
-    ("mc_part_keys", _P, [_P, _I64]),
+    ("mc_part_keys", _P, [_P]),
     ("mc_part_set_ranks", None, [_P, _I64, ctypes.c_char_p]),
     ("mc_part_locate", ctypes.c_int, [_P, _I64, _I64, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(_I64)]),
     ("mc_sizeof_state", _I64, []),
@@ -117,7 +117,7 @@ class NativePartition:
         counts = (_I64 * n)(*(len(k) // 8 for _, k in full))
         m = lib.mc_part_receive(h, n, states, keys, counts)
         self._check(m < 0)
-        return ctypes.string_at(lib.mc_part_keys(h, self.level + 1), 8 * m) if m else b""
+        return ctypes.string_at(lib.mc_part_keys(h), 8 * m) if m else b""
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         half, key = (ctypes.c_uint64 * 2)(), _I64()
