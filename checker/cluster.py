@@ -52,7 +52,6 @@ from .symmetry import Symmetry, SymmetryRefused
 
 LOCAL = "local:"
 INTERRUPTED = "interrupted (Ctrl-C)"
-_MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing: the high bits of x × this spread packed states evenly
 _PEER_WAIT = 3600.0  # seconds a partition waits for its peers' successors before giving up
 _POLL = 0.1  # seconds between the coordinator's readings of the partitions' progress
 _HALT_WAIT = 10.0  # seconds a halted partition has to finish its level
@@ -60,11 +59,6 @@ _HALT_WAIT = 10.0  # seconds a halted partition has to finish its level
 
 class ClusterRefused(MigcheckError):
     """A cluster search was asked for with options it does not take, or no cluster is reachable."""
-
-
-def owner_of(x: int, count: int) -> int:
-    """The partition that owns packed state ``x``."""
-    return ((x * _MIX) >> 29) % count
 
 
 # ---------------------------------------------------------------- connecting
@@ -147,14 +141,15 @@ class Partition:
     and the peak memory) that the coordinator reads with `progress`."""
 
     def __init__(self, system: System, symmetric_for: list[str] | None, index: int, count: int,
-                 active: Active, source: str | None):
-        """``source``: the native partition's C source, or None for the compiled Python one."""
+                 active: Active, source: str | None, mask: int):
+        """``source``: the native partition's C source, or None for the compiled Python one;
+        ``mask``: the bits of a state that decide its owner (`partitioning.owner_mask`)."""
         if source is not None:
             from .native.partition import NativePartition
-            self.share: Any = NativePartition(system, source, active, index, count)
+            self.share: Any = NativePartition(system, source, active, index, count, mask)
         else:
             symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
-            self.share = PythonPartition(system, symmetry, index, count)
+            self.share = PythonPartition(system, symmetry, index, count, mask)
 
         self.index, self.n_actions = index, max(1, len(system.actions))
         self.peers: list[Any] = []  # the other partitions' actors, by index (set by `meet`)
@@ -326,8 +321,11 @@ class PythonPartition:
     """The states one worker owns: its visited states, each with its smallest key, and each
     level's states in sequential order with their ranks (for counterexamples)."""
 
-    def __init__(self, system: System, symmetry: Symmetry | None, index: int, count: int):
+    def __init__(self, system: System, symmetry: Symmetry | None, index: int, count: int, mask: int):
+        from .partitioning import owner_of  # (NumPy, of the cluster extra)
+
         self.expander = Expander(system, symmetry)
+        self.mask, self.owner_of = mask, owner_of
         self.wide = self.expander.packing.bits > 64  # states travel as lists of ints, not u64 arrays
         self.index, self.count = index, count
         self.actions = len(system.actions)
@@ -339,7 +337,7 @@ class PythonPartition:
     def seed(self, initial: list[tuple[int, int]]) -> int:
         """Keep the initial states (state, rank) this partition owns; their number."""
         mine = [(x, rank) for x, rank in initial
-                if owner_of(x, self.count) == self.index and x not in self.seen]
+                if self.owner_of(x, self.mask, self.count) == self.index and x not in self.seen]
         for x, rank in mine:
             self.seen[x] = -1 - rank
         self.incoming = [x for x, _ in mine]
@@ -357,11 +355,11 @@ class PythonPartition:
             self.levels.append(level)
         frontier, rank_of = self.levels[-1]
         succ, owner, acts, spent, hits, dead, domain = self.expander(checks, frontier, self.fired)
-        n, actions = self.count, self.actions
+        n, actions, mask, owner_of = self.count, self.actions, self.mask, self.owner_of
         out_states: list[list[int]] = [[] for _ in range(n)]
         out_keys = [array("q") for _ in range(n)]
         for y, p, a in zip(succ, owner, acts, strict=True):
-            d = ((y * _MIX) >> 29) % n
+            d = owner_of(y, mask, n)
             out_states[d].append(y)
             out_keys[d].append(rank_of[p] * actions + a)
         batches = [(s if self.wide else array("Q", s).tobytes(), k.tobytes())
@@ -431,9 +429,12 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     first = Active(tuple(plan.invariants), tuple(plan.witnesses), tuple(plan.action_props), plan.deadlock,
                    False, bool(sym and sym.groups))
     source = _native_source(backend, system, packing, sym, first, on_progress)
+    from .partitioning import owner_mask  # (NumPy, of the cluster extra)
+
+    mask = owner_mask(system, n, sym)
 
     def start(source: str | None) -> list[Any]:
-        futures = [client.submit(Partition, system, symmetric_for, i, n, first, source, actor=True,
+        futures = [client.submit(Partition, system, symmetric_for, i, n, first, source, mask, actor=True,
                                  workers=[w], allow_other_workers=False, pure=False)
                    for i, w in enumerate(connection.workers)]
         return [f.result() for f in futures]

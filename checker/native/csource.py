@@ -383,6 +383,7 @@ typedef struct {{
     int64_t *starts; int64_t n_levels, cap_levels;  /* level L is own[starts[L] .. starts[L + 1]) */
     set_t produced;       /* successors sent to other partitions this level (each sent once) */
     batch_t *out; int parts, self;
+    st_t select; int local;  /* the bits the owner's hash covers (local: not every bit) */
     int64_t *sorted; int64_t cap_sorted;  /* the last level's keys in rank order (mc_part_keys) */
     uint8_t fired[{n_actions}];
     int64_t hit_rank[{n_props}], hit_action[{n_props}], dead, domain[4], transitions;
@@ -447,12 +448,16 @@ static int set_add(set_t *S, st_t y, uint64_t slot, int64_t key) {{
 
 /* The partition owning a state of hash h: its high half scaled to [0, parts) (tables use the low bits). */
 static inline int owner_of(uint64_t h, int parts) {{ return (int)(((h >> 32) * (uint64_t)parts) >> 32); }}
-static inline int owner(st_t y, int parts) {{ return owner_of(hash(y), parts); }}
+static inline int owner(const part_t *P, st_t y) {{ return owner_of(hash(y & P->select), P->parts); }}
 
-part_t *mc_part_new(int parts, int self) {{
+/* Partition `self` of `parts`, owning the states whose bits in `select` (two 64-bit halves) hash to it. */
+part_t *mc_part_new(int parts, int self, uint64_t select_lo, uint64_t select_hi) {{
     part_t *P = calloc(1, sizeof(part_t));
     if (!P) return NULL;
     P->parts = parts; P->self = self;
+    P->select = (st_t)select_lo;
+    if (sizeof(st_t) > 8) P->select |= (st_t)select_hi << 32 << 32;
+    P->local = ~P->select != 0;  /* all ones: every bit, and the table's hash serves */
     P->out = calloc(parts, sizeof(batch_t));
     P->cap_levels = 64;
     P->starts = calloc(P->cap_levels, sizeof(int64_t));
@@ -474,7 +479,7 @@ int mc_part_seed(part_t *P, uint64_t lo, uint64_t hi, int64_t rank) {{
     st_t x = (st_t)lo;
     if (sizeof(st_t) > 8) x |= (st_t)hi << 32 << 32;
     uint64_t slot;
-    if (owner(x, P->parts) != P->self || set_find(&P->own, x, &slot) >= 0) return 0;
+    if (owner(P, x) != P->self || set_find(&P->own, x, &slot) >= 0) return 0;
     if (set_add(&P->own, x, slot, -1 - rank)) return -1;
     P->own.ranks[P->own.n - 1] = rank;  /* the initial states come in rank order */
     P->own.order[P->own.n - 1] = (uint32_t)(P->own.n - 1);
@@ -494,7 +499,7 @@ static void begin_level(part_t *P) {{
    order); another partition's is sent to it, once per level. */
 static inline int emit(part_t *P, st_t y, int64_t key) {{
     const uint64_t h = hash(y);
-    const int d = owner_of(h, P->parts);
+    const int d = P->local ? owner(P, y) : owner_of(h, P->parts);
     uint64_t slot;
     if (d == P->self) {{
         if (set_seek(&P->own, y, h, &slot) >= 0) return 0;

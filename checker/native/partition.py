@@ -20,9 +20,9 @@ from ..symmetry import Symmetry, native_canonical
 from .build import load
 from .csource import generate_partition
 
-_P, _I64 = ctypes.c_void_p, ctypes.c_int64
+_P, _I64, _U64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64
 _SIGNATURES = (
-    ("mc_part_new", _P, [ctypes.c_int, ctypes.c_int]), ("mc_part_free", None, [_P]),
+    ("mc_part_new", _P, [ctypes.c_int, ctypes.c_int, _U64, _U64]), ("mc_part_free", None, [_P]),
     ("mc_part_seed", ctypes.c_int, [_P, ctypes.c_uint64, ctypes.c_uint64, _I64]),
     ("mc_part_expand", ctypes.c_int, [_P, _I64, _P]),
     ("mc_part_out", _I64, [_P, ctypes.c_int, ctypes.POINTER(_P), ctypes.POINTER(_P)]),
@@ -47,12 +47,15 @@ def source_of(system: System, symmetry: Symmetry | None, active: Active) -> str:
 class NativePartition:
     """One partition's C store and expansion; the methods answer as `cluster.Partition`'s."""
 
-    def __init__(self, system: System, source: str, active: Active, index: int, count: int):
+    def __init__(self, system: System, source: str, active: Active, index: int, count: int, mask: int):
+        """``mask``: the bits of a state the owner's hash covers (`partitioning.owner_mask`)."""
         self.lib = load(source)
         for name, res, args in _SIGNATURES:
             fn = getattr(self.lib, name)
             fn.restype, fn.argtypes = res, args
-        self.handle = self.lib.mc_part_new(count, index)
+        if mask == (1 << Packing.of(system.layout).bits) - 1:
+            mask = (1 << 128) - 1  # every bit: the C side then hashes a state once
+        self.handle = self.lib.mc_part_new(count, index, mask & (1 << 64) - 1, mask >> 64)
         if not self.handle:
             raise MemoryError("a native partition could not allocate its store")
         self.index, self.count, self.active = index, count, active
