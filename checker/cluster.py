@@ -212,10 +212,10 @@ class Partition:
         or when one was halted. A property this partition decided is not checked again."""
         import numpy as np
 
-        level, ranks = 0, None
+        level = 0
         while True:
             tick, cpu = time.perf_counter(), time.thread_time()
-            batches, found, dead, domain, transitions, fired = self.share.expand(checks, ranks)
+            batches, found, dead, domain, transitions, fired = self.share.expand(checks)
             spent = [time.perf_counter() - tick, time.thread_time() - cpu]
             outgoing = [None if d == self.index else (states, squeeze(np.frombuffer(keys, dtype=np.int64)))
                         for d, (states, keys) in enumerate(batches)]
@@ -240,7 +240,7 @@ class Partition:
             stop = (cutoff is not None or sum(new) == 0 or halt or any(h for _, _, h in heard)
                     or (max_states is not None and total >= max_states))
             if not stop:
-                ranks = rank_in_union(keys, others).tobytes()
+                self.share.rank(others)
             spent = [spent[0] + time.perf_counter() - start, spent[1] + time.thread_time() - cpu]
             self.records.append({"found": found, "dead": dead, "domain": domain, "transitions": transitions,
                                  "fired": fired, "new": new[0], "width": sum(new), "bytes": sent,
@@ -331,7 +331,7 @@ class PythonPartition:
         self.actions = len(system.actions)
         self.seen: dict[int, int] = {}  # state -> key of the (parent, action) that reached it first
         self.levels: list[tuple[list[int], array]] = []  # per level: states in rank order, ranks
-        self.incoming: list[int] = []  # the next level's states, in key order
+        self.incoming: tuple[list[int], bytes] = ([], b"")  # the next level's states and keys, in key order
         self.fired = bytearray(self.actions)
 
     def seed(self, initial: list[tuple[int, int]]) -> int:
@@ -340,19 +340,15 @@ class PythonPartition:
                 if self.owner_of(x, self.mask, self.count) == self.index and x not in self.seen]
         for x, rank in mine:
             self.seen[x] = -1 - rank
-        self.incoming = [x for x, _ in mine]
-        self.levels.append((self.incoming, array("q", [r for _, r in mine])))
+        self.levels.append(([x for x, _ in mine], array("q", [r for _, r in mine])))
         return len(mine)
 
-    def expand(self, checks: Active, ranks: bytes | None) -> tuple:
-        """Expand this level's states (ranks: theirs, from the coordinator; None for level 0).
+    def expand(self, checks: Active) -> tuple:
+        """Expand the last level ranked (the initial states at first).
 
         Returns the batches per destination partition as (states, keys), the first hit of each
         open property as (property, rank, action), the first deadlocked rank (-1), the first
         domain error as (rank, action, slot, value) or None, the transitions and the actions fired."""
-        if ranks is not None:
-            level = (self.incoming, array("q", ranks))
-            self.levels.append(level)
         frontier, rank_of = self.levels[-1]
         succ, owner, acts, spent, hits, dead, domain = self.expander(checks, frontier, self.fired)
         n, actions, mask, owner_of = self.count, self.actions, self.mask, self.owner_of
@@ -371,7 +367,7 @@ class PythonPartition:
 
     def receive(self, batches: list[tuple[Any, bytes]]) -> bytes:
         """Keep the successors not seen before, each with its smallest key; return the new states'
-        keys in increasing order (the coordinator drops those past a domain error's)."""
+        keys in increasing order."""
         new: dict[int, int] = {}
         seen = self.seen
         for states, keys in batches:
@@ -385,8 +381,16 @@ class PythonPartition:
                     new[y] = key
         ordered = sorted(new.items(), key=lambda item: item[1])
         seen.update(ordered)
-        self.incoming = [y for y, _ in ordered]
-        return array("q", [k for _, k in ordered]).tobytes()
+        self.incoming = ([y for y, _ in ordered], array("q", [k for _, k in ordered]).tobytes())
+        return self.incoming[1]
+
+    def rank(self, others: list[Any]) -> None:
+        """Rank the level `receive` made among the other partitions' (their keys, sorted)."""
+        import numpy as np
+
+        states, keys = self.incoming
+        ranks = rank_in_union(np.frombuffer(keys, dtype=np.int64), others)
+        self.levels.append((states, array("q", ranks.tobytes())))
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         """The state at ``rank`` in ``level`` and its key, if this partition owns it."""

@@ -337,7 +337,8 @@ def test_the_owner_of_many_states_is_the_owner_of_each():
     states = [rng.getrandbits(rng.choice((12, 64, 100))) for _ in range(400)]
     for mask in ((1 << 128) - 1, 0xFFF0, (1 << 100) - 1 - (0xFF << 70)):
         for parts in (2, 3, 7):
-            assert _owners(_halves(states), mask, parts).tolist() == [owner_of(x, mask, parts) for x in states]
+            each = [owner_of(x, mask, parts) for x in states]
+            assert _owners(_halves(states), mask, parts).tolist() == each
     owners = [owner_of(x, (1 << 128) - 1, 3) for x in states]
     assert all(owners.count(d) > 100 for d in range(3))  # spread evenly
 

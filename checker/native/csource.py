@@ -620,9 +620,21 @@ int64_t mc_part_receive(part_t *P, int64_t n_batches, const char **states, const
 
 const int64_t *mc_part_keys(part_t *P) {{ return P->sorted; }}
 
-void mc_part_set_ranks(part_t *P, int64_t level, const char *ranks) {{
-    int64_t lo = P->starts[level];
-    memcpy(P->own.ranks + lo, ranks, (P->starts[level + 1] - lo) * sizeof(int64_t));
+/* Rank the newest level: a state's rank is its key's position in the union of this level's keys
+   and the other partitions' lists (each sorted): its own position plus the keys below it in each
+   list, found by walking the list alongside. */
+void mc_part_rank(part_t *P, int64_t n_lists, const int64_t **lists, const int64_t *counts) {{
+    const int64_t lo = P->starts[P->n_levels - 1], m = P->starts[P->n_levels] - lo;
+    int64_t *ranks = P->own.ranks + lo;
+    for (int64_t j = 0; j < m; j++) ranks[j] = j;
+    for (int64_t l = 0; l < n_lists; l++) {{
+        const int64_t *keys = lists[l], n = counts[l];
+        int64_t below = 0;
+        for (int64_t j = 0; j < m; j++) {{
+            while (below < n && keys[below] < P->sorted[j]) below++;
+            ranks[j] += below;
+        }}
+    }}
 }}
 
 /* The state of `level` at `rank` and its key, if this partition owns it (1), else 0. */

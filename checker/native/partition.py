@@ -12,6 +12,7 @@ sequential search.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 from migcheck.models.ir import System
 
@@ -30,7 +31,7 @@ _SIGNATURES = (
     ("mc_part_receive", _I64, [_P, _I64, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
                                ctypes.POINTER(_I64)]),
     ("mc_part_keys", _P, [_P]),
-    ("mc_part_set_ranks", None, [_P, _I64, ctypes.c_char_p]),
+    ("mc_part_rank", None, [_P, _I64, ctypes.POINTER(_P), ctypes.POINTER(_I64)]),
     ("mc_part_locate", ctypes.c_int, [_P, _I64, _I64, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(_I64)]),
     ("mc_sizeof_state", _I64, []),
 )
@@ -81,12 +82,9 @@ class NativePartition:
             kept += got
         return kept
 
-    def expand(self, checks: Active, ranks: bytes | None) -> tuple:
-        """As `cluster.Partition.expand`; the batch for this partition itself stays here (b"")."""
+    def expand(self, checks: Active) -> tuple:
+        """As `cluster.PythonPartition.expand`; the batch for this partition itself stays here (b"")."""
         lib, h = self.lib, self.handle
-        if ranks is not None:
-            self.level += 1
-            lib.mc_part_set_ranks(h, self.level, ranks)
         decided = (ctypes.c_uint8 * (self.n_props + 1))()
         still = {*checks.invariants, *checks.witnesses, *checks.action_props}
         for k in (*self.active.invariants, *self.active.witnesses, *self.active.action_props):
@@ -121,6 +119,17 @@ class NativePartition:
         m = lib.mc_part_receive(h, n, states, keys, counts)
         self._check(m < 0)
         return ctypes.string_at(lib.mc_part_keys(h), 8 * m) if m else b""
+
+    def rank(self, others: list[Any]) -> None:
+        """Rank the level `receive` made among the other partitions' (their keys: sorted int64
+        NumPy arrays); it is the next to expand."""
+        import numpy as np
+
+        lists = [np.ascontiguousarray(k, dtype=np.int64) for k in others]
+        pointers = (_P * len(lists))(*(k.ctypes.data for k in lists))
+        counts = (_I64 * len(lists))(*(len(k) for k in lists))
+        self.lib.mc_part_rank(self.handle, len(lists), pointers, counts)
+        self.level += 1
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         half, key = (ctypes.c_uint64 * 2)(), _I64()
