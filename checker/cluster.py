@@ -133,6 +133,29 @@ def _quiet_close(thing: Any) -> None:
 # ---------------------------------------------------------------- one partition (a Dask actor)
 
 
+class _Clock:
+    """The wall and CPU seconds a partition works (inside ``with clock:``), read and restarted
+    once a level: the rest of a level's time is waiting for peers and communication."""
+
+    def __init__(self) -> None:
+        self.work = self.cpu = 0.0
+        self.since = time.perf_counter()
+
+    def __enter__(self) -> None:
+        self.started = (time.perf_counter(), time.thread_time())
+
+    def __exit__(self, *exc: object) -> None:
+        self.work += time.perf_counter() - self.started[0]
+        self.cpu += time.thread_time() - self.started[1]
+
+    def read(self) -> dict[str, float]:
+        now = time.perf_counter()
+        out = {"seconds": now - self.since, "work": self.work, "cpu": self.cpu}
+        self.work = self.cpu = 0.0
+        self.since = now
+        return out
+
+
 class Partition:
     """The actor on one worker: its share of the search, native (`native.partition`) or compiled
     Python (`PythonPartition`), run level after level by `run` in step with its peers, without
@@ -204,58 +227,67 @@ class Partition:
             return box.pop(level, [])
 
     def run(self, checks: Active, max_states: int | None, total: int) -> None:
-        """Level after level: expand this partition's share, deliver each peer its successors,
-        merge theirs into the next level, announce its keys, and rank it among every partition's
-        (a state's rank is its key's position in their union). Every partition hears the same
-        announcements, so all stop after the same level: at a domain error (the sequential
-        search stops there), when no state is new, at ``max_states`` in all (``total`` so far),
-        or when one was halted. A property this partition decided is not checked again."""
+        """Level after level: expand this partition's share of the level, rank it among every
+        partition's (a state's rank is its key's position in the union of their keys, which the
+        peers announced while it expanded), deliver each peer its successors, merge theirs
+        into the next level and announce that level's keys. The expansion goes ahead with the
+        ranks it has (its states' positions here, in the same order), and its keys take their
+        ranks after; so a level waits once for its peers, for their successors.
+
+        Every partition hears the same announcements, so all stop after the same level: at a
+        domain error (the sequential search stops there), when no state is new, at
+        ``max_states`` in all (``total`` so far), or when one was halted (the expansion of the
+        level after, made before that was known, is left unused). A property this partition
+        decided is not checked again."""
         import numpy as np
 
-        level = 0
+        level, record, keys = 0, None, None
+        clock = _Clock()
         while True:
-            tick, cpu = time.perf_counter(), time.thread_time()
-            batches, found, dead, domain, transitions, fired = self.share.expand(checks)
-            spent = [time.perf_counter() - tick, time.thread_time() - cpu]
-            outgoing = [None if d == self.index else (states, squeeze(np.frombuffer(keys, dtype=np.int64)))
-                        for d, (states, keys) in enumerate(batches)]
-            self._send("deliver", level, outgoing)
-            sent = sum(len(states) * (1 if isinstance(states, bytes) else 8) + len(keys[3])
-                       for states, keys in filter(None, outgoing))
+            with clock:
+                self.share.expand(checks)
+            if record is not None:  # the level before: its successors are all in, so it ends
+                heard = self._gather(self.heard, level)
+                with clock:
+                    others = [unsqueeze(k) for k, _, _ in heard]
+                    cut, halt = record.pop("cut"), record.pop("halt")
+                    cuts = [c for c in (cut, *(c for _, c, _ in heard)) if c is not None]
+                    cutoff = min(cuts) if cuts else None  # the sequential search stops at a domain error
+                    new = [len(k) if cutoff is None else int(np.searchsorted(k, cutoff))
+                           for k in (keys, *others)]
+                    total += sum(new)
+                    stop = (cutoff is not None or sum(new) == 0 or halt or any(h for _, _, h in heard)
+                            or (max_states is not None and total >= max_states))
+                    if not stop:
+                        self.share.rank(others)
+                self.records.append({**record, "new": new[0], "width": sum(new), **clock.read()})
+                if stop:
+                    for future in self.sent:
+                        future.result()
+                    return
+            with clock:
+                batches, found, dead, domain, transitions, fired = self.share.out()
+                outgoing = [None if d == self.index else (s, squeeze(np.frombuffer(k, dtype=np.int64)))
+                            for d, (s, k) in enumerate(batches)]
+                self._send("deliver", level, outgoing)
             delivered = self._gather(self.inbox, level)
-            start, cpu = time.perf_counter(), time.thread_time()
-            merged = [batches[self.index], *((states, unsqueeze(k).tobytes()) for states, k in delivered)]
-            keys = np.frombuffer(self.share.receive(merged), dtype=np.int64)
-            cut = domain[0] * self.n_actions + domain[1] if domain is not None else None
-            halt, packed = self.halted, squeeze(keys)
-            spent = [spent[0] + time.perf_counter() - start, spent[1] + time.thread_time() - cpu]
-            self._send("announce", level, [(packed, cut, halt)] * len(self.peers))
-            heard = self._gather(self.heard, level)
-            start, cpu = time.perf_counter(), time.thread_time()
-            others = [unsqueeze(k) for k, _, _ in heard]
-            cuts = [c for c in (cut, *(c for _, c, _ in heard)) if c is not None]
-            cutoff = min(cuts) if cuts else None  # the sequential search stops at the first domain error
-            new = [int(np.searchsorted(k, cutoff)) if cutoff is not None else len(k) for k in (keys, *others)]
-            total += sum(new)
-            stop = (cutoff is not None or sum(new) == 0 or halt or any(h for _, _, h in heard)
-                    or (max_states is not None and total >= max_states))
-            if not stop:
-                self.share.rank(others)
-            spent = [spent[0] + time.perf_counter() - start, spent[1] + time.thread_time() - cpu]
-            self.records.append({"found": found, "dead": dead, "domain": domain, "transitions": transitions,
-                                 "fired": fired, "new": new[0], "width": sum(new), "bytes": sent,
-                                 "key_bytes": len(packed[3]) * (len(self.peers) - 1),
-                                 "seconds": time.perf_counter() - tick, "work": spent[0], "cpu": spent[1],
-                                 "rss": _peak_rss_mib()})
-            if stop:
-                for future in self.sent:
-                    future.result()
-                return
-            decided = {k for k, _, _ in found}
-            checks = replace(checks, invariants=tuple(k for k in checks.invariants if k not in decided),
-                             witnesses=tuple(k for k in checks.witnesses if k not in decided),
-                             action_props=tuple(k for k in checks.action_props if k not in decided),
-                             deadlock=checks.deadlock and dead < 0)
+            with clock:
+                merged = [batches[self.index], *((states, unsqueeze(k).tobytes()) for states, k in delivered)]
+                keys = np.frombuffer(self.share.receive(merged), dtype=np.int64)
+                packed = squeeze(keys)
+                record = {"found": found, "dead": dead, "domain": domain, "transitions": transitions,
+                          "fired": fired, "rss": _peak_rss_mib(),
+                          "bytes": sum(len(states) * (1 if isinstance(states, bytes) else 8) + len(k[3])
+                                       for states, k in filter(None, outgoing)),
+                          "key_bytes": len(packed[3]) * (len(self.peers) - 1),
+                          "cut": domain[0] * self.n_actions + domain[1] if domain is not None else None,
+                          "halt": self.halted}
+                self._send("announce", level + 1, [(packed, record["cut"], record["halt"])] * len(self.peers))
+                decided = {k for k, _, _ in found}
+                checks = replace(checks, invariants=tuple(k for k in checks.invariants if k not in decided),
+                                 witnesses=tuple(k for k in checks.witnesses if k not in decided),
+                                 action_props=tuple(k for k in checks.action_props if k not in decided),
+                                 deadlock=checks.deadlock and dead < 0)
             level += 1
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
@@ -331,7 +363,8 @@ class PythonPartition:
         self.actions = len(system.actions)
         self.seen: dict[int, int] = {}  # state -> key of the (parent, action) that reached it first
         self.levels: list[tuple[list[int], array]] = []  # per level: states in rank order, ranks
-        self.incoming: tuple[list[int], bytes] = ([], b"")  # the next level's states and keys, in key order
+        self.incoming: tuple[list[int], bytes] | None = None  # the level `receive` made: states, keys
+        self.expanded: tuple = ()  # the expander's answer for the level last expanded
         self.fired = bytearray(self.actions)
 
     def seed(self, initial: list[tuple[int, int]]) -> int:
@@ -343,14 +376,19 @@ class PythonPartition:
         self.levels.append(([x for x, _ in mine], array("q", [r for _, r in mine])))
         return len(mine)
 
-    def expand(self, checks: Active) -> tuple:
-        """Expand the last level ranked (the initial states at first).
+    def expand(self, checks: Active) -> None:
+        """Expand the level `receive` made (the initial states at first); its ranks are not
+        needed before `out`."""
+        frontier = self.incoming[0] if self.incoming is not None else self.levels[-1][0]
+        self.expanded = self.expander(checks, frontier, self.fired)
 
-        Returns the batches per destination partition as (states, keys), the first hit of each
-        open property as (property, rank, action), the first deadlocked rank (-1), the first
-        domain error as (rank, action, slot, value) or None, the transitions and the actions fired."""
-        frontier, rank_of = self.levels[-1]
-        succ, owner, acts, spent, hits, dead, domain = self.expander(checks, frontier, self.fired)
+    def out(self) -> tuple:
+        """The level expanded, once ranked: the batches per destination partition as (states,
+        keys), the first hit of each open property as (property, rank, action), the first
+        deadlocked rank (-1), the first domain error as (rank, action, slot, value) or None, the
+        transitions and the actions fired."""
+        rank_of = self.levels[-1][1]
+        succ, owner, acts, spent, hits, dead, domain = self.expanded
         n, actions, mask, owner_of = self.count, self.actions, self.mask, self.owner_of
         out_states: list[list[int]] = [[] for _ in range(n)]
         out_keys = [array("q") for _ in range(n)]
@@ -391,6 +429,7 @@ class PythonPartition:
         states, keys = self.incoming
         ranks = rank_in_union(np.frombuffer(keys, dtype=np.int64), others)
         self.levels.append((states, array("q", ranks.tobytes())))
+        self.incoming = None
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         """The state at ``rank`` in ``level`` and its key, if this partition owns it."""

@@ -188,14 +188,14 @@ def generate_partition(system: System, packing: Packing, active: Active, canonic
                              hash=(_HASH128 if bits > 64 else _HASH64) + _COMMON, n_actions=n_actions,
                              n_props=max(1, len(system.properties)))]
     out.append(canonical or "static inline st_t canon(st_t x) { return x; }\n")
-    out += ["int mc_part_expand(part_t *P, int64_t level, const uint8_t *decided) {",
+    out += ["int mc_part_expand(part_t *P, int64_t level, const uint8_t *decided, int provisional) {",
             *_flags(system, active, hooks, str(len(system.properties))),
             "    begin_level(P);",
             "    const int64_t lo = P->starts[level], hi = P->starts[level + 1];",
             "    int64_t t = 0;",
             "    for (int64_t j = lo; j < hi; j++) {",
             "        const st_t x = P->own.states[P->own.order[j]];",
-            "        const int64_t rank = P->own.ranks[j];",
+            "        const int64_t rank = provisional ? j - lo : P->own.ranks[j];",
             "        const int64_t t0 = t;",
             *_expansion(system, packing, active, hooks, "P->fired"),
             "    }",
@@ -619,6 +619,21 @@ int64_t mc_part_receive(part_t *P, int64_t n_batches, const char **states, const
 }}
 
 const int64_t *mc_part_keys(part_t *P) {{ return P->sorted; }}
+
+/* After mc_part_rank: the keys, decisions and batches of the newest level's expansion, made with
+   its states' provisional ranks (their positions here, in the same order), take their ranks. */
+void mc_part_translate(part_t *P) {{
+    const int64_t *ranks = P->own.ranks + P->starts[P->n_levels - 1], A = {n_actions};
+    for (int64_t i = P->starts[P->n_levels]; i < P->own.n; i++)
+        P->own.keys[i] = ranks[P->own.keys[i] / A] * A + P->own.keys[i] % A;
+    for (int d = 0; d < P->parts; d++)
+        for (int64_t j = 0; j < P->out[d].n; j++)
+            P->out[d].keys[j] = ranks[P->out[d].keys[j] / A] * A + P->out[d].keys[j] % A;
+    for (int k = 0; k < {n_props}; k++)
+        if (P->hit_rank[k] >= 0) P->hit_rank[k] = ranks[P->hit_rank[k]];
+    if (P->dead >= 0) P->dead = ranks[P->dead];
+    if (P->domain[0] >= 0) P->domain[0] = ranks[P->domain[0]];
+}}
 
 /* Rank the newest level: a state's rank is its key's position in the union of this level's keys
    and the other partitions' lists (each sorted): its own position plus the keys below it in each

@@ -25,7 +25,8 @@ _P, _I64, _U64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64
 _SIGNATURES = (
     ("mc_part_new", _P, [ctypes.c_int, ctypes.c_int, _U64, _U64]), ("mc_part_free", None, [_P]),
     ("mc_part_seed", ctypes.c_int, [_P, ctypes.c_uint64, ctypes.c_uint64, _I64]),
-    ("mc_part_expand", ctypes.c_int, [_P, _I64, _P]),
+    ("mc_part_expand", ctypes.c_int, [_P, _I64, _P, ctypes.c_int]),
+    ("mc_part_translate", None, [_P]),
     ("mc_part_out", _I64, [_P, ctypes.c_int, ctypes.POINTER(_P), ctypes.POINTER(_P)]),
     ("mc_part_results", ctypes.POINTER(_I64), [_P]), ("mc_part_fired", _P, [_P]),
     ("mc_part_receive", _I64, [_P, _I64, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
@@ -82,15 +83,19 @@ class NativePartition:
             kept += got
         return kept
 
-    def expand(self, checks: Active) -> tuple:
-        """As `cluster.PythonPartition.expand`; the batch for this partition itself stays here (b"")."""
+    def expand(self, checks: Active) -> None:
+        """As `cluster.PythonPartition.expand`: past level 0, with provisional ranks."""
         lib, h = self.lib, self.handle
         decided = (ctypes.c_uint8 * (self.n_props + 1))()
         still = {*checks.invariants, *checks.witnesses, *checks.action_props}
         for k in (*self.active.invariants, *self.active.witnesses, *self.active.action_props):
             decided[k] = k not in still
         decided[self.n_props] = not checks.deadlock
-        self._check(lib.mc_part_expand(h, self.level, decided))
+        self._check(lib.mc_part_expand(h, self.level, decided, self.level > 0))
+
+    def out(self) -> tuple:
+        """As `cluster.PythonPartition.out`; the batch for this partition itself stays here (b"")."""
+        lib, h = self.lib, self.handle
         batches = []
         for d in range(self.count):
             if d == self.index:
@@ -118,18 +123,19 @@ class NativePartition:
         counts = (_I64 * n)(*(len(k) // 8 for _, k in full))
         m = lib.mc_part_receive(h, n, states, keys, counts)
         self._check(m < 0)
+        self.level += 1
         return ctypes.string_at(lib.mc_part_keys(h), 8 * m) if m else b""
 
     def rank(self, others: list[Any]) -> None:
-        """Rank the level `receive` made among the other partitions' (their keys: sorted int64
-        NumPy arrays); it is the next to expand."""
+        """Rank the level `receive` made, and `expand` expanded with provisional ranks, among the
+        other partitions' (their keys: sorted int64 NumPy arrays); its successors' keys follow."""
         import numpy as np
 
         lists = [np.ascontiguousarray(k, dtype=np.int64) for k in others]
         pointers = (_P * len(lists))(*(k.ctypes.data for k in lists))
         counts = (_I64 * len(lists))(*(len(k) for k in lists))
         self.lib.mc_part_rank(self.handle, len(lists), pointers, counts)
-        self.level += 1
+        self.lib.mc_part_translate(self.handle)
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         half, key = (ctypes.c_uint64 * 2)(), _I64()
