@@ -290,8 +290,21 @@ class Partition:
                                  deadlock=checks.deadlock and dead < 0)
             level += 1
 
-    def locate(self, level: int, rank: int) -> tuple[int, int] | None:
-        return self.share.locate(level, rank)
+    def trace(self, level: int, rank: int, n_actions: int) -> tuple[list[tuple[int, int]], int] | None:
+        """The sequential search's path back from the state at ``rank`` in ``level``, as far as
+        this partition owns its states (usually far: successors mostly stay with their parent's
+        owner): (state, action)s, last first, and the rank in the level before where it stopped
+        (-1: at an initial state); None if this partition does not own that state."""
+        steps: list[tuple[int, int]] = []
+        while (found := self.share.locate(level, rank)) is not None:
+            state, key = found
+            if level == 0:
+                steps.append((state, 0))
+                return steps, -1
+            rank, action = divmod(key, n_actions)
+            steps.append((state, action))
+            level -= 1
+        return (steps, rank) if steps else None
 
 
 # An increasing array of 64-bit integers as (length, first value, the differences' NumPy type, the
@@ -587,15 +600,12 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     def path_to(level: int, rank: int) -> list[tuple[int, int]]:
         """The sequential search's path to the state at ``rank`` in ``level``: (state, action)s."""
         steps: list[tuple[int, int]] = []
-        while True:
-            answers = [a for a in (f.result() for f in [p.locate(level, rank) for p in parts]) if a]
-            state, key = answers[0]
-            if level == 0:
-                steps.append((state, 0))
-                return steps[::-1]
-            rank, action = divmod(key, n_actions)
-            steps.append((state, action))
-            level -= 1
+        while rank >= 0:
+            answers = [f.result() for f in [p.trace(level, rank, n_actions) for p in parts]]
+            part, rank = next(a for a in answers if a)  # from the partition that owns the state
+            steps += part
+            level -= len(part)
+        return steps[::-1]
 
     paths = {name: path_to(*where) for name, where in at.items()}
     domain_path = path_to(*domain_at) if domain_at is not None else []

@@ -344,9 +344,9 @@ def test_the_owner_of_many_states_is_the_owner_of_each():
 
 
 def test_the_owner_hash_leaves_out_the_fields_most_transitions_change():
-    """guest-assisted: nearly every transition moves the hypervisor's phase or the handler's step,
-    so two partitions hash neither (their successors stay with their parent), while the levels
-    still spread: the mask keeps fields. One partition hashes everything."""
+    """guest-assisted: most transitions move the hypervisor's phase or the driver's state, so two
+    partitions hash neither (those successors stay with their parent), while the levels still
+    spread: the pages' fields stay. One partition hashes everything."""
     from migcheck.checker.codegen import Packing
     from migcheck.checker.partitioning import owner_mask
 
@@ -355,6 +355,6 @@ def test_the_owner_hash_leaves_out_the_fields_most_transitions_change():
     field = {slot.name: ((1 << w) - 1) << o
              for slot, o, w in zip(system.layout.slots, packing.offsets, packing.widths, strict=True)}
     mask = owner_mask(system, 2)
-    assert not mask & field["phase"] and not mask & field["hstep"]
+    assert not mask & field["phase"] and not mask & field["drv"]
     assert mask & field["mapped[0]"] and mask & field["mapped[1]"]
     assert owner_mask(system, 1) == (1 << packing.bits) - 1
