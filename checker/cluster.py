@@ -597,18 +597,24 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             for f in runs:
                 f.result(timeout=_HALT_WAIT)
 
-    def path_to(level: int, rank: int) -> list[tuple[int, int]]:
-        """The sequential search's path to the state at ``rank`` in ``level``: (state, action)s."""
-        steps: list[tuple[int, int]] = []
-        while rank >= 0:
-            answers = [f.result() for f in [p.trace(level, rank, n_actions) for p in parts]]
-            part, rank = next(a for a in answers if a)  # from the partition that owns the state
-            steps += part
-            level -= len(part)
-        return steps[::-1]
+    def paths_to(ends: dict[str | None, tuple[int, int]]) -> dict[str | None, list[tuple[int, int]]]:
+        """The sequential search's paths to the states at (level, rank): (state, action)s from an
+        initial state, followed inside each partition as far as it owns them, all at once."""
+        steps: dict[str | None, list[tuple[int, int]]] = {name: [] for name in ends}
+        while ends:
+            asked = {name: [p.trace(level, rank, n_actions) for p in parts]
+                     for name, (level, rank) in ends.items()}
+            for name, futures in asked.items():
+                part, rank = next(a for a in (f.result() for f in futures) if a)  # from the state's owner
+                steps[name] += part
+                if rank < 0:
+                    del ends[name]
+                else:
+                    ends[name] = (ends[name][0] - len(part), rank)
+        return {name: path[::-1] for name, path in steps.items()}
 
-    paths = {name: path_to(*where) for name, where in at.items()}
-    domain_path = path_to(*domain_at) if domain_at is not None else []
+    paths = paths_to({**at, **({None: domain_at} if domain_at is not None else {})})
+    domain_path = paths.pop(None, [])
 
     result = _conclude(system, plan, packing, paths, found, domain_error, domain_path, total=total,
                        depth=depth, complete=complete, transitions=transitions,
