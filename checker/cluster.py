@@ -1,22 +1,24 @@
 """The explicit search spread over a Dask distributed cluster (``--cluster``).
 
-States are partitioned by a hash of their packed form; one partition lives on each worker as a
-Dask actor (`Partition`). Its owner keeps the visited states of its share and expands its
-share of each level's frontier with the sequential search's own generated expansion: in C
-(`native/partition.py`, the same per-state code as the sequential native search) or as
-compiled Python (`expand.py`, `codegen.generate_chunk`), chosen by ``backend`` as for the
-sequential search. Successors owned elsewhere travel in batches, one per destination partition
-and level, as arrays of packed states with a 64-bit key each.
+States are partitioned by a hash of some of their fields (`partitioning.py`: those most
+transitions leave alone, so that most successors stay with their parent's partition); one
+partition lives on each worker as a Dask actor (`Partition`). Its owner keeps the visited states
+of its share and expands its share of each level's frontier with the sequential search's own
+generated expansion: in C (`native/partition.py`, the same per-state code as the sequential
+native search) or as compiled Python (`expand.py`, `codegen.generate_chunk`), chosen by
+``backend`` as for the sequential search. Successors owned elsewhere travel in batches, one per
+destination partition and level, as arrays of packed states with a key each, from partition
+to partition.
 
 The search is level-synchronised and keeps the sequential search's order: every state of a
 level has a rank, its position in the sequential engine's breadth-first order. A successor's
 key is ``rank(parent) × actions + action``; the sequential engine numbers the next level by the
 first (parent, action) that reaches each new state, so an owner keeps each new state's smallest
-key, and the ranks of the next level are the keys' positions in their sorted union: each
-partition announces its keys to every other and ranks its own. The partitions go from level
-to level by themselves; the coordinator reads each level's record and decides as the
-sequential search does. So each property is decided at the same state, and a counterexample follows
-the same parents as in the sequential search: verdicts, state counts, depths and shortest
+key, and the ranks of the next level are the keys' positions in their sorted union, which the
+partitions find together (`Partition.run`). The partitions go from level to level by
+themselves; the coordinator reads each level's record and decides as the sequential search
+does. So each property is decided at the same state, and a counterexample follows the same
+parents as in the sequential search: verdicts, state counts, depths and shortest
 counterexamples are identical (tests/test_cluster.py checks it on every bundled variant).
 
 Liveness (it needs the whole state graph in one place) is refused. ``--symmetry`` is supported:
