@@ -525,11 +525,11 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     number of states, the depth and the counterexamples equal `explicit.explore`'s. ``backend``
     is the partitions' expansion, as for the sequential search (``auto``: native when it can).
 
-    Time per level: the slowest partition's expansion, merge and ranking, and two messages
-    from every partition to every other (its successors for that one, then its next level's keys,
-    squeezed to 1-2 bytes a state); this process only reads the partitions' records, as they
-    come, and takes each level as the sequential search would. Memory: each partition holds its
-    share of the visited states.
+    Time per level: the slowest partition's expansion, merge and ranking, and one wait for its
+    peers' successors (the keys that rank a level travel while the next one is expanded, in
+    1-2 bytes a key); this process only reads the partitions' records, as they come, and takes
+    each level as the sequential search would. Memory: each partition holds its share of the
+    visited states.
     """
     plan = Plan.of(system, properties)
     if plan.liveness:
