@@ -72,14 +72,14 @@ def main() -> None:
             line += f"  (this process's CPU {cpu:.2f} s)"
             if r.workers:
                 per_state = {what: sum(lv[what] for lv in r.levels) / r.stats.states
-                             for what in ("bytes", "key_bytes", "rank_bytes")}
+                             for what in ("bytes", "key_bytes")}
                 slowest = sum(max(lv["work"]) for lv in r.levels)
                 cpu = [round(sum(lv["cpu"][w] for lv in r.levels), 2) for w in range(len(r.workers))]
                 line += (
                     f"\n{'':18} per worker {[w['states'] for w in r.workers]} states, resident before "
                     f"{[round(b, 1) for b in before]} MiB, peak {[w['peak_rss_mib'] for w in r.workers]} MiB"
                     f"\n{'':18} sent per state: successors {per_state['bytes']:.1f} B, keys "
-                    f"{per_state['key_bytes']:.1f} B, ranks {per_state['rank_bytes']:.1f} B; the slowest "
+                    f"{per_state['key_bytes']:.1f} B; the slowest "
                     f"worker's work {slowest:.2f} s of {sum(lv['seconds'] for lv in r.levels):.2f} s "
                     f"in {len(r.levels)} levels; CPU seconds of work per worker {cpu}"
                 )

@@ -12,8 +12,10 @@ The search is level-synchronised and keeps the sequential search's order: every 
 level has a rank, its position in the sequential engine's breadth-first order. A successor's
 key is ``rank(parent) × actions + action``; the sequential engine numbers the next level by the
 first (parent, action) that reaches each new state, so an owner keeps each new state's smallest
-key, and the ranks of the next level are the keys' positions in their sorted union (computed by
-the coordinator). So each property is decided at the same state, and a counterexample follows
+key, and the ranks of the next level are the keys' positions in their sorted union: each
+partition announces its keys to every other and ranks its own. The partitions go from level
+to level by themselves; the coordinator reads each level's record and decides as the
+sequential search does. So each property is decided at the same state, and a counterexample follows
 the same parents as in the sequential search: verdicts, state counts, depths and shortest
 counterexamples are identical (tests/test_cluster.py checks it on every bundled variant).
 
@@ -36,7 +38,7 @@ import time
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from migcheck.models.errors import MigcheckError
@@ -50,17 +52,13 @@ from .symmetry import Symmetry, SymmetryRefused
 
 LOCAL = "local:"
 INTERRUPTED = "interrupted (Ctrl-C)"
-_MIX = 0x9E3779B97F4A7C15  # Fibonacci hashing: the high bits of x × this spread packed states evenly
 _PEER_WAIT = 3600.0  # seconds a partition waits for its peers' successors before giving up
+_POLL = 0.1  # seconds between the coordinator's readings of the partitions' progress
+_HALT_WAIT = 10.0  # seconds a halted partition has to finish its level
 
 
 class ClusterRefused(MigcheckError):
     """A cluster search was asked for with options it does not take, or no cluster is reachable."""
-
-
-def owner_of(x: int, count: int) -> int:
-    """The partition that owns packed state ``x``."""
-    return ((x * _MIX) >> 29) % count
 
 
 # ---------------------------------------------------------------- connecting
@@ -135,26 +133,55 @@ def _quiet_close(thing: Any) -> None:
 # ---------------------------------------------------------------- one partition (a Dask actor)
 
 
+class _Clock:
+    """The wall and CPU seconds a partition works (inside ``with clock:``), read and restarted
+    once a level: the rest of a level's time is waiting for peers and communication."""
+
+    def __init__(self) -> None:
+        self.work = self.cpu = 0.0
+        self.since = time.perf_counter()
+
+    def __enter__(self) -> None:
+        self.started = (time.perf_counter(), time.thread_time())
+
+    def __exit__(self, *exc: object) -> None:
+        self.work += time.perf_counter() - self.started[0]
+        self.cpu += time.thread_time() - self.started[1]
+
+    def read(self) -> dict[str, float]:
+        now = time.perf_counter()
+        out = {"seconds": now - self.since, "work": self.work, "cpu": self.cpu}
+        self.work = self.cpu = 0.0
+        self.since = now
+        return out
+
+
 class Partition:
     """The actor on one worker: its share of the search, native (`native.partition`) or compiled
-    Python (`PythonPartition`), whose answers it passes on with the seconds it worked on them
-    (so that a benchmark can tell work from communication) and the worker's peak memory."""
+    Python (`PythonPartition`), run level after level by `run` in step with its peers, without
+    the coordinator: successors and then the new level's keys go from partition to partition.
+    Each level leaves a record (what it decided, its counts, the bytes sent, the seconds worked
+    and the peak memory) that the coordinator reads with `progress`."""
 
     def __init__(self, system: System, symmetric_for: list[str] | None, index: int, count: int,
-                 active: Active, source: str | None):
-        """``source``: the native partition's C source, or None for the compiled Python one."""
+                 active: Active, source: str | None, mask: int):
+        """``source``: the native partition's C source, or None for the compiled Python one;
+        ``mask``: the bits of a state that decide its owner (`partitioning.owner_mask`)."""
         if source is not None:
             from .native.partition import NativePartition
-            self.share: Any = NativePartition(system, source, active, index, count)
+            self.share: Any = NativePartition(system, source, active, index, count, mask)
         else:
             symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
-            self.share = PythonPartition(system, symmetry, index, count)
+            self.share = PythonPartition(system, symmetry, index, count, mask)
 
-        self.index = index
+        self.index, self.n_actions = index, max(1, len(system.actions))
         self.peers: list[Any] = []  # the other partitions' actors, by index (set by `meet`)
-        self.inbox: dict[int, list[tuple[Any, Squeezed]]] = {}  # level -> the batches delivered
+        self.inbox: dict[int, list[tuple[Any, Squeezed]]] = {}  # level -> the successor batches delivered
+        self.heard: dict[int, list[tuple[Squeezed, int | None, bool]]] = {}  # level -> peers' announcements
         self.arrived = threading.Condition()
-        self.sent: list[Any] = []  # the futures of this partition's last deliveries
+        self.sent: list[Any] = []  # the futures of this partition's last messages
+        self.records: list[dict[str, Any]] = []  # one per level done (read by `progress`)
+        self.halted = False  # set by `halt`: stop after the level under way
 
     def meet(self, peers: list[Any]) -> None:
         self.peers = list(peers)
@@ -162,44 +189,106 @@ class Partition:
     def seed(self, initial: list[tuple[int, int]]) -> int:
         return self.share.seed(initial)
 
+    # These run on the worker's event loop, so that they are taken while `run` works or waits.
     async def deliver(self, level: int, states: Any, keys: Squeezed) -> None:
-        """A peer's successors for this partition (run on the worker's event loop, so that it is
-        taken while this partition's own `step` still works or waits)."""
+        """A peer's successors for this partition."""
         with self.arrived:
             self.inbox.setdefault(level, []).append((states, keys))
             self.arrived.notify_all()
 
-    def step(self, level: int, checks: Active, ranks: Squeezed | None) -> tuple:
-        """One level: expand this partition's share, deliver each peer its successors directly,
-        wait for every peer's delivery, and merge them into the next level.
+    async def announce(self, level: int, keys: Squeezed, cut: int | None, halt: bool) -> None:
+        """A peer's next level: its keys, the key of its first domain error (None: none), and
+        whether it was asked to stop."""
+        with self.arrived:
+            self.heard.setdefault(level, []).append((keys, cut, halt))
+            self.arrived.notify_all()
 
-        Returns `PythonPartition.expand`'s decisions (hits, deadlock, domain error, transitions,
-        actions fired), the next level's keys (squeezed), the bytes delivered, the seconds spent
-        expanding and merging, in wall time and in this thread's CPU time (the rest is waiting and
-        communication; wall above CPU is a core shared with others), and the peak memory."""
+    async def halt(self) -> None:
+        self.halted = True
+
+    async def progress(self, since: int) -> list[dict[str, Any]]:
+        """The records of the levels done from level ``since`` on."""
+        return self.records[since:]
+
+    def _send(self, method: str, level: int, messages: list[tuple]) -> None:
+        """Message d to peer d (this partition's own is skipped), not waited for."""
+        for future in [f for f in self.sent if f.done()]:  # arrived: only an error to see
+            future.result()
+        self.sent = [f for f in self.sent if not f.done()]
+        self.sent += [getattr(peer, method)(level, *m) for d, (peer, m)
+                      in enumerate(zip(self.peers, messages, strict=True)) if d != self.index]
+
+    def _gather(self, box: dict[int, list], level: int) -> list:
+        """Every peer's message of ``level`` in ``box``, once they have all come."""
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: len(box.get(level, ())) == len(self.peers) - 1,
+                                         timeout=_PEER_WAIT):
+                raise ClusterRefused(f"level {level}: a peer's message did not come in {_PEER_WAIT} s")
+            return box.pop(level, [])
+
+    def run(self, checks: Active, max_states: int | None, total: int) -> None:
+        """Level after level: expand this partition's share of the level, rank it among every
+        partition's (a state's rank is its key's position in the union of their keys, which the
+        peers announced while it expanded), deliver each peer its successors, merge theirs
+        into the next level and announce that level's keys. The expansion goes ahead with the
+        ranks it has (its states' positions here, in the same order), and its keys take their
+        ranks after; so a level waits once for its peers, for their successors.
+
+        Every partition hears the same announcements, so all stop after the same level: at a
+        domain error (the sequential search stops there), when no state is new, at
+        ``max_states`` in all (``total`` so far), or when one was halted (the expansion of the
+        level after, made before that was known, is left unused). A property this partition
+        decided is not checked again."""
         import numpy as np
 
-        start, cpu = time.perf_counter(), time.thread_time()
-        batches, *decisions = self.share.expand(checks, None if ranks is None else unsqueeze(ranks).tobytes())
-        work, cpu = time.perf_counter() - start, time.thread_time() - cpu
-        for future in self.sent:  # last level's deliveries: long arrived, so only errors to see
-            future.result()
-        sent, self.sent = 0, []
-        for d, (states, keys) in enumerate(batches):
-            if d != self.index:
-                packed = squeeze(np.frombuffer(keys, dtype=np.int64))
-                sent += len(states) * (1 if isinstance(states, bytes) else 8) + len(packed[3])
-                self.sent.append(self.peers[d].deliver(level, states, packed))  # not waited for
-        with self.arrived:
-            if not self.arrived.wait_for(lambda: len(self.inbox.get(level, ())) == len(self.peers) - 1,
-                                         timeout=_PEER_WAIT):
-                raise ClusterRefused(f"level {level}: a peer's successors did not come in {_PEER_WAIT} s")
-            delivered = self.inbox.pop(level, [])
-        start, cpu_before = time.perf_counter(), time.thread_time()
-        merged = [batches[self.index]] + [(states, unsqueeze(keys).tobytes()) for states, keys in delivered]
-        keys = np.frombuffer(self.share.receive(merged), dtype=np.int64)
-        work, cpu = work + time.perf_counter() - start, cpu + time.thread_time() - cpu_before
-        return (*decisions, squeeze(keys), sent, (work, cpu), _peak_rss_mib())
+        level, record, keys = 0, None, None
+        clock = _Clock()
+        while True:
+            with clock:
+                self.share.expand(checks)
+            if record is not None:  # the level before: its successors are all in, so it ends
+                heard = self._gather(self.heard, level)
+                with clock:
+                    others = [unsqueeze(k) for k, _, _ in heard]
+                    cut, halt = record.pop("cut"), record.pop("halt")
+                    cuts = [c for c in (cut, *(c for _, c, _ in heard)) if c is not None]
+                    cutoff = min(cuts) if cuts else None  # the sequential search stops at a domain error
+                    new = [len(k) if cutoff is None else int(np.searchsorted(k, cutoff))
+                           for k in (keys, *others)]
+                    total += sum(new)
+                    stop = (cutoff is not None or sum(new) == 0 or halt or any(h for _, _, h in heard)
+                            or (max_states is not None and total >= max_states))
+                    if not stop:
+                        self.share.rank(others)
+                self.records.append({**record, "new": new[0], "width": sum(new), **clock.read()})
+                if stop:
+                    for future in self.sent:
+                        future.result()
+                    return
+            with clock:
+                batches, found, dead, domain, transitions, fired = self.share.out()
+                outgoing = [None if d == self.index else (s, squeeze(np.frombuffer(k, dtype=np.int64)))
+                            for d, (s, k) in enumerate(batches)]
+                self._send("deliver", level, outgoing)
+            delivered = self._gather(self.inbox, level)
+            with clock:
+                merged = [batches[self.index], *((states, unsqueeze(k).tobytes()) for states, k in delivered)]
+                keys = np.frombuffer(self.share.receive(merged), dtype=np.int64)
+                packed = squeeze(keys)
+                record = {"found": found, "dead": dead, "domain": domain, "transitions": transitions,
+                          "fired": fired, "rss": _peak_rss_mib(),
+                          "bytes": sum(len(states) * (1 if isinstance(states, bytes) else 8) + len(k[3])
+                                       for states, k in filter(None, outgoing)),
+                          "key_bytes": len(packed[3]) * (len(self.peers) - 1),
+                          "cut": domain[0] * self.n_actions + domain[1] if domain is not None else None,
+                          "halt": self.halted}
+                self._send("announce", level + 1, [(packed, record["cut"], record["halt"])] * len(self.peers))
+                decided = {k for k, _, _ in found}
+                checks = replace(checks, invariants=tuple(k for k in checks.invariants if k not in decided),
+                                 witnesses=tuple(k for k in checks.witnesses if k not in decided),
+                                 action_props=tuple(k for k in checks.action_props if k not in decided),
+                                 deadlock=checks.deadlock and dead < 0)
+            level += 1
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         return self.share.locate(level, rank)
@@ -237,20 +326,15 @@ def unsqueeze(packed: Squeezed) -> Any:
     return out
 
 
-def ranks_of(keys: list[Any]) -> list[Any]:
-    """Each partition's next level's ranks: its keys' positions in the union of every partition's
-    (each sorted, all distinct). With a few partitions, a key's rank is its position in its own
-    list plus, for each other list, the keys below it there (a binary search); with many, the
-    union is sorted once (a merge of sorted runs)."""
+def rank_in_union(mine: Any, others: list[Any]) -> Any:
+    """The positions of ``mine`` in the union of ``mine`` and ``others`` (int64 arrays, each
+    sorted, all values distinct): a key's position in its own array plus, in each other one, the
+    keys below it (a binary search each; with many partitions, one search in their merged union)."""
     import numpy as np
 
-    if len(keys) <= 8:
-        return [np.arange(len(k), dtype=np.int64)
-                + sum((np.searchsorted(other, k) for j, other in enumerate(keys) if j != i),
-                      np.zeros(len(k), dtype=np.int64))
-                for i, k in enumerate(keys)]
-    everything = np.sort(np.concatenate(keys), kind="stable")
-    return [np.searchsorted(everything, k).astype(np.int64) for k in keys]
+    if len(others) > 8:
+        others = [np.sort(np.concatenate(others))]
+    return sum((np.searchsorted(other, mine) for other in others), np.arange(len(mine), dtype=np.int64))
 
 
 def _peak_rss_mib() -> float:
@@ -269,42 +353,47 @@ class PythonPartition:
     """The states one worker owns: its visited states, each with its smallest key, and each
     level's states in sequential order with their ranks (for counterexamples)."""
 
-    def __init__(self, system: System, symmetry: Symmetry | None, index: int, count: int):
+    def __init__(self, system: System, symmetry: Symmetry | None, index: int, count: int, mask: int):
+        from .partitioning import owner_of  # (NumPy, of the cluster extra)
+
         self.expander = Expander(system, symmetry)
+        self.mask, self.owner_of = mask, owner_of
         self.wide = self.expander.packing.bits > 64  # states travel as lists of ints, not u64 arrays
         self.index, self.count = index, count
         self.actions = len(system.actions)
         self.seen: dict[int, int] = {}  # state -> key of the (parent, action) that reached it first
         self.levels: list[tuple[list[int], array]] = []  # per level: states in rank order, ranks
-        self.incoming: list[int] = []  # the next level's states, in key order
+        self.incoming: tuple[list[int], bytes] | None = None  # the level `receive` made: states, keys
+        self.expanded: tuple = ()  # the expander's answer for the level last expanded
         self.fired = bytearray(self.actions)
 
     def seed(self, initial: list[tuple[int, int]]) -> int:
         """Keep the initial states (state, rank) this partition owns; their number."""
         mine = [(x, rank) for x, rank in initial
-                if owner_of(x, self.count) == self.index and x not in self.seen]
+                if self.owner_of(x, self.mask, self.count) == self.index and x not in self.seen]
         for x, rank in mine:
             self.seen[x] = -1 - rank
-        self.incoming = [x for x, _ in mine]
-        self.levels.append((self.incoming, array("q", [r for _, r in mine])))
+        self.levels.append(([x for x, _ in mine], array("q", [r for _, r in mine])))
         return len(mine)
 
-    def expand(self, checks: Active, ranks: bytes | None) -> tuple:
-        """Expand this level's states (ranks: theirs, from the coordinator; None for level 0).
+    def expand(self, checks: Active) -> None:
+        """Expand the level `receive` made (the initial states at first); its ranks are not
+        needed before `out`."""
+        frontier = self.incoming[0] if self.incoming is not None else self.levels[-1][0]
+        self.expanded = self.expander(checks, frontier, self.fired)
 
-        Returns the batches per destination partition as (states, keys), the first hit of each
-        open property as (property, rank, action), the first deadlocked rank (-1), the first
-        domain error as (rank, action, slot, value) or None, the transitions and the actions fired."""
-        if ranks is not None:
-            level = (self.incoming, array("q", ranks))
-            self.levels.append(level)
-        frontier, rank_of = self.levels[-1]
-        succ, owner, acts, spent, hits, dead, domain = self.expander(checks, frontier, self.fired)
-        n, actions = self.count, self.actions
+    def out(self) -> tuple:
+        """The level expanded, once ranked: the batches per destination partition as (states,
+        keys), the first hit of each open property as (property, rank, action), the first
+        deadlocked rank (-1), the first domain error as (rank, action, slot, value) or None, the
+        transitions and the actions fired."""
+        rank_of = self.levels[-1][1]
+        succ, owner, acts, spent, hits, dead, domain = self.expanded
+        n, actions, mask, owner_of = self.count, self.actions, self.mask, self.owner_of
         out_states: list[list[int]] = [[] for _ in range(n)]
         out_keys = [array("q") for _ in range(n)]
         for y, p, a in zip(succ, owner, acts, strict=True):
-            d = ((y * _MIX) >> 29) % n
+            d = owner_of(y, mask, n)
             out_states[d].append(y)
             out_keys[d].append(rank_of[p] * actions + a)
         batches = [(s if self.wide else array("Q", s).tobytes(), k.tobytes())
@@ -316,7 +405,7 @@ class PythonPartition:
 
     def receive(self, batches: list[tuple[Any, bytes]]) -> bytes:
         """Keep the successors not seen before, each with its smallest key; return the new states'
-        keys in increasing order (the coordinator drops those past a domain error's)."""
+        keys in increasing order."""
         new: dict[int, int] = {}
         seen = self.seen
         for states, keys in batches:
@@ -330,8 +419,17 @@ class PythonPartition:
                     new[y] = key
         ordered = sorted(new.items(), key=lambda item: item[1])
         seen.update(ordered)
-        self.incoming = [y for y, _ in ordered]
-        return array("q", [k for _, k in ordered]).tobytes()
+        self.incoming = ([y for y, _ in ordered], array("q", [k for _, k in ordered]).tobytes())
+        return self.incoming[1]
+
+    def rank(self, others: list[Any]) -> None:
+        """Rank the level `receive` made among the other partitions' (their keys, sorted)."""
+        import numpy as np
+
+        states, keys = self.incoming
+        ranks = rank_in_union(np.frombuffer(keys, dtype=np.int64), others)
+        self.levels.append((states, array("q", ranks.tobytes())))
+        self.incoming = None
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         """The state at ``rank`` in ``level`` and its key, if this partition owns it."""
@@ -355,10 +453,11 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     number of states, the depth and the counterexamples equal `explicit.explore`'s. ``backend``
     is the partitions' expansion, as for the sequential search (``auto``: native when it can).
 
-    Time per level: the slowest partition's expansion and merge, one round trip from this
-    process (which sends the level's ranks and gets the next level's keys, squeezed to 1-2 bytes
-    a state) and the successor batches, which go from partition to partition directly; memory:
-    each partition holds its share of the visited states, this process only counts and ranks.
+    Time per level: the slowest partition's expansion, merge and ranking, and two messages
+    from every partition to every other (its successors for that one, then its next level's keys,
+    squeezed to 1-2 bytes a state); this process only reads the partitions' records, as they
+    come, and takes each level as the sequential search would. Memory: each partition holds its
+    share of the visited states.
     """
     plan = Plan.of(system, properties)
     if plan.liveness:
@@ -369,14 +468,16 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     packing = Packing.of(system.layout)
     n_actions = len(system.actions)
     client, n = connection.client, len(connection.workers)
-    open_inv, open_wit, open_act = list(plan.invariants), list(plan.witnesses), list(plan.action_props)
     symmetric_for = list(plan.wanted) if sym is not None else None
-    first = Active(tuple(open_inv), tuple(open_wit), tuple(open_act), plan.deadlock, False,
-                   bool(sym and sym.groups))
+    first = Active(tuple(plan.invariants), tuple(plan.witnesses), tuple(plan.action_props), plan.deadlock,
+                   False, bool(sym and sym.groups))
     source = _native_source(backend, system, packing, sym, first, on_progress)
+    from .partitioning import owner_mask  # (NumPy, of the cluster extra)
+
+    mask = owner_mask(system, n, sym)
 
     def start(source: str | None) -> list[Any]:
-        futures = [client.submit(Partition, system, symmetric_for, i, n, first, source, actor=True,
+        futures = [client.submit(Partition, system, symmetric_for, i, n, first, source, mask, actor=True,
                                  workers=[w], allow_other_workers=False, pure=False)
                    for i, w in enumerate(connection.workers)]
         return [f.result() for f in futures]
@@ -396,13 +497,92 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     limits = Limits(max_states, timeout, on_progress)
     started, stop_reason = limits.started, limits.stop_reason
     found: dict[str, tuple[str, Any]] = {}
-    paths: dict[str, list[tuple[int, int]]] = {}  # property -> (state, action) from an initial state
+    at: dict[str, tuple[int, int]] = {}  # property -> the level and rank of the state deciding it
     domain_error: tuple[int, int, int, int] | None = None
-    domain_path: list[tuple[int, int]] = []
+    domain_at: tuple[int, int] | None = None  # the level and rank of the state whose action erred
     fired = bytearray(n_actions)
     transitions, total, depth, complete = 0, 0, 0, False
     per_level: list[dict[str, Any]] = []  # communication and time, level by level (benchmarks)
+    records: list[list[dict[str, Any]]] = [[] for _ in parts]  # each partition's, level by level
     memory: list[float] = [0.0] * n
+
+    def conclude_level(level: int) -> bool:
+        """Take the partitions' records of ``level`` as the sequential search would take the
+        level; True when the search ends with it."""
+        nonlocal transitions, total, depth, complete, domain_error, domain_at, fired
+        got = [r[level] for r in records]
+        hits: dict[int, tuple[int, int]] = {}
+        dead, domain = -1, None
+        for i, rec in enumerate(got):
+            transitions += rec["transitions"]
+            memory[i] = rec["rss"]
+            sizes[i] += rec["new"]
+            fired = bytearray(a | b for a, b in zip(fired, rec["fired"], strict=True))
+            for k, rank, a in rec["found"]:
+                if k not in hits or (rank, a) < hits[k]:
+                    hits[k] = (rank, a)
+            if rec["dead"] >= 0 and (dead < 0 or rec["dead"] < dead):
+                dead = rec["dead"]
+            if rec["domain"] is not None and (domain is None or rec["domain"][:2] < domain[:2]):
+                domain = rec["domain"]
+        # the sequential search stops at the first domain error: later keys never happen
+        cutoff = domain[0] * n_actions + domain[1] if domain is not None else None
+        for k, (rank, a) in sorted(hits.items()):
+            name = props[k].name
+            if name in found or (cutoff is not None and rank * n_actions + a >= cutoff):
+                continue
+            at[name] = (level, rank)
+            found[name] = ("step", a) if props[k].kind == "action" else ("state", None)
+        if dead >= 0 and DEADLOCK not in found and (cutoff is None or dead < domain[0]):
+            at[DEADLOCK] = (level, dead)
+            found[DEADLOCK] = ("state", None)
+        width = got[0]["width"]
+        per_level.append({"level": level, "expanded": total, "new": width,
+                          "bytes": sum(rec["bytes"] for rec in got),
+                          "key_bytes": sum(rec["key_bytes"] for rec in got),
+                          "seconds": max(rec["seconds"] for rec in got),
+                          "work": [rec["work"] for rec in got], "cpu": [rec["cpu"] for rec in got]})
+        total += width
+        if width:
+            depth = level + 1
+        if domain is not None:
+            domain_error = (0, domain[1], domain[2], domain[3])  # 0: laid out by _conclude
+            domain_at = (level, domain[0])
+            return True
+        if width == 0:
+            complete = True
+            return True
+        return limits.reached(total, 0, lambda: {"depth": depth, "per_worker": list(sizes)})
+
+    initial, _ = initial_states(system, packing, False)
+    sizes = [f.result() for f in [p.seed(list(zip(initial, range(len(initial)), strict=True)))
+                                  for p in parts]]  # each keeps the initial states it owns
+    total = len(initial)
+    runs = [p.run(first, max_states, total) for p in parts]
+    done = 0  # the levels concluded here
+    try:
+        ended = False
+        while not ended:
+            waiting = next((f for f in runs if not f.done()), None)
+            if waiting is not None:
+                with contextlib.suppress(TimeoutError):
+                    waiting.result(timeout=_POLL)
+            for r, news in zip(records, [p.progress(len(r)) for p, r in zip(parts, records, strict=True)],
+                               strict=True):
+                r.extend(news.result())
+            while not ended and done < min(len(r) for r in records):
+                ended = conclude_level(done)
+                done += 1
+            if waiting is None and not ended:  # every partition stopped, and no level said why
+                raise ClusterRefused("the partitions stopped without the search ending")
+    except KeyboardInterrupt:
+        stop_reason.insert(0, INTERRUPTED)
+    finally:  # stop the partitions after the level under way (they may have gone on past a limit)
+        with contextlib.suppress(Exception):
+            for f in [p.halt() for p in parts]:
+                f.result(timeout=_POLL)
+            for f in runs:
+                f.result(timeout=_HALT_WAIT)
 
     def path_to(level: int, rank: int) -> list[tuple[int, int]]:
         """The sequential search's path to the state at ``rank`` in ``level``: (state, action)s."""
@@ -417,74 +597,8 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             steps.append((state, action))
             level -= 1
 
-    try:
-        initial, _ = initial_states(system, packing, False)
-        ranked = list(zip(initial, range(len(initial)), strict=True))
-        sizes = [f.result() for f in [p.seed(ranked) for p in parts]]  # each keeps the ones it owns
-        total, level, ranks = len(initial), 0, [None] * n
-        rank_bytes = 0  # the bytes of the ranks sent with this level's expansion
-        while True:
-            tick = time.perf_counter()
-            checks = Active(tuple(open_inv), tuple(open_wit), tuple(open_act),
-                            plan.deadlock and DEADLOCK not in found, False, bool(sym and sym.groups))
-            steps = [p.step(level, checks, r) for p, r in zip(parts, ranks, strict=True)]
-            answers = [f.result() for f in steps]
-            hits: dict[int, tuple[int, int]] = {}
-            dead, domain = -1, None
-            for i, (got, got_dead, got_domain, spent, got_fired, *_, rss) in enumerate(answers):
-                transitions += spent
-                memory[i] = rss
-                fired = bytearray(a | b for a, b in zip(fired, got_fired, strict=True))
-                for k, rank, a in got:
-                    if k not in hits or (rank, a) < hits[k]:
-                        hits[k] = (rank, a)
-                if got_dead >= 0 and (dead < 0 or got_dead < dead):
-                    dead = got_dead
-                if got_domain is not None and (domain is None or got_domain[:2] < domain[:2]):
-                    domain = got_domain
-            keys = [unsqueeze(answer[5]) for answer in answers]
-            # the sequential search stops at the first domain error: later keys never happen
-            cutoff = domain[0] * n_actions + domain[1] if domain is not None else None
-            if cutoff is not None:
-                keys = [k[k < cutoff] for k in keys]
-            for k, (rank, a) in hits.items():
-                if cutoff is not None and rank * n_actions + a >= cutoff:
-                    continue
-                name = props[k].name
-                paths[name] = path_to(level, rank)
-                found[name] = ("step", a) if props[k].kind == "action" else ("state", None)
-                for open_list in (open_inv, open_wit, open_act):
-                    if k in open_list:
-                        open_list.remove(k)
-            if dead >= 0 and (cutoff is None or dead < domain[0]):
-                paths[DEADLOCK] = path_to(level, dead)
-                found[DEADLOCK] = ("state", None)
-            if domain is not None:
-                domain_error = (0, domain[1], domain[2], domain[3])  # 0: laid out by _conclude
-                domain_path = path_to(level, domain[0])
-            width = sum(len(k) for k in keys)
-            sizes = [s + len(k) for s, k in zip(sizes, keys, strict=True)]
-            per_level.append({"level": level, "expanded": total, "new": width,
-                              "bytes": sum(answer[6] for answer in answers),
-                              "key_bytes": sum(len(answer[5][3]) for answer in answers),
-                              "rank_bytes": rank_bytes, "seconds": time.perf_counter() - tick,
-                              "work": [answer[7][0] for answer in answers],
-                              "cpu": [answer[7][1] for answer in answers]})
-            total += width
-            if width:
-                depth = level + 1
-            if domain is not None:
-                break
-            if width == 0:
-                complete = True
-                break
-            if limits.reached(total, 0, lambda d=depth, s=sizes: {"depth": d, "per_worker": list(s)}):
-                break
-            ranks = [squeeze(r) for r in ranks_of(keys)]
-            rank_bytes = sum(len(r[3]) for r in ranks)
-            level += 1
-    except KeyboardInterrupt:
-        stop_reason.insert(0, INTERRUPTED)
+    paths = {name: path_to(*where) for name, where in at.items()}
+    domain_path = path_to(*domain_at) if domain_at is not None else []
 
     result = _conclude(system, plan, packing, paths, found, domain_error, domain_path, total=total,
                        depth=depth, complete=complete, transitions=transitions,

@@ -313,7 +313,7 @@ def test_workers_without_a_compiler_fall_back_to_python_partitions(tmp_path):
 def test_ranks_are_positions_in_the_union_of_the_partitions_keys():
     import numpy as np
 
-    from migcheck.checker.cluster import ranks_of
+    from migcheck.checker.cluster import rank_in_union
 
     rng = np.random.default_rng(7)
     for parts in (1, 2, 3, 9, 12):
@@ -321,4 +321,40 @@ def test_ranks_are_positions_in_the_union_of_the_partitions_keys():
         owner = rng.integers(0, parts, size=500)
         keys = [np.sort(union[owner == p]).astype(np.int64) for p in range(parts)]
         order = {int(k): r for r, k in enumerate(np.sort(union))}
-        assert [r.tolist() for r in ranks_of(keys)] == [[order[int(k)] for k in ks] for ks in keys]
+        for p, mine in enumerate(keys):
+            others = [k for q, k in enumerate(keys) if q != p]
+            assert rank_in_union(mine, others).tolist() == [order[int(k)] for k in mine]
+
+
+def test_the_owner_of_many_states_is_the_owner_of_each():
+    """`partitioning._owners` (NumPy, for the sample) computes `owner_of` (the Python
+    partitions'), for states wider than 64 bits too."""
+    import random
+
+    from migcheck.checker.partitioning import _halves, _owners, owner_of
+
+    rng = random.Random(3)
+    states = [rng.getrandbits(rng.choice((12, 64, 100))) for _ in range(400)]
+    for mask in ((1 << 128) - 1, 0xFFF0, (1 << 100) - 1 - (0xFF << 70)):
+        for parts in (2, 3, 7):
+            each = [owner_of(x, mask, parts) for x in states]
+            assert _owners(_halves(states), mask, parts).tolist() == each
+    owners = [owner_of(x, (1 << 128) - 1, 3) for x in states]
+    assert all(owners.count(d) > 100 for d in range(3))  # spread evenly
+
+
+def test_the_owner_hash_leaves_out_the_fields_most_transitions_change():
+    """guest-assisted: nearly every transition moves the hypervisor's phase or the handler's step,
+    so two partitions hash neither (their successors stay with their parent), while the levels
+    still spread: the mask keeps fields. One partition hashes everything."""
+    from migcheck.checker.codegen import Packing
+    from migcheck.checker.partitioning import owner_mask
+
+    system = build(bundled("guest-assisted").variants()["disable-first"], {"pages": 2})
+    packing = Packing.of(system.layout)
+    field = {slot.name: ((1 << w) - 1) << o
+             for slot, o, w in zip(system.layout.slots, packing.offsets, packing.widths, strict=True)}
+    mask = owner_mask(system, 2)
+    assert not mask & field["phase"] and not mask & field["hstep"]
+    assert mask & field["mapped[0]"] and mask & field["mapped[1]"]
+    assert owner_mask(system, 1) == (1 << packing.bits) - 1

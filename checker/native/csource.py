@@ -188,14 +188,14 @@ def generate_partition(system: System, packing: Packing, active: Active, canonic
                              hash=(_HASH128 if bits > 64 else _HASH64) + _COMMON, n_actions=n_actions,
                              n_props=max(1, len(system.properties)))]
     out.append(canonical or "static inline st_t canon(st_t x) { return x; }\n")
-    out += ["int mc_part_expand(part_t *P, int64_t level, const uint8_t *decided) {",
+    out += ["int mc_part_expand(part_t *P, int64_t level, const uint8_t *decided, int provisional) {",
             *_flags(system, active, hooks, str(len(system.properties))),
             "    begin_level(P);",
             "    const int64_t lo = P->starts[level], hi = P->starts[level + 1];",
             "    int64_t t = 0;",
-            "    for (int64_t i = lo; i < hi; i++) {",
-            "        const st_t x = P->own.states[i];",
-            "        const int64_t rank = P->own.ranks[i];",
+            "    for (int64_t j = lo; j < hi; j++) {",
+            "        const st_t x = P->own.states[P->own.order[j]];",
+            "        const int64_t rank = provisional ? j - lo : P->own.ranks[j];",
             "        const int64_t t0 = t;",
             *_expansion(system, packing, active, hooks, "P->fired"),
             "    }",
@@ -369,17 +369,22 @@ typedef {state} st_t;
 
 {hash}
 
+/* States in the order they came, each with its key; with `ranked`, also each level in rank order:
+   order[j] is the index of the state at position j, ranks[j] its rank (the states stay put, so the
+   table's entries never move). */
 typedef struct {{
-    st_t *states; int64_t *keys, *ranks; int64_t n, cap; uint32_t *table; uint64_t mask;
+    st_t *states; int64_t *keys, *ranks; uint32_t *order; int64_t n, cap; uint32_t *table; uint64_t mask;
 }} set_t;
 typedef struct {{ st_t *states; int64_t *keys; int64_t n, cap; }} batch_t;
 
 typedef struct {{
-    set_t own;            /* the states this partition owns, level after level, each level in rank
-                             order; while a level is expanded, the next one grows at its end */
+    set_t own;            /* the states this partition owns, level after level; while a level is
+                             expanded, the next one grows at its end */
     int64_t *starts; int64_t n_levels, cap_levels;  /* level L is own[starts[L] .. starts[L + 1]) */
     set_t produced;       /* successors sent to other partitions this level (each sent once) */
     batch_t *out; int parts, self;
+    st_t select; int local;  /* the bits the owner's hash covers (local: not every bit) */
+    int64_t *sorted; int64_t cap_sorted;  /* the last level's keys in rank order (mc_part_keys) */
     uint8_t fired[{n_actions}];
     int64_t hit_rank[{n_props}], hit_action[{n_props}], dead, domain[4], transitions;
 }} part_t;
@@ -391,11 +396,14 @@ static int set_init(set_t *S, int ranked) {{
     S->states = malloc(S->cap * sizeof(st_t));
     S->keys = malloc(S->cap * sizeof(int64_t));
     S->ranks = ranked ? malloc(S->cap * sizeof(int64_t)) : NULL;
+    S->order = ranked ? malloc(S->cap * sizeof(uint32_t)) : NULL;
     S->table = calloc(S->mask + 1, sizeof(uint32_t));
-    return !S->states || !S->keys || (ranked && !S->ranks) || !S->table;
+    return !S->states || !S->keys || (ranked && (!S->ranks || !S->order)) || !S->table;
 }}
 
-static void set_free(set_t *S) {{ free(S->states); free(S->keys); free(S->ranks); free(S->table); }}
+static void set_free(set_t *S) {{
+    free(S->states); free(S->keys); free(S->ranks); free(S->order); free(S->table);
+}}
 
 static void set_clear(set_t *S) {{
     if (S->n) memset(S->table, 0, (S->mask + 1) * sizeof(uint32_t));
@@ -422,7 +430,8 @@ static int grow(set_t *S) {{
     if (S->n == S->cap) {{
         int64_t cap = S->cap + S->cap / 2;
         if (resize(&S->states, cap, sizeof(st_t)) || resize(&S->keys, cap, sizeof(int64_t))
-            || (S->ranks && resize(&S->ranks, cap, sizeof(int64_t)))) return 1;
+            || (S->ranks && (resize(&S->ranks, cap, sizeof(int64_t))
+                             || resize(&S->order, cap, sizeof(uint32_t))))) return 1;
         S->cap = cap;
     }}
     return 0;
@@ -433,19 +442,22 @@ static int set_add(set_t *S, st_t y, uint64_t slot, int64_t key) {{
     if (grow(S) || S->n >= 0x7fffffff) return 1;
     S->table[slot] = (uint32_t)(S->n + 1);
     S->states[S->n] = y; S->keys[S->n] = key;
-    if (S->ranks) S->ranks[S->n] = -1;
     S->n++;
     return (uint64_t)S->n * 2 > S->mask ? double_table(S->states, S->n, &S->table, &S->mask) : 0;
 }}
 
 /* The partition owning a state of hash h: its high half scaled to [0, parts) (tables use the low bits). */
 static inline int owner_of(uint64_t h, int parts) {{ return (int)(((h >> 32) * (uint64_t)parts) >> 32); }}
-static inline int owner(st_t y, int parts) {{ return owner_of(hash(y), parts); }}
+static inline int owner(const part_t *P, st_t y) {{ return owner_of(hash(y & P->select), P->parts); }}
 
-part_t *mc_part_new(int parts, int self) {{
+/* Partition `self` of `parts`, owning the states whose bits in `select` (two 64-bit halves) hash to it. */
+part_t *mc_part_new(int parts, int self, uint64_t select_lo, uint64_t select_hi) {{
     part_t *P = calloc(1, sizeof(part_t));
     if (!P) return NULL;
     P->parts = parts; P->self = self;
+    P->select = (st_t)select_lo;
+    if (sizeof(st_t) > 8) P->select |= (st_t)select_hi << 32 << 32;
+    P->local = ~P->select != 0;  /* all ones: every bit, and the table's hash serves */
     P->out = calloc(parts, sizeof(batch_t));
     P->cap_levels = 64;
     P->starts = calloc(P->cap_levels, sizeof(int64_t));
@@ -459,7 +471,7 @@ void mc_part_free(part_t *P) {{
     if (!P) return;
     set_free(&P->own); set_free(&P->produced);
     for (int d = 0; d < P->parts; d++) {{ free(P->out[d].states); free(P->out[d].keys); }}
-    free(P->out); free(P->starts); free(P);
+    free(P->out); free(P->starts); free(P->sorted); free(P);
 }}
 
 /* An initial state (two 64-bit halves) at `rank`: kept when this partition owns it (1), else 0. */
@@ -467,9 +479,10 @@ int mc_part_seed(part_t *P, uint64_t lo, uint64_t hi, int64_t rank) {{
     st_t x = (st_t)lo;
     if (sizeof(st_t) > 8) x |= (st_t)hi << 32 << 32;
     uint64_t slot;
-    if (owner(x, P->parts) != P->self || set_find(&P->own, x, &slot) >= 0) return 0;
+    if (owner(P, x) != P->self || set_find(&P->own, x, &slot) >= 0) return 0;
     if (set_add(&P->own, x, slot, -1 - rank)) return -1;
-    P->own.ranks[P->own.n - 1] = rank;
+    P->own.ranks[P->own.n - 1] = rank;  /* the initial states come in rank order */
+    P->own.order[P->own.n - 1] = (uint32_t)(P->own.n - 1);
     P->starts[1] = P->own.n;
     return 1;
 }}
@@ -486,7 +499,7 @@ static void begin_level(part_t *P) {{
    order); another partition's is sent to it, once per level. */
 static inline int emit(part_t *P, st_t y, int64_t key) {{
     const uint64_t h = hash(y);
-    const int d = owner_of(h, P->parts);
+    const int d = P->local ? owner(P, y) : owner_of(h, P->parts);
     uint64_t slot;
     if (d == P->self) {{
         if (set_seek(&P->own, y, h, &slot) >= 0) return 0;
@@ -513,63 +526,89 @@ int64_t mc_part_out(part_t *P, int d, void **states, void **keys) {{
 int64_t *mc_part_results(part_t *P) {{ return P->hit_rank; }}
 uint8_t *mc_part_fired(part_t *P) {{ return P->fired; }}
 
-/* Put own[lo ..] in key order (an LSD radix sort, 11 bits a pass), moving the table's entries with
-   the states; a level that came out in order (always, with one partition) is left as it is. */
-static int sort_level(set_t *S, int64_t lo) {{
-    int64_t m = S->n - lo, top = 0;
+/* Rank order for own[lo ..]: order[lo + j] is the index of the level's j-th state by key, and
+   P->sorted[j] its key (an LSD radix sort of (key less the least, index) pairs, in passes of at
+   most 13 bits; a level that came in order, as always with one partition, is kept as it came). */
+typedef struct {{ uint64_t key; uint32_t at; }} pair_t;
+static int order_level(part_t *P, int64_t lo) {{
+    set_t *S = &P->own;
+    const int64_t m = S->n - lo;
+    if (m > P->cap_sorted) {{
+        if (resize(&P->sorted, m, sizeof(int64_t))) return 1;
+        P->cap_sorted = m;
+    }}
+    int64_t least = INT64_MAX, top = INT64_MIN;
     int sorted = 1;
     for (int64_t j = lo; j < S->n; j++) {{
         if (j > lo && S->keys[j - 1] > S->keys[j]) sorted = 0;
+        if (S->keys[j] < least) least = S->keys[j];
         if (S->keys[j] > top) top = S->keys[j];
     }}
-    if (sorted) return 0;
-    uint64_t *slot = malloc(m * sizeof(uint64_t));
-    int64_t *order = malloc(m * sizeof(int64_t)), *spare = malloc(m * sizeof(int64_t));
-    st_t *states = malloc(m * sizeof(st_t));
-    int64_t *keys = malloc(m * sizeof(int64_t));
-    if (!slot || !order || !spare || !states || !keys) return 1;
+    if (sorted) {{
+        for (int64_t j = 0; j < m; j++) S->order[lo + j] = (uint32_t)(lo + j);
+        memcpy(P->sorted, S->keys + lo, m * sizeof(int64_t));
+        return 0;
+    }}
+    pair_t *a = malloc(m * sizeof(pair_t)), *b = malloc(m * sizeof(pair_t));
+    int64_t *count = malloc(((1 << 13) + 1) * sizeof(int64_t));
+    if (!a || !b || !count) {{ free(a); free(b); free(count); return 1; }}
+    const uint64_t span = (uint64_t)(top - least);
+    const int bits = 64 - __builtin_clzll(span | 1), passes = (bits + 12) / 13;
+    const int width = (bits + passes - 1) / passes;
+    const uint64_t mask = ((uint64_t)1 << width) - 1;
     for (int64_t j = 0; j < m; j++) {{
-        uint64_t h = hash(S->states[lo + j]) & S->mask;
-        while (S->table[h] != (uint32_t)(lo + j + 1)) h = (h + 1) & S->mask;
-        slot[j] = h; order[j] = j;
+        a[j].key = (uint64_t)(S->keys[lo + j] - least); a[j].at = (uint32_t)(lo + j);
     }}
-    for (int shift = 0; shift < 63 && (top >> shift); shift += 11) {{
-        int64_t count[2049] = {{0}};
-        for (int64_t j = 0; j < m; j++) count[((S->keys[lo + order[j]] >> shift) & 2047) + 1]++;
-        for (int c = 0; c < 2048; c++) count[c + 1] += count[c];
-        for (int64_t j = 0; j < m; j++) spare[count[(S->keys[lo + order[j]] >> shift) & 2047]++] = order[j];
-        int64_t *t = order; order = spare; spare = t;
+    for (int pass = 0, shift = 0; pass < passes; pass++, shift += width) {{
+        memset(count, 0, (mask + 2) * sizeof(int64_t));
+        for (int64_t j = 0; j < m; j++) count[((a[j].key >> shift) & mask) + 1]++;
+        for (uint64_t c = 0; c <= mask; c++) count[c + 1] += count[c];
+        for (int64_t j = 0; j < m; j++) b[count[(a[j].key >> shift) & mask]++] = a[j];
+        pair_t *t = a; a = b; b = t;
     }}
     for (int64_t j = 0; j < m; j++) {{
-        states[j] = S->states[lo + order[j]]; keys[j] = S->keys[lo + order[j]];
-        S->table[slot[order[j]]] = (uint32_t)(lo + j + 1);
+        S->order[lo + j] = a[j].at; P->sorted[j] = (int64_t)a[j].key + least;
     }}
-    memcpy(S->states + lo, states, m * sizeof(st_t));
-    memcpy(S->keys + lo, keys, m * sizeof(int64_t));
-    free(slot); free(order); free(spare); free(states); free(keys);
+    free(a); free(b); free(count);
     return 0;
 }}
 
 /* The next level: the states this partition put in its store while expanding, and the other
    partitions' successors (batches sorted by key), a state not owned before keeping its smallest
    key; then in key order, which is rank order. Returns the number of new states (-1: no memory);
-   their keys are at mc_part_keys. */
+   their keys are at mc_part_keys. A batch's table slots, then the states they point to, are
+   fetched ahead: the batch is known whole, unlike a search's successors. */
+#define AHEAD 16
 int64_t mc_part_receive(part_t *P, int64_t n_batches, const char **states, const char **keys,
                         const int64_t *counts) {{
     set_t *S = &P->own;
     const int64_t lo = P->starts[P->n_levels];
-    uint64_t slot;
+    uint64_t slot, hashes[AHEAD];
     for (int64_t b = 0; b < n_batches; b++) {{
-        for (int64_t j = 0; j < counts[b]; j++) {{
+        const int64_t c = counts[b];
+        for (int64_t j = 0; j + 1 < c + AHEAD; j++) {{
+            if (j < c) {{  /* the table slot of state j, for its turn AHEAD steps on */
+                st_t y;
+                memcpy(&y, states[b] + j * sizeof(st_t), sizeof y);
+                hashes[j % AHEAD] = hash(y);
+                __builtin_prefetch(&S->table[hashes[j % AHEAD] & S->mask]);
+            }}
+            const int64_t half = j - AHEAD / 2;  /* the state its slot points to, for half way */
+            if (half >= 0 && half < c) {{
+                uint32_t e = S->table[hashes[half % AHEAD] & S->mask];
+                if (e) __builtin_prefetch(&S->states[e - 1]);
+            }}
+            const int64_t k = j - AHEAD + 1;  /* hashes[k % AHEAD] is used before j + 1 refills it */
+            if (k < 0) continue;
             st_t y; int64_t key;
-            memcpy(&y, states[b] + j * sizeof(st_t), sizeof y);
-            memcpy(&key, keys[b] + j * sizeof(int64_t), sizeof key);
-            int64_t at = set_find(S, y, &slot);
+            memcpy(&y, states[b] + k * sizeof(st_t), sizeof y);
+            memcpy(&key, keys[b] + k * sizeof(int64_t), sizeof key);
+            int64_t at = set_seek(S, y, hashes[k % AHEAD], &slot);
             if (at < 0) {{ if (set_add(S, y, slot, key)) return -1; }}
             else if (at >= lo && key < S->keys[at]) S->keys[at] = key;
         }}
     }}
-    if (sort_level(S, lo)) return -1;
+    if (order_level(P, lo)) return -1;
     if (P->n_levels + 1 >= P->cap_levels) {{
         if (resize(&P->starts, 2 * P->cap_levels, sizeof(int64_t))) return -1;
         P->cap_levels *= 2;
@@ -579,11 +618,38 @@ int64_t mc_part_receive(part_t *P, int64_t n_batches, const char **states, const
     return S->n - lo;
 }}
 
-const int64_t *mc_part_keys(part_t *P, int64_t level) {{ return P->own.keys + P->starts[level]; }}
+const int64_t *mc_part_keys(part_t *P) {{ return P->sorted; }}
 
-void mc_part_set_ranks(part_t *P, int64_t level, const char *ranks) {{
-    int64_t lo = P->starts[level];
-    memcpy(P->own.ranks + lo, ranks, (P->starts[level + 1] - lo) * sizeof(int64_t));
+/* After mc_part_rank: the keys, decisions and batches of the newest level's expansion, made with
+   its states' provisional ranks (their positions here, in the same order), take their ranks. */
+void mc_part_translate(part_t *P) {{
+    const int64_t *ranks = P->own.ranks + P->starts[P->n_levels - 1], A = {n_actions};
+    for (int64_t i = P->starts[P->n_levels]; i < P->own.n; i++)
+        P->own.keys[i] = ranks[P->own.keys[i] / A] * A + P->own.keys[i] % A;
+    for (int d = 0; d < P->parts; d++)
+        for (int64_t j = 0; j < P->out[d].n; j++)
+            P->out[d].keys[j] = ranks[P->out[d].keys[j] / A] * A + P->out[d].keys[j] % A;
+    for (int k = 0; k < {n_props}; k++)
+        if (P->hit_rank[k] >= 0) P->hit_rank[k] = ranks[P->hit_rank[k]];
+    if (P->dead >= 0) P->dead = ranks[P->dead];
+    if (P->domain[0] >= 0) P->domain[0] = ranks[P->domain[0]];
+}}
+
+/* Rank the newest level: a state's rank is its key's position in the union of this level's keys
+   and the other partitions' lists (each sorted): its own position plus the keys below it in each
+   list, found by walking the list alongside. */
+void mc_part_rank(part_t *P, int64_t n_lists, const int64_t **lists, const int64_t *counts) {{
+    const int64_t lo = P->starts[P->n_levels - 1], m = P->starts[P->n_levels] - lo;
+    int64_t *ranks = P->own.ranks + lo;
+    for (int64_t j = 0; j < m; j++) ranks[j] = j;
+    for (int64_t l = 0; l < n_lists; l++) {{
+        const int64_t *keys = lists[l], n = counts[l];
+        int64_t below = 0;
+        for (int64_t j = 0; j < m; j++) {{
+            while (below < n && keys[below] < P->sorted[j]) below++;
+            ranks[j] += below;
+        }}
+    }}
 }}
 
 /* The state of `level` at `rank` and its key, if this partition owns it (1), else 0. */
@@ -595,9 +661,10 @@ int mc_part_locate(part_t *P, int64_t level, int64_t rank, uint64_t *half, int64
         if (P->own.ranks[mid] < rank) lo = mid + 1; else hi = mid;
     }}
     if (lo == P->starts[level + 1] || P->own.ranks[lo] != rank) return 0;
-    st_t x = P->own.states[lo];
+    const uint32_t at = P->own.order[lo];
+    st_t x = P->own.states[at];
     half[0] = (uint64_t)x; half[1] = sizeof(st_t) > 8 ? (uint64_t)(x >> 32 >> 32) : 0;
-    *key = P->own.keys[lo];
+    *key = P->own.keys[at];
     return 1;
 }}
 

@@ -12,6 +12,7 @@ sequential search.
 from __future__ import annotations
 
 import ctypes
+from typing import Any
 
 from migcheck.models.ir import System
 
@@ -20,17 +21,18 @@ from ..symmetry import Symmetry, native_canonical
 from .build import load
 from .csource import generate_partition
 
-_P, _I64 = ctypes.c_void_p, ctypes.c_int64
+_P, _I64, _U64 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64
 _SIGNATURES = (
-    ("mc_part_new", _P, [ctypes.c_int, ctypes.c_int]), ("mc_part_free", None, [_P]),
+    ("mc_part_new", _P, [ctypes.c_int, ctypes.c_int, _U64, _U64]), ("mc_part_free", None, [_P]),
     ("mc_part_seed", ctypes.c_int, [_P, ctypes.c_uint64, ctypes.c_uint64, _I64]),
-    ("mc_part_expand", ctypes.c_int, [_P, _I64, _P]),
+    ("mc_part_expand", ctypes.c_int, [_P, _I64, _P, ctypes.c_int]),
+    ("mc_part_translate", None, [_P]),
     ("mc_part_out", _I64, [_P, ctypes.c_int, ctypes.POINTER(_P), ctypes.POINTER(_P)]),
     ("mc_part_results", ctypes.POINTER(_I64), [_P]), ("mc_part_fired", _P, [_P]),
     ("mc_part_receive", _I64, [_P, _I64, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
                                ctypes.POINTER(_I64)]),
-    ("mc_part_keys", _P, [_P, _I64]),
-    ("mc_part_set_ranks", None, [_P, _I64, ctypes.c_char_p]),
+    ("mc_part_keys", _P, [_P]),
+    ("mc_part_rank", None, [_P, _I64, ctypes.POINTER(_P), ctypes.POINTER(_I64)]),
     ("mc_part_locate", ctypes.c_int, [_P, _I64, _I64, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(_I64)]),
     ("mc_sizeof_state", _I64, []),
 )
@@ -47,12 +49,15 @@ def source_of(system: System, symmetry: Symmetry | None, active: Active) -> str:
 class NativePartition:
     """One partition's C store and expansion; the methods answer as `cluster.Partition`'s."""
 
-    def __init__(self, system: System, source: str, active: Active, index: int, count: int):
+    def __init__(self, system: System, source: str, active: Active, index: int, count: int, mask: int):
+        """``mask``: the bits of a state the owner's hash covers (`partitioning.owner_mask`)."""
         self.lib = load(source)
         for name, res, args in _SIGNATURES:
             fn = getattr(self.lib, name)
             fn.restype, fn.argtypes = res, args
-        self.handle = self.lib.mc_part_new(count, index)
+        if mask == (1 << Packing.of(system.layout).bits) - 1:
+            mask = (1 << 128) - 1  # every bit: the C side then hashes a state once
+        self.handle = self.lib.mc_part_new(count, index, mask & (1 << 64) - 1, mask >> 64)
         if not self.handle:
             raise MemoryError("a native partition could not allocate its store")
         self.index, self.count, self.active = index, count, active
@@ -78,18 +83,19 @@ class NativePartition:
             kept += got
         return kept
 
-    def expand(self, checks: Active, ranks: bytes | None) -> tuple:
-        """As `cluster.Partition.expand`; the batch for this partition itself stays here (b"")."""
+    def expand(self, checks: Active) -> None:
+        """As `cluster.PythonPartition.expand`: past level 0, with provisional ranks."""
         lib, h = self.lib, self.handle
-        if ranks is not None:
-            self.level += 1
-            lib.mc_part_set_ranks(h, self.level, ranks)
         decided = (ctypes.c_uint8 * (self.n_props + 1))()
         still = {*checks.invariants, *checks.witnesses, *checks.action_props}
         for k in (*self.active.invariants, *self.active.witnesses, *self.active.action_props):
             decided[k] = k not in still
         decided[self.n_props] = not checks.deadlock
-        self._check(lib.mc_part_expand(h, self.level, decided))
+        self._check(lib.mc_part_expand(h, self.level, decided, self.level > 0))
+
+    def out(self) -> tuple:
+        """As `cluster.PythonPartition.out`; the batch for this partition itself stays here (b"")."""
+        lib, h = self.lib, self.handle
         batches = []
         for d in range(self.count):
             if d == self.index:
@@ -117,7 +123,19 @@ class NativePartition:
         counts = (_I64 * n)(*(len(k) // 8 for _, k in full))
         m = lib.mc_part_receive(h, n, states, keys, counts)
         self._check(m < 0)
-        return ctypes.string_at(lib.mc_part_keys(h, self.level + 1), 8 * m) if m else b""
+        self.level += 1
+        return ctypes.string_at(lib.mc_part_keys(h), 8 * m) if m else b""
+
+    def rank(self, others: list[Any]) -> None:
+        """Rank the level `receive` made, and `expand` expanded with provisional ranks, among the
+        other partitions' (their keys: sorted int64 NumPy arrays); its successors' keys follow."""
+        import numpy as np
+
+        lists = [np.ascontiguousarray(k, dtype=np.int64) for k in others]
+        pointers = (_P * len(lists))(*(k.ctypes.data for k in lists))
+        counts = (_I64 * len(lists))(*(len(k) for k in lists))
+        self.lib.mc_part_rank(self.handle, len(lists), pointers, counts)
+        self.lib.mc_part_translate(self.handle)
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         half, key = (ctypes.c_uint64 * 2)(), _I64()
