@@ -253,7 +253,7 @@ class GuestAssisted(Model):
         where it was; ixgbevf frees them) next_to_alloc may hold a page still: then p stays
         with i and next_to_alloc stays too. The guard asks that the target be free as well,
         which it always is where it holds no page: saying so keeps PDR from having to learn
-        it (disable-first's completeness at 3 pages: 11 s of CPU with it, no proof in 200 s
+        it (disable-first's completeness at 3 pages: 12 s of CPU with it, no proof in 200 s
         without)."""
         to = s.next_to_alloc
         moves = (to == i) | any_((to == d) & (s.slot[d] == "free") & s.buf[d].is_none()
