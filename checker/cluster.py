@@ -1,22 +1,24 @@
 """The explicit search spread over a Dask distributed cluster (``--cluster``).
 
-States are partitioned by a hash of their packed form; one partition lives on each worker as a
-Dask actor (`Partition`). Its owner keeps the visited states of its share and expands its
-share of each level's frontier with the sequential search's own generated expansion: in C
-(`native/partition.py`, the same per-state code as the sequential native search) or as
-compiled Python (`expand.py`, `codegen.generate_chunk`), chosen by ``backend`` as for the
-sequential search. Successors owned elsewhere travel in batches, one per destination partition
-and level, as arrays of packed states with a 64-bit key each.
+States are partitioned by a hash of some of their fields (`partitioning.py`: those most
+transitions leave alone, so that most successors stay with their parent's partition); one
+partition lives on each worker as a Dask actor (`Partition`). Its owner keeps the visited states
+of its share and expands its share of each level's frontier with the sequential search's own
+generated expansion: in C (`native/partition.py`, the same per-state code as the sequential
+native search) or as compiled Python (`expand.py`, `codegen.generate_chunk`), chosen by
+``backend`` as for the sequential search. Successors owned elsewhere travel in batches, one per
+destination partition and level, as arrays of packed states with a key each, from partition
+to partition.
 
 The search is level-synchronised and keeps the sequential search's order: every state of a
 level has a rank, its position in the sequential engine's breadth-first order. A successor's
 key is ``rank(parent) × actions + action``; the sequential engine numbers the next level by the
 first (parent, action) that reaches each new state, so an owner keeps each new state's smallest
-key, and the ranks of the next level are the keys' positions in their sorted union: each
-partition announces its keys to every other and ranks its own. The partitions go from level
-to level by themselves; the coordinator reads each level's record and decides as the
-sequential search does. So each property is decided at the same state, and a counterexample follows
-the same parents as in the sequential search: verdicts, state counts, depths and shortest
+key, and the ranks of the next level are the keys' positions in their sorted union, which the
+partitions find together (`Partition.run`). The partitions go from level to level by
+themselves; the coordinator reads each level's record and decides as the sequential search
+does. So each property is decided at the same state, and a counterexample follows the same
+parents as in the sequential search: verdicts, state counts, depths and shortest
 counterexamples are identical (tests/test_cluster.py checks it on every bundled variant).
 
 Liveness (it needs the whole state graph in one place) is refused. ``--symmetry`` is supported:
@@ -55,6 +57,7 @@ INTERRUPTED = "interrupted (Ctrl-C)"
 _PEER_WAIT = 3600.0  # seconds a partition waits for its peers' successors before giving up
 _POLL = 0.1  # seconds between the coordinator's readings of the partitions' progress
 _HALT_WAIT = 10.0  # seconds a halted partition has to finish its level
+EVERY_KEY = 8  # up to this many partitions, every partition hears every key (`Partition.run`)
 
 
 class ClusterRefused(MigcheckError):
@@ -164,9 +167,10 @@ class Partition:
     and the peak memory) that the coordinator reads with `progress`."""
 
     def __init__(self, system: System, symmetric_for: list[str] | None, index: int, count: int,
-                 active: Active, source: str | None, mask: int):
+                 active: Active, source: str | None, mask: int, spread: bool):
         """``source``: the native partition's C source, or None for the compiled Python one;
-        ``mask``: the bits of a state that decide its owner (`partitioning.owner_mask`)."""
+        ``mask``: the bits of a state that decide its owner (`partitioning.owner_mask`);
+        ``spread``: rank by ranges (else every partition hears every key; see `run`)."""
         if source is not None:
             from .native.partition import NativePartition
             self.share: Any = NativePartition(system, source, active, index, count, mask)
@@ -174,12 +178,15 @@ class Partition:
             symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
             self.share = PythonPartition(system, symmetry, index, count, mask)
 
-        self.index, self.n_actions = index, max(1, len(system.actions))
-        self.peers: list[Any] = []  # the other partitions' actors, by index (set by `meet`)
+        self.index, self.n_actions, self.spread = index, max(1, len(system.actions)), spread
+        self.peers: list[Any] = []  # every partition's actor, by index, this one's too (set by `meet`)
         self.inbox: dict[int, list[tuple[Any, Squeezed]]] = {}  # level -> the successor batches delivered
-        self.heard: dict[int, list[tuple[Squeezed, int | None, bool]]] = {}  # level -> peers' announcements
+        # level -> sender -> (its keys in this partition's range, its cut, halt and count; see `run`)
+        self.to_rank: dict[int, dict[int, tuple[Any, int | None, bool, int]]] = {}
+        self.placed: dict[int, dict[int, tuple[int, Any, list]]] = {}  # level -> range -> its places
         self.arrived = threading.Condition()
-        self.sent: list[Any] = []  # the futures of this partition's last messages
+        self.sent: list[Any] = []  # the futures of this partition's messages not yet seen arrived
+        self.sent_bytes = 0  # of keys and positions, since the last level's record
         self.records: list[dict[str, Any]] = []  # one per level done (read by `progress`)
         self.halted = False  # set by `halt`: stop after the level under way
 
@@ -196,12 +203,18 @@ class Partition:
             self.inbox.setdefault(level, []).append((states, keys))
             self.arrived.notify_all()
 
-    async def announce(self, level: int, keys: Squeezed, cut: int | None, halt: bool) -> None:
-        """A peer's next level: its keys, the key of its first domain error (None: none), and
-        whether it was asked to stop."""
-        with self.arrived:
-            self.heard.setdefault(level, []).append((keys, cut, halt))
-            self.arrived.notify_all()
+    async def keys_in_range(self, level: int, sender: int, keys: Squeezed, cut: int | None, halt: bool,
+                            count: int) -> None:
+        """A partition's keys of ``level`` that fall in this partition's range, with the key of
+        its first domain error (None: none), whether it was asked to stop, and its number of
+        new states."""
+        self._take_keys(level, sender, unsqueeze(keys), cut, halt, count)
+
+    async def placed_in_range(self, level: int, part: int, size: int, positions: Squeezed,
+                              everyone: list) -> None:
+        """Partition ``part``'s answer for this partition's keys in its range: how many keys the
+        range has, their positions among them, and every partition's (cut, halt, count)."""
+        self._take_placed(level, part, size, unsqueeze(positions), everyone)
 
     async def halt(self) -> None:
         self.halted = True
@@ -210,79 +223,126 @@ class Partition:
         """The records of the levels done from level ``since`` on."""
         return self.records[since:]
 
-    def _send(self, method: str, level: int, messages: list[tuple]) -> None:
-        """Message d to peer d (this partition's own is skipped), not waited for."""
-        for future in [f for f in self.sent if f.done()]:  # arrived: only an error to see
-            future.result()
-        self.sent = [f for f in self.sent if not f.done()]
-        self.sent += [getattr(peer, method)(level, *m) for d, (peer, m)
-                      in enumerate(zip(self.peers, messages, strict=True)) if d != self.index]
-
-    def _gather(self, box: dict[int, list], level: int) -> list:
-        """Every peer's message of ``level`` in ``box``, once they have all come."""
+    def _take_keys(self, level: int, sender: int, keys: Any, cut: int | None, halt: bool, count: int) -> None:
+        """Once every partition's keys in this range are in: their positions in the range, to
+        each sender (from the thread that brought the last ones)."""
         with self.arrived:
-            if not self.arrived.wait_for(lambda: len(box.get(level, ())) == len(self.peers) - 1,
-                                         timeout=_PEER_WAIT):
+            got = self.to_rank.setdefault(level, {})
+            got[sender] = (keys, cut, halt, count)
+            if len(got) < len(self.peers):
+                return
+            del self.to_rank[level]
+        runs = [got[p][0] for p in range(len(self.peers))]
+        everyone = [got[p][1:] for p in range(len(self.peers))]
+        size = sum(len(r) for r in runs)
+        for p, positions in enumerate(self.share.positions(runs, None if self.spread else self.index)):
+            if p == self.index:
+                self._take_placed(level, p, size, positions, everyone)
+            elif self.spread:  # (else each places its own keys)
+                packed = squeeze(positions)
+                reply = self.peers[p].placed_in_range(level, self.index, size, packed, everyone)
+                self._post(reply, len(packed[3]))
+
+    def _take_placed(self, level: int, part: int, size: int, positions: Any, everyone: list) -> None:
+        with self.arrived:
+            self.placed.setdefault(level, {})[part] = (size, positions, everyone)
+            self.arrived.notify_all()
+
+    def _post(self, future: Any, size: int) -> None:
+        """Keep a message's future (its error is seen later) and count its bytes."""
+        with self.arrived:
+            self.sent.append(future)
+            self.sent_bytes += size
+
+    def _settle(self, wait: bool = False) -> None:
+        """See the errors of the messages that arrived (``wait``: of all of them)."""
+        with self.arrived:
+            done = self.sent if wait else [f for f in self.sent if f.done()]
+            self.sent = [f for f in self.sent if f not in done]
+        for future in done:
+            future.result()
+
+    def _gather(self, box: dict[int, Any], level: int, count: int) -> Any:
+        """The ``count`` messages of ``level`` in ``box``, once they have all come."""
+        with self.arrived:
+            if not self.arrived.wait_for(lambda: len(box.get(level, ())) == count, timeout=_PEER_WAIT):
                 raise ClusterRefused(f"level {level}: a peer's message did not come in {_PEER_WAIT} s")
             return box.pop(level, [])
 
     def run(self, checks: Active, max_states: int | None, total: int) -> None:
-        """Level after level: expand this partition's share of the level, rank it among every
-        partition's (a state's rank is its key's position in the union of their keys, which the
-        peers announced while it expanded), deliver each peer its successors, merge theirs
-        into the next level and announce that level's keys. The expansion goes ahead with the
-        ranks it has (its states' positions here, in the same order), and its keys take their
-        ranks after; so a level waits once for its peers, for their successors.
+        """Level after level: expand this partition's share of the level, deliver each peer its
+        successors, merge theirs into the next level, and rank that level's states: a state's
+        rank is its key's position in the union of every partition's keys. With ``spread``,
+        ranking is spread by range: the keys of a level are split into as many ranges as
+        partitions (by their parent's rank, so evenly), partition q places every partition's
+        keys in range q among each other, and a key's rank is its place in its range plus the
+        sizes of the ranges below (keys and places travel once each). Without, every partition
+        hears every key and places its own (a round trip less, but each hears the whole level).
+        The expansion of the next level goes ahead meanwhile, with the ranks it has (its states'
+        positions here, in the same order); its keys take their ranks after. So a level waits
+        once for its peers, for their successors.
 
-        Every partition hears the same announcements, so all stop after the same level: at a
-        domain error (the sequential search stops there), when no state is new, at
-        ``max_states`` in all (``total`` so far), or when one was halted (the expansion of the
-        level after, made before that was known, is left unused). A property this partition
-        decided is not checked again."""
+        Every partition hears every partition's (cut, halt, count) with the keys in its range,
+        so all stop after the same level: at a domain error (the sequential search stops
+        there), when no state is new, at ``max_states`` in all (``total`` so far), or when one
+        was halted (the expansion of the level after, made before that was known, is left
+        unused). A property this partition decided is not checked again."""
         import numpy as np
 
-        level, record, keys = 0, None, None
+        n = len(self.peers)
+        level, record, keys, width = 0, None, None, total  # width: the states of the level expanded
         clock = _Clock()
         while True:
             with clock:
                 self.share.expand(checks)
             if record is not None:  # the level before: its successors are all in, so it ends
-                heard = self._gather(self.heard, level)
+                placed = self._gather(self.placed, level, n if self.spread else 1)
                 with clock:
-                    others = [unsqueeze(k) for k, _, _ in heard]
-                    cut, halt = record.pop("cut"), record.pop("halt")
-                    cuts = [c for c in (cut, *(c for _, c, _ in heard)) if c is not None]
+                    everyone = placed[self.index][2]  # each partition's (cut, halt, count)
+                    cuts = [c for c, _, _ in everyone if c is not None]
                     cutoff = min(cuts) if cuts else None  # the sequential search stops at a domain error
-                    new = [len(k) if cutoff is None else int(np.searchsorted(k, cutoff))
-                           for k in (keys, *others)]
-                    total += sum(new)
-                    stop = (cutoff is not None or sum(new) == 0 or halt or any(h for _, _, h in heard)
+                    new = len(keys) if cutoff is None else int(np.searchsorted(keys, cutoff))
+                    width = sum(c for _, _, c in everyone)
+                    total += width
+                    stop = (cutoff is not None or width == 0 or any(h for _, h, _ in everyone)
                             or (max_states is not None and total >= max_states))
-                    if not stop:
-                        self.share.rank(others)
-                self.records.append({**record, "new": new[0], "width": sum(new), **clock.read()})
+                    if not stop and self.spread:
+                        below = np.cumsum([0] + [placed[q][0] for q in range(n - 1)])
+                        self.share.rank(np.concatenate([below[q] + placed[q][1] for q in range(n)]))
+                    elif not stop:
+                        self.share.rank(placed[self.index][1])
+                self.records.append({**record, "new": new, "key_bytes": self.sent_bytes, **clock.read()})
+                self.sent_bytes = 0
                 if stop:
-                    for future in self.sent:
-                        future.result()
+                    self._settle(wait=True)
                     return
             with clock:
+                self._settle()
                 batches, found, dead, domain, transitions, fired = self.share.out()
-                outgoing = [None if d == self.index else (s, squeeze(np.frombuffer(k, dtype=np.int64)))
-                            for d, (s, k) in enumerate(batches)]
-                self._send("deliver", level, outgoing)
-            delivered = self._gather(self.inbox, level)
+                sent = 0
+                for d, (states, k) in enumerate(batches):
+                    if d != self.index:
+                        packed = squeeze(np.frombuffer(k, dtype=np.int64))
+                        self._post(self.peers[d].deliver(level, states, packed), 0)
+                        sent += len(states) * (1 if isinstance(states, bytes) else 8) + len(packed[3])
+            delivered = self._gather(self.inbox, level, n - 1)
             with clock:
                 merged = [batches[self.index], *((states, unsqueeze(k).tobytes()) for states, k in delivered)]
                 keys = np.frombuffer(self.share.receive(merged), dtype=np.int64)
-                packed = squeeze(keys)
+                cut = domain[0] * self.n_actions + domain[1] if domain is not None else None
+                halt = self.halted  # once: every range must hear the same
+                # range q: the keys of parents ranked in [q × width / n, (q + 1) × width / n)
+                starts = [-(-q * width // n) * self.n_actions for q in range(1, n)]
+                ranges = np.split(keys, np.searchsorted(keys, starts)) if self.spread else [keys] * n
+                for q, part in enumerate(ranges):
+                    if q == self.index:
+                        self._take_keys(level + 1, q, part, cut, halt, len(keys))
+                    else:
+                        packed = squeeze(part)
+                        message = (level + 1, self.index, packed, cut, halt, len(keys))
+                        self._post(self.peers[q].keys_in_range(*message), len(packed[3]))
                 record = {"found": found, "dead": dead, "domain": domain, "transitions": transitions,
-                          "fired": fired, "rss": _peak_rss_mib(),
-                          "bytes": sum(len(states) * (1 if isinstance(states, bytes) else 8) + len(k[3])
-                                       for states, k in filter(None, outgoing)),
-                          "key_bytes": len(packed[3]) * (len(self.peers) - 1),
-                          "cut": domain[0] * self.n_actions + domain[1] if domain is not None else None,
-                          "halt": self.halted}
-                self._send("announce", level + 1, [(packed, record["cut"], record["halt"])] * len(self.peers))
+                          "fired": fired, "rss": _peak_rss_mib(), "bytes": sent}
                 decided = {k for k, _, _ in found}
                 checks = replace(checks, invariants=tuple(k for k in checks.invariants if k not in decided),
                                  witnesses=tuple(k for k in checks.witnesses if k not in decided),
@@ -290,8 +350,21 @@ class Partition:
                                  deadlock=checks.deadlock and dead < 0)
             level += 1
 
-    def locate(self, level: int, rank: int) -> tuple[int, int] | None:
-        return self.share.locate(level, rank)
+    def trace(self, level: int, rank: int, n_actions: int) -> tuple[list[tuple[int, int]], int] | None:
+        """The sequential search's path back from the state at ``rank`` in ``level``, as far as
+        this partition owns its states (usually far: successors mostly stay with their parent's
+        owner): (state, action)s, last first, and the rank in the level before where it stopped
+        (-1: at an initial state); None if this partition does not own that state."""
+        steps: list[tuple[int, int]] = []
+        while (found := self.share.locate(level, rank)) is not None:
+            state, key = found
+            if level == 0:
+                steps.append((state, 0))
+                return steps, -1
+            rank, action = divmod(key, n_actions)
+            steps.append((state, action))
+            level -= 1
+        return (steps, rank) if steps else None
 
 
 # An increasing array of 64-bit integers as (length, first value, the differences' NumPy type, the
@@ -326,15 +399,16 @@ def unsqueeze(packed: Squeezed) -> Any:
     return out
 
 
-def rank_in_union(mine: Any, others: list[Any]) -> Any:
-    """The positions of ``mine`` in the union of ``mine`` and ``others`` (int64 arrays, each
-    sorted, all values distinct): a key's position in its own array plus, in each other one, the
-    keys below it (a binary search each; with many partitions, one search in their merged union)."""
+def positions_in_union(runs: list[Any], which: int | None = None) -> list[Any]:
+    """Each key's position in the union of ``runs`` (int64 arrays, each sorted, all values
+    distinct), run by run (NumPy: a sort of the union; the native partitions merge in C).
+    ``which``: only that run's are needed (the others may be left empty)."""
     import numpy as np
 
-    if len(others) > 8:
-        others = [np.sort(np.concatenate(others))]
-    return sum((np.searchsorted(other, mine) for other in others), np.arange(len(mine), dtype=np.int64))
+    union = np.concatenate(runs) if runs else np.empty(0, dtype=np.int64)
+    positions = np.empty(len(union), dtype=np.int64)
+    positions[np.argsort(union, kind="stable")] = np.arange(len(union), dtype=np.int64)
+    return np.split(positions, np.cumsum([len(r) for r in runs])[:-1])
 
 
 def _peak_rss_mib() -> float:
@@ -422,14 +496,12 @@ class PythonPartition:
         self.incoming = ([y for y, _ in ordered], array("q", [k for _, k in ordered]).tobytes())
         return self.incoming[1]
 
-    def rank(self, others: list[Any]) -> None:
-        """Rank the level `receive` made among the other partitions' (their keys, sorted)."""
-        import numpy as np
-
-        states, keys = self.incoming
-        ranks = rank_in_union(np.frombuffer(keys, dtype=np.int64), others)
-        self.levels.append((states, array("q", ranks.tobytes())))
+    def rank(self, ranks: Any) -> None:
+        """Give the level `receive` made its ranks (int64, in its key order)."""
+        self.levels.append((self.incoming[0], array("q", ranks.astype("int64").tobytes())))
         self.incoming = None
+
+    positions = staticmethod(positions_in_union)
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         """The state at ``rank`` in ``level`` and its key, if this partition owns it."""
@@ -477,7 +549,8 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     mask = owner_mask(system, n, sym)
 
     def start(source: str | None) -> list[Any]:
-        futures = [client.submit(Partition, system, symmetric_for, i, n, first, source, mask, actor=True,
+        futures = [client.submit(Partition, system, symmetric_for, i, n, first, source, mask, n > EVERY_KEY,
+                                 actor=True,
                                  workers=[w], allow_other_workers=False, pure=False)
                    for i, w in enumerate(connection.workers)]
         return [f.result() for f in futures]
@@ -536,7 +609,7 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
         if dead >= 0 and DEADLOCK not in found and (cutoff is None or dead < domain[0]):
             at[DEADLOCK] = (level, dead)
             found[DEADLOCK] = ("state", None)
-        width = got[0]["width"]
+        width = sum(rec["new"] for rec in got)
         per_level.append({"level": level, "expanded": total, "new": width,
                           "bytes": sum(rec["bytes"] for rec in got),
                           "key_bytes": sum(rec["key_bytes"] for rec in got),
@@ -584,21 +657,24 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             for f in runs:
                 f.result(timeout=_HALT_WAIT)
 
-    def path_to(level: int, rank: int) -> list[tuple[int, int]]:
-        """The sequential search's path to the state at ``rank`` in ``level``: (state, action)s."""
-        steps: list[tuple[int, int]] = []
-        while True:
-            answers = [a for a in (f.result() for f in [p.locate(level, rank) for p in parts]) if a]
-            state, key = answers[0]
-            if level == 0:
-                steps.append((state, 0))
-                return steps[::-1]
-            rank, action = divmod(key, n_actions)
-            steps.append((state, action))
-            level -= 1
+    def paths_to(ends: dict[str | None, tuple[int, int]]) -> dict[str | None, list[tuple[int, int]]]:
+        """The sequential search's paths to the states at (level, rank): (state, action)s from an
+        initial state, followed inside each partition as far as it owns them, all at once."""
+        steps: dict[str | None, list[tuple[int, int]]] = {name: [] for name in ends}
+        while ends:
+            asked = {name: [p.trace(level, rank, n_actions) for p in parts]
+                     for name, (level, rank) in ends.items()}
+            for name, futures in asked.items():
+                part, rank = next(a for a in (f.result() for f in futures) if a)  # from the state's owner
+                steps[name] += part
+                if rank < 0:
+                    del ends[name]
+                else:
+                    ends[name] = (ends[name][0] - len(part), rank)
+        return {name: path[::-1] for name, path in steps.items()}
 
-    paths = {name: path_to(*where) for name, where in at.items()}
-    domain_path = path_to(*domain_at) if domain_at is not None else []
+    paths = paths_to({**at, **({None: domain_at} if domain_at is not None else {})})
+    domain_path = paths.pop(None, [])
 
     result = _conclude(system, plan, packing, paths, found, domain_error, domain_path, total=total,
                        depth=depth, complete=complete, transitions=transitions,

@@ -6,11 +6,19 @@ change least keeps most successors with their parent's partition — provided th
 level still spread evenly, since every level waits for its slowest partition. The choice is made
 on a sample, the first breadth-first levels of the model: fields are dropped from the hash in
 order of how often a transition changes them, and the mask kept is the one with the least
-estimated cost, (largest share of a level) × (1 + `CROSSING` × share of transitions crossing).
-The choice only moves work between partitions: any mask gives the same search.
+estimated cost, (the slowest partition's share of a level, relative to an even one) × (1 +
+`CROSSING` × the share of transitions whose successor changes partition). The states that agree
+on the hashed fields go to one partition together; with classes of shares w_i, a random hash
+gives a partition a share whose spread is about sqrt(Σ w_i² × (N − 1)) / N, so the slowest of N is
+about 1 + sqrt(2 ln N × (N − 1) / K) times an even share, K = 1 / Σ w_i² (the classes' effective
+number), taken on the sample's largest level. That level is smaller than the search's, which has
+more classes, so the estimate errs towards spreading. The choice only moves work between
+partitions: any mask gives the same search.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -21,8 +29,8 @@ from .expand import Expander
 from .explicit import initial_states
 from .symmetry import Symmetry
 
-SAMPLE = 30_000  # states in the sample (the whole space of a smaller model)
-MIN_LEVEL = 64  # a level with fewer states per partition says little about the spread
+SAMPLE = 10_000  # states in the sample (the whole space of a smaller model)
+MIN_LEVEL = 64  # states per partition on the sample's largest level, to say anything of the spread
 # What a successor sent to another partition costs, as a share of a transition's expansion: its
 # lookup in the sender's set of what it sent and in its owner's store, against a lookup in one
 # store (measured on guest-assisted pages=4, native partitions: 1.6 s for 19.2 M transitions,
@@ -53,20 +61,18 @@ def owner_mask(system: System, parts: int, symmetry: Symmetry | None = None) -> 
     everything = (1 << packing.bits) - 1
     if parts < 2 or not packing.bits:
         return everything
-    levels, moves = _sample(system, packing, symmetry)
-    big = [level for level in levels if len(level) >= MIN_LEVEL * parts]
-    if not big or not moves:
+    largest, moves = _sample(system, packing, symmetry)
+    if not moves or len(largest) < MIN_LEVEL * parts:
         return everything
-    states, ends = _halves([x for level in big for x in level]), np.cumsum([len(level) for level in big])
+    level = _halves(largest)
     sources, targets = _halves([x for x, _ in moves]), _halves([y for _, y in moves])
 
     def cost(mask: int) -> float:
-        """(The largest partition's share of each level, relative to an even one, over the
-        sample) × (1 + `CROSSING` × the share of transitions whose successor changes partition)."""
-        owners = _owners(states, mask, parts)
-        largest = sum(int(np.bincount(level, minlength=parts).max()) for level in np.split(owners, ends[:-1]))
+        _, sizes = np.unique(_fold(level, mask), return_counts=True)
+        classes = len(largest) ** 2 / float(np.sum(sizes.astype(np.float64) ** 2))
+        slowest = 1 + math.sqrt(2 * math.log(parts) * (parts - 1) / classes)
         crossing = float(np.mean(_owners(sources, mask, parts) != _owners(targets, mask, parts)))
-        return largest * parts / len(owners) * (1 + CROSSING * crossing)
+        return slowest * (1 + CROSSING * crossing)
 
     fields = [((1 << w) - 1) << o for o, w in zip(packing.offsets, packing.widths, strict=True)]
     changed = [int(np.count_nonzero(((sources[0] ^ targets[0]) & (f & _M64))
@@ -87,6 +93,13 @@ def _halves(xs: list[int]) -> tuple[np.ndarray, np.ndarray]:
             np.array([x >> 64 for x in xs], dtype=np.uint64))
 
 
+def _fold(halves: tuple[np.ndarray, np.ndarray], mask: int) -> np.ndarray:
+    """The masked bits of many states in 64 (the high half mixed in by a multiplication)."""
+    with np.errstate(over="ignore"):
+        return (halves[0] & np.uint64(mask & _M64)) ^ ((halves[1] & np.uint64(mask >> 64))
+                                                       * np.uint64(0x9E3779B97F4A7C15))
+
+
 def _owners(halves: tuple[np.ndarray, np.ndarray], mask: int, parts: int) -> np.ndarray:
     """`owner_of` of many states at once."""
     h = (halves[0] & np.uint64(mask & _M64)) ^ (halves[1] & np.uint64(mask >> 64))
@@ -100,9 +113,9 @@ def _owners(halves: tuple[np.ndarray, np.ndarray], mask: int, parts: int) -> np.
 
 
 def _sample(system: System, packing: Packing,
-            symmetry: Symmetry | None) -> tuple[list[list[int]], list[tuple[int, int]]]:
-    """The first breadth-first levels, up to about `SAMPLE` states, and their transitions that
-    change the state (each once per level)."""
+            symmetry: Symmetry | None) -> tuple[list[int], list[tuple[int, int]]]:
+    """The first breadth-first levels, up to about `SAMPLE` states: the largest, and their
+    transitions that change the state (each once per level)."""
     expand = Expander(system, symmetry)
     nothing = Active((), (), (), False, False, bool(symmetry and symmetry.groups))
     initial, _ = initial_states(system, packing, False)
@@ -117,4 +130,4 @@ def _sample(system: System, packing: Packing,
         seen.update(level)
         if level:
             levels.append(level)
-    return levels, moves
+    return max(levels, key=len), moves

@@ -254,6 +254,29 @@ def test_ci_spreads_its_matrix_over_the_cluster(tmp_path, capsys):
     assert "commit-without-votes" in spread and "mutual-exclusion" in spread
 
 
+RANGES = [("guest-assisted", "disable-first"), ("two-phase-commit", "commit-without-votes"),
+          ("guest-assisted", "free-before-disable"), ("spinlock", "weakly-fair")]
+
+
+@BACKENDS
+@pytest.mark.parametrize("case", [*(f"{n}/{v}" for n, v in RANGES), *(f"random/{seed}" for seed in range(6))])
+def test_ranking_by_ranges_gives_what_the_sequential_search_gives(local2, monkeypatch, case, backend):
+    """With more partitions than `EVERY_KEY`, partition q places the keys of range q: forced here
+    on two, on bundled variants and random systems (domain errors: their cut goes through the
+    ranges)."""
+    from test_native import random_system
+
+    import migcheck.checker.cluster as cluster
+
+    monkeypatch.setattr(cluster, "EVERY_KEY", 1)
+    name, variant = case.split("/")
+    system = (random_system(int(variant)) if name == "random"
+              else build(bundled(name).variants()[variant], SMALL.get(name, {})))
+    wanted = safety(system) if name != "random" else None
+    assert summary(explore_cluster(system, local2, wanted, backend=backend)) == \
+        summary(explore(system, wanted, backend="python"))
+
+
 @pytest.mark.parametrize("seed", range(24))
 def test_random_systems_give_what_the_sequential_search_gives(local2, seed):
     """Random systems (tests/test_native.py's generator: every operator, updates outside their
@@ -310,20 +333,29 @@ def test_workers_without_a_compiler_fall_back_to_python_partitions(tmp_path):
             explore_cluster(system, bare, backend="native")
 
 
-def test_ranks_are_positions_in_the_union_of_the_partitions_keys():
+def test_keys_are_placed_at_their_position_in_the_union_of_the_runs():
+    """A range's keys from every partition are placed among each other: by the C merge of the
+    native partitions and by NumPy for the Python ones; empty runs and a single run included."""
     import numpy as np
 
-    from migcheck.checker.cluster import rank_in_union
+    from migcheck.checker.cluster import positions_in_union
+    from migcheck.checker.codegen import Active
+    from migcheck.checker.native.partition import NativePartition, source_of
 
+    system = build(bundled("spinlock").variants()["weakly-fair"], {"procs": 2})
+    checks = Active((), (), (), False, False)
+    native = NativePartition(system, source_of(system, None, checks), checks, 0, 1, 0)
     rng = np.random.default_rng(7)
-    for parts in (1, 2, 3, 9, 12):
-        union = rng.choice(10**6, size=500, replace=False)
-        owner = rng.integers(0, parts, size=500)
-        keys = [np.sort(union[owner == p]).astype(np.int64) for p in range(parts)]
+    for parts in (1, 2, 3, 9, 40):
+        union = rng.choice(10**6, size=rng.integers(0, 600), replace=False)
+        owner = rng.integers(0, parts, size=len(union))
+        runs = [np.sort(union[owner == p]).astype(np.int64) for p in range(parts)]
         order = {int(k): r for r, k in enumerate(np.sort(union))}
-        for p, mine in enumerate(keys):
-            others = [k for q, k in enumerate(keys) if q != p]
-            assert rank_in_union(mine, others).tolist() == [order[int(k)] for k in mine]
+        expected = [[order[int(k)] for k in run] for run in runs]
+        assert [p.tolist() for p in positions_in_union(runs)] == expected
+        assert [p.tolist() for p in native.positions(runs)] == expected
+        for which in range(parts):
+            assert native.positions(runs, which)[which].tolist() == expected[which]
 
 
 def test_the_owner_of_many_states_is_the_owner_of_each():
@@ -344,9 +376,9 @@ def test_the_owner_of_many_states_is_the_owner_of_each():
 
 
 def test_the_owner_hash_leaves_out_the_fields_most_transitions_change():
-    """guest-assisted: nearly every transition moves the hypervisor's phase or the handler's step,
-    so two partitions hash neither (their successors stay with their parent), while the levels
-    still spread: the mask keeps fields. One partition hashes everything."""
+    """guest-assisted: most transitions move the hypervisor's phase or the driver's state, so two
+    partitions hash neither (those successors stay with their parent), while the levels still
+    spread: the pages' fields stay. One partition hashes everything."""
     from migcheck.checker.codegen import Packing
     from migcheck.checker.partitioning import owner_mask
 
@@ -355,6 +387,6 @@ def test_the_owner_hash_leaves_out_the_fields_most_transitions_change():
     field = {slot.name: ((1 << w) - 1) << o
              for slot, o, w in zip(system.layout.slots, packing.offsets, packing.widths, strict=True)}
     mask = owner_mask(system, 2)
-    assert not mask & field["phase"] and not mask & field["hstep"]
+    assert not mask & field["phase"] and not mask & field["drv"]
     assert mask & field["mapped[0]"] and mask & field["mapped[1]"]
     assert owner_mask(system, 1) == (1 << packing.bits) - 1

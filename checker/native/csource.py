@@ -635,21 +635,55 @@ void mc_part_translate(part_t *P) {{
     if (P->domain[0] >= 0) P->domain[0] = ranks[P->domain[0]];
 }}
 
-/* Rank the newest level: a state's rank is its key's position in the union of this level's keys
-   and the other partitions' lists (each sorted): its own position plus the keys below it in each
-   list, found by walking the list alongside. */
-void mc_part_rank(part_t *P, int64_t n_lists, const int64_t **lists, const int64_t *counts) {{
-    const int64_t lo = P->starts[P->n_levels - 1], m = P->starts[P->n_levels] - lo;
-    int64_t *ranks = P->own.ranks + lo;
-    for (int64_t j = 0; j < m; j++) ranks[j] = j;
-    for (int64_t l = 0; l < n_lists; l++) {{
-        const int64_t *keys = lists[l], n = counts[l];
+/* The newest level's ranks, in its key order (found by the partitions together). */
+void mc_part_set_ranks(part_t *P, const int64_t *ranks) {{
+    const int64_t lo = P->starts[P->n_levels - 1];
+    memcpy(P->own.ranks + lo, ranks, (P->starts[P->n_levels] - lo) * sizeof(int64_t));
+}}
+
+/* The position of each key of run `which` of n sorted runs (all keys distinct) in their union:
+   its index plus the keys below it in each other run, found by walking that run alongside. */
+void mc_place_run(int64_t n, const int64_t **runs, const int64_t *counts, int64_t which, int64_t *pos) {{
+    const int64_t *mine = runs[which], m = counts[which];
+    for (int64_t j = 0; j < m; j++) pos[j] = j;
+    for (int64_t r = 0; r < n; r++) {{
+        if (r == which) continue;
         int64_t below = 0;
         for (int64_t j = 0; j < m; j++) {{
-            while (below < n && keys[below] < P->sorted[j]) below++;
-            ranks[j] += below;
+            while (below < counts[r] && runs[r][below] < mine[j]) below++;
+            pos[j] += below;
         }}
     }}
+}}
+
+/* The position of each key of n sorted runs (all keys distinct) in their union: pos[r][j] for
+   runs[r][j]. A merge through a binary heap of the runs by their next key. */
+void mc_merge_positions(int64_t n, const int64_t **runs, const int64_t *counts, int64_t **pos) {{
+    int64_t *heap = malloc((n + 1) * sizeof(int64_t)), *next = calloc(n + 1, sizeof(int64_t)), size = 0;
+    if (!heap || !next) {{ free(heap); free(next); return; }}
+#define KEY(r) (runs[r][next[r]])
+    for (int64_t r = 0; r < n; r++) {{
+        if (!counts[r]) continue;
+        int64_t at = size++;  /* sift up */
+        while (at && KEY(heap[(at - 1) / 2]) > KEY(r)) {{ heap[at] = heap[(at - 1) / 2]; at = (at - 1) / 2; }}
+        heap[at] = r;
+    }}
+    for (int64_t out = 0; size; out++) {{
+        int64_t r = heap[0];
+        pos[r][next[r]++] = out;
+        if (next[r] == counts[r]) r = heap[--size];
+        int64_t at = 0;  /* sift r down from the top */
+        for (;;) {{
+            int64_t c = 2 * at + 1;
+            if (c >= size) break;
+            if (c + 1 < size && KEY(heap[c + 1]) < KEY(heap[c])) c++;
+            if (KEY(heap[c]) >= KEY(r)) break;
+            heap[at] = heap[c]; at = c;
+        }}
+        if (size) heap[at] = r;
+    }}
+#undef KEY
+    free(heap); free(next);
 }}
 
 /* The state of `level` at `rank` and its key, if this partition owns it (1), else 0. */

@@ -32,7 +32,9 @@ _SIGNATURES = (
     ("mc_part_receive", _I64, [_P, _I64, ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p),
                                ctypes.POINTER(_I64)]),
     ("mc_part_keys", _P, [_P]),
-    ("mc_part_rank", None, [_P, _I64, ctypes.POINTER(_P), ctypes.POINTER(_I64)]),
+    ("mc_part_set_ranks", None, [_P, _P]),
+    ("mc_merge_positions", None, [_I64, ctypes.POINTER(_P), ctypes.POINTER(_I64), ctypes.POINTER(_P)]),
+    ("mc_place_run", None, [_I64, ctypes.POINTER(_P), ctypes.POINTER(_I64), _I64, _P]),
     ("mc_part_locate", ctypes.c_int, [_P, _I64, _I64, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(_I64)]),
     ("mc_sizeof_state", _I64, []),
 )
@@ -126,16 +128,29 @@ class NativePartition:
         self.level += 1
         return ctypes.string_at(lib.mc_part_keys(h), 8 * m) if m else b""
 
-    def rank(self, others: list[Any]) -> None:
-        """Rank the level `receive` made, and `expand` expanded with provisional ranks, among the
-        other partitions' (their keys: sorted int64 NumPy arrays); its successors' keys follow."""
+    def rank(self, ranks: Any) -> None:
+        """Give the level `receive` made, and `expand` expanded with provisional ranks, its ranks
+        (an int64 NumPy array, in its key order); its successors' keys follow."""
         import numpy as np
 
-        lists = [np.ascontiguousarray(k, dtype=np.int64) for k in others]
-        pointers = (_P * len(lists))(*(k.ctypes.data for k in lists))
-        counts = (_I64 * len(lists))(*(len(k) for k in lists))
-        self.lib.mc_part_rank(self.handle, len(lists), pointers, counts)
+        ranks = np.ascontiguousarray(ranks, dtype=np.int64)
+        self.lib.mc_part_set_ranks(self.handle, ranks.ctypes.data)
         self.lib.mc_part_translate(self.handle)
+
+    def positions(self, runs: list[Any], which: int | None = None) -> list[Any]:
+        """As `cluster.positions_in_union`, in C (safe beside a running expansion): by a merge
+        of every run, or for run ``which`` alone by walking each other run alongside it."""
+        import numpy as np
+
+        runs = [np.ascontiguousarray(r, dtype=np.int64) for r in runs]
+        n = len(runs)
+        pointers, counts = (_P * n)(*(r.ctypes.data for r in runs)), (_I64 * n)(*map(len, runs))
+        out = [np.empty(len(r) if which in (None, i) else 0, dtype=np.int64) for i, r in enumerate(runs)]
+        if which is None:
+            self.lib.mc_merge_positions(n, pointers, counts, (_P * n)(*(o.ctypes.data for o in out)))
+        else:
+            self.lib.mc_place_run(n, pointers, counts, which, out[which].ctypes.data)
+        return out
 
     def locate(self, level: int, rank: int) -> tuple[int, int] | None:
         half, key = (ctypes.c_uint64 * 2)(), _I64()
