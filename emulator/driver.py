@@ -5,11 +5,15 @@ of it no other buffer uses; the page waiting there for a recycled one), dma_map 
 write the descriptor (buffer address, status cleared), advance next_to_use, write RDT. RX
 clean: poll DD at next_to_clean, hand the packet up with its half page (the skb holds it,
 as ``ixgbevf_build_skb`` does; the stack reads it later), then unmap the buffer's page (the
-slot has no buffer until its next refill) or reuse it, flipping the offset to the page's
-other half (``page_offset ^= truesize``, as ``ixgbevf_add_rx_frag`` does) unless another
-descriptor's buffer is there. The page stays with the cleaned descriptor: ixgbevf moves it
-to next_to_alloc (``ixgbevf_reuse_rx_page``), which the model cannot yet follow (see
-``_reuse``). Dirty marking ("touch") is a store that
+slot has no buffer until its next refill) or reuse it as ``ixgbevf_reuse_rx_page`` does:
+flip the offset to the page's other half (``page_offset ^= truesize``) unless another
+descriptor's buffer is there, and move the page to the descriptor at next_to_alloc, which
+advances by one; that descriptor's next refill uses the page. A refill that allocates a
+fresh page moves next_to_alloc to next_to_use (``ixgbevf_alloc_rx_buffers``). The ring has
+no spare descriptor (ixgbevf keeps one unused), so next_to_alloc may be the cleaned
+descriptor itself, when every free one already holds a waiting page; after a ring reset,
+which keeps each buffer where it was, it may hold a page still, and the page then stays
+with the cleaned descriptor. Dirty marking ("touch") is a store that
 changes no data: atomic (``cmpxchg(p, x, x)``), or, when ``plain_touch``, a plain read and a
 later write of the value read, two separate steps, so a DMA write that lands in between is
 really overwritten. The migration-event handler runs its steps (clear BME, drain, mark,
@@ -100,6 +104,7 @@ class GuestDriver:
         self.handler_done = 0  # event-handler steps done
         self.next_to_use = 0
         self.next_to_clean = 0
+        self.next_to_alloc = 0  # a descriptor (0..slots-1): where the next recycled page goes
         self.published = [False] * layout.slots  # handed to the VF by RDT, not cleaned yet
         # the buffer page holding each slot's buffer; None before its first refill and after an unmap
         self.buffer_page: list[int | None] = [None] * layout.slots
@@ -204,8 +209,9 @@ class GuestDriver:
                         f"{self.layout.buffer_pages}: 0..{self.layout.buffer_pages - 1})")
             kept = self.buffer_page[slot]
             if kept is not None and kept != page:
-                return (f"driver: descriptor {slot}'s buffer was recycled and stays in page {kept}; "
-                        f"it cannot move to page {page} (only an unmapped slot takes a page afresh)")
+                return (f"driver: descriptor {slot} holds recycled page {kept}, which its refill "
+                        f"reuses; it cannot take page {page} (only a descriptor without a page "
+                        "takes one afresh)")
             if kept is None and not self._free_for(slot, page):
                 return f"driver: page {page} holds another jumbo buffer, which spans all of it"
         return self._running()
@@ -219,8 +225,9 @@ class GuestDriver:
         kept = self.buffer_page[slot]
         if page is None:
             page = kept if kept is not None else slot % self.layout.buffer_pages
-        if kept is None:
+        if kept is None:  # a fresh page: no recycled page waits any more
             self.buffer_offset[slot] = self._free_part(slot, page)
+            self.next_to_alloc = (slot + 1) % self.layout.slots
         offset = self.buffer_offset[slot]
         first = self.layout.first_page(page)
         self.stack.release(self.memory.ram, first, offset, min(self.layout.buffer_size, PAGE_SIZE))
@@ -263,22 +270,28 @@ class GuestDriver:
         return next(o for o in parts if self._holder(slot, page, o) is None)
 
     def _reuse(self, slot: int) -> str:
-        """Reuse the cleaned buffer's page on its other half; returns what was done, in words.
-        The page stays with ``slot``: moving it to next_to_alloc as ixgbevf does needs the
-        model's recycle to move ``buf`` too, which made PDR's proof of disable-first's
-        completeness at 3 pages run for minutes instead of seconds."""
+        """ixgbevf_reuse_rx_page: flip to the page's other half and move the page to the
+        descriptor at next_to_alloc, which advances; returns what was done, in words."""
         page, offset = self.buffer_page[slot], self.buffer_offset[slot]
         assert page is not None
         flipped = offset ^ self.layout.buffer_size if self.layout.span == 1 else offset
         holder = self._holder(slot, page, flipped)
-        self.buffer_offset[slot] = offset if holder is not None else flipped
+        to = self.next_to_alloc
+        moves = to == slot or (not self.published[to] and self.buffer_page[to] is None)
+        target = to if moves else slot
+        self.buffer_page[slot] = None
+        self.buffer_page[target], self.buffer_offset[target] = page, offset if holder is not None else flipped
+        if moves:
+            self.next_to_alloc = (to + 1) % self.layout.slots
         if holder is not None:  # only where the emulator lets two descriptors share a page
             half = f"its other part +{flipped:#05x} is descriptor {holder}'s, so it stays at +{offset:#05x}"
         elif flipped == offset:
             half = "a jumbo buffer spans it all"
         else:
             half = f"offset flipped +{offset:#05x} -> +{flipped:#05x}"
-        return f"page {page} reused ({half})"
+        where = (f"moved to descriptor {to} (next_to_alloc)" if moves else f"kept by descriptor {slot} "
+                 f"(next_to_alloc, descriptor {to}, holds a page since the ring reset)")
+        return f"page {page} reused ({half}), {where}"
 
     def descriptor(self, slot: int) -> RxDescriptor:
         return RxDescriptor(self.memory.cpu_read(self.layout.ring_page, slot * DESCRIPTOR_SIZE,
@@ -540,7 +553,7 @@ class GuestDriver:
         """Reset the function, set bus master, rebuild the ring (buffers stay mapped)."""
         refuse(self.why_not_slot_reset())
         self.vf.function_level_reset()
-        self.next_to_use = self.next_to_clean = 0
+        self.next_to_use = self.next_to_clean = self.next_to_alloc = 0
         self.published = [False] * self.layout.slots
         self.touch = None
         self.released = False

@@ -90,7 +90,7 @@ def test_half_page_buffers_as_ixgbevf_whatever_page_holds_them():
         assert 4096 % layout.buffer_size == 0
 
 
-def test_a_refill_puts_a_fresh_buffer_in_the_page_it_is_given_and_recycling_keeps_it():
+def test_a_refill_puts_a_fresh_buffer_in_the_page_it_is_given_and_a_full_ring_recycles_in_place():
     m = up(MachineConfig(slots=2, buffer_pages=3))
     assert m.driver.refill_pages() == [0, 1, 2]
     with pytest.raises(StepRefused, match="no RX buffer page 3"):
@@ -105,9 +105,10 @@ def test_a_refill_puts_a_fresh_buffer_in_the_page_it_is_given_and_recycling_keep
     assert parse(m.memory.ram.read(2, 0, FRAME_LEN)) == 1
     m.vf.write_back(0)
     m.land(0, WRITEBACK)
-    m.driver.clean(unmap=False)  # recycled: the buffer keeps its page
+    m.driver.clean(unmap=False)  # the ring was full: next_to_alloc is descriptor 0 itself
+    assert "moved to descriptor 0 (next_to_alloc)" in m.journal.of_kind("clean")[-1].text
     assert m.driver.buffer_page == [2, 2] and m.driver.refill_pages() == [2]
-    with pytest.raises(StepRefused, match="stays in page 2; it cannot move to page 0"):
+    with pytest.raises(StepRefused, match="holds recycled page 2, which its refill reuses; it cannot take"):
         m.driver.refill(0)
     m.driver.refill(2)
 
@@ -234,26 +235,28 @@ def test_rx_clean_polls_dd_and_hands_the_packet_up():
     assert m.memory.dirty_log.is_dirty(0)  # the atomic touch of dma_sync
 
 
-def test_a_reused_page_flips_to_its_other_half_while_the_stack_holds_the_first():
-    """ixgbevf_add_rx_frag: the stack keeps the half it was handed (build_skb), the buffer is
-    reused on the page's other half, and the VF writes there."""
-    m = up(MachineConfig(slots=1, buffer_pages=1))
-    m.driver.refill(0)
+def test_a_reused_page_flips_to_its_other_half_and_moves_to_next_to_alloc():
+    """ixgbevf_reuse_rx_page: the stack keeps the half it was handed, the page goes to the
+    descriptor at next_to_alloc on its other half, and the VF writes there."""
+    m = up(MachineConfig(slots=2, buffer_pages=2))
+    m.driver.refill(1)  # descriptor 0 in page 1 +0x000
     deliver(m)
     m.driver.clean(unmap=False)
-    assert "page 0 reused (offset flipped +0x000 -> +0x800)" in m.journal.of_kind("clean")[-1].text
-    assert m.driver.buffer_page == [0] and m.driver.buffer_offset == [0x800]
-    m.driver.refill(0)
-    assert m.driver.descriptor(0).pkt_addr == m.layout.address(0, 0x800)
+    assert "page 1 reused (offset flipped +0x000 -> +0x800), moved to descriptor 1 (next_to_alloc)" in \
+        m.journal.of_kind("clean")[-1].text
+    assert m.driver.buffer_page == [None, 1] and m.driver.buffer_offset[1] == 0x800
+    assert m.driver.refill_pages() == [1]
+    m.driver.refill(1)
+    assert m.driver.descriptor(1).pkt_addr == m.layout.address(1, 0x800)
     slot = m.packet_arrives()
     m.land(slot, DATA)
-    assert parse(m.memory.ram.read(0, 0x800, FRAME_LEN)) == 2
+    assert parse(m.memory.ram.read(1, 0x800, FRAME_LEN)) == 2
     assert held_packets(m) == [1]  # the stack's half is untouched
     m.vf.write_back(slot)
     m.land(slot, WRITEBACK)
-    m.driver.clean(unmap=False)  # back to the first half
-    assert m.driver.buffer_offset == [0]
-    m.driver.refill(0)  # reusing the first half: the stack is done with packet 1 first
+    m.driver.clean(unmap=False)  # back to the first half, to descriptor 0 (next_to_alloc again)
+    assert m.driver.buffer_page == [1, None] and m.driver.buffer_offset[0] == 0
+    m.driver.refill(1)  # reusing the first half: the stack is done with packet 1 first
     assert [r.seq for r in m.stack.received] == [1] and held_packets(m) == [2]
 
 

@@ -10,6 +10,7 @@ One known imprecision of the model is allowed, and only where it arises (see
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -229,8 +230,8 @@ def test_random_schedules_use_the_freedom_of_page_choice():
     """The schedules explore what the model now allows: a fresh buffer in any page (not only
     the old fixed page ``i % pages``), two buffers sharing a page although there are more
     pages than slots, a slot taking another page after an unmap, a plain touch racing a DMA
-    write into its page, and a recycled buffer flipped to its page's other half. Every step
-    refines the model."""
+    write into its page, and a cleaned buffer's page reused on its other half by the
+    descriptor at next_to_alloc. Every step refines the model."""
     seen = set()
     for seed in range(60):
         variant = ("plain-touch", "disable-first", "unmap-unmarked")[seed % 3]
@@ -249,10 +250,46 @@ def test_random_schedules_use_the_freedom_of_page_choice():
                 seen.add("two buffers in one of three pages")
             if m.journal.of_kind("stale_write"):
                 seen.add("a stale write-back")
-        if any("offset flipped" in e.text for e in m.journal.of_kind("clean", "reuse")):
-            seen.add("a half page flipped")
+        for e in m.journal.of_kind("clean", "reuse"):
+            moved = re.search(r"moved to descriptor (\d+) \(next_to_alloc\)", e.text)
+            if moved and int(moved[1]) != e.slot:
+                seen.add("a page reused by the next descriptor")
+            if "offset flipped" in e.text:
+                seen.add("a half page flipped")
     assert seen == {"placed elsewhere than i % pages", "another page after an unmap",
-                    "two buffers in one of three pages", "a stale write-back", "a half page flipped"}
+                    "two buffers in one of three pages", "a stale write-back",
+                    "a page reused by the next descriptor", "a half page flipped"}
+
+
+def run_labels(variant: str, params: tuple[int, int, int, int], labels: list[str]) -> Machine:
+    """The emulator operations named, in order, each step checked to refine the model."""
+    m, system = fresh_machine(variant, params)
+    state = abstract(m, system)
+    for label in labels:
+        op = next((op for op in operations(m) if op.label == label), None)
+        assert op is not None, f"{label} is not offered: {[op.label for op in operations(m)]}"
+        state, _ = refined_step(system, state, m, op, variant)
+    return m
+
+
+RECEIVE = ["wire.packet", "dma.land(data, 0)", "vf.write_back(0)", "dma.land(writeback, 0)"]
+
+
+def test_after_a_ring_reset_a_recycled_page_stays_when_next_to_alloc_holds_one():
+    """A ring reset keeps each buffer where it was (ixgbevf would free them), so the page a
+    clean reused at next_to_alloc still waits at descriptor 1 when descriptor 0 is cleaned
+    again: next_to_alloc holds a page, and the recycled one stays with descriptor 0, as the
+    model's recycle says."""
+    m = run_labels("disable-first", (2, 1, 1, 1), [
+        "driver.opt_in", "driver.probe", "driver.refill(page 0)", *RECEIVE, "driver.clean(recycle)",
+        "migrator.start", "migrator.notify", "driver.handle_event", "migrator.timeout",
+        "driver.error_detected", "driver.slot_reset", "driver.refill(page 0)", *RECEIVE,
+        "driver.clean(recycle)"])
+    first, second = (e.text for e in m.journal.of_kind("clean"))
+    assert first.endswith("moved to descriptor 1 (next_to_alloc)")
+    assert second.endswith("kept by descriptor 0 (next_to_alloc, descriptor 1, holds a page since the "
+                           "ring reset)")
+    assert m.driver.buffer_page == [0, 0] and m.driver.next_to_alloc == 1
 
 
 def test_the_schedule_offers_every_page_to_a_fresh_buffer_and_only_its_own_to_a_recycled_one():
@@ -267,6 +304,11 @@ def test_the_schedule_offers_every_page_to_a_fresh_buffer_and_only_its_own_to_a_
     m.vf.write_back(0)
     m.land(0, "writeback")
     m.driver.clean(unmap=False)
-    m.driver.refill(1)
+    # ixgbevf_reuse_rx_page: page 2 moves to next_to_alloc (descriptor 1), on its other half
+    assert m.driver.buffer_page == [None, 2] and m.driver.buffer_offset[1] == 0x800
     refills = [op.label for op in operations(m) if op.label.startswith("driver.refill")]
-    assert refills == ["driver.refill(page 2)"]  # slot 0 again: its recycled buffer stays in page 2
+    assert refills == ["driver.refill(page 2)"]  # descriptor 1 reuses the page waiting there
+    m.driver.refill(2)
+    assert m.driver.descriptor(1).pkt_addr == m.layout.address(2, 0x800)
+    refills = [op.label for op in operations(m) if op.label.startswith("driver.refill")]
+    assert refills == ["driver.refill(page 0)", "driver.refill(page 1)", "driver.refill(page 2)"]

@@ -45,8 +45,9 @@ var
   slot : array [slot_index] of slot_t;
   next_to_use : slot_index;
   next_to_clean : slot_index;
+  next_to_alloc : slot_index;         -- where the next recycled page goes
   rx_head : slot_index;
-  buf : array [slot_index] of page;   -- undefined: no buffer since the last unmap
+  buf : array [slot_index] of page;   -- undefined: unmapped, or its page moved to next_to_alloc
   mapped : array [page] of boolean;
   tx : tx_t;
   dirty : array [page] of boolean;
@@ -170,6 +171,7 @@ begin
   end;
   next_to_use := 0;
   next_to_clean := 0;
+  next_to_alloc := 0;
   rx_head := 0;
   for p : page do
     mapped[p] := false;
@@ -216,6 +218,9 @@ ruleset i : slot_index; p : page do
   begin
     assert bme "recovery";
     next_to_use := after(i);
+    if isundefined(buf[i]) then
+      next_to_alloc := after(i);  -- a fresh page: no recycled page waits
+    end;
     buf[i] := p;
     mapped[p] := true;
     mark_page(p, drv = handling);
@@ -240,6 +245,14 @@ ruleset i : slot_index; p : page do
     assert bme "recovery";
     next_to_clean := after(i);
     slot[i] := rx_free;
+    -- ixgbevf_reuse_rx_page: the page moves to a free next_to_alloc without a page, which advances
+    if next_to_alloc = i | (slot[next_to_alloc] = rx_free & isundefined(buf[next_to_alloc])) then
+      if next_to_alloc != i then
+        buf[next_to_alloc] := p;
+        undefine buf[i];
+      end;
+      next_to_alloc := after(next_to_alloc);
+    end;
     mark_page(p, true);
   end;
 
@@ -335,6 +348,7 @@ begin
   end;
   next_to_use := 0;
   next_to_clean := 0;
+  next_to_alloc := 0;
   rx_head := 0;
   tx := tx_free;
   bme := true;

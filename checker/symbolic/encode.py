@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import z3
+from z3.z3 import _to_expr_ref  # wraps a raw z3 term, as z3.substitute does
 
 from migcheck.models.expr import Const, Node, Op, Slot
 from migcheck.models.ir import ActionIR, Layout, System
@@ -260,6 +261,7 @@ class Unroller:
         self._states: list[State] = []
         self._acts: list[z3.ArithRef] = []
         self._cache: dict[tuple[int, int], tuple[z3.ExprRef, z3.ExprRef]] = {}
+        self._renamings: list[tuple[int, Any, Any]] = []
 
     def state(self, k: int) -> State:
         while len(self._states) <= k:
@@ -276,12 +278,23 @@ class Unroller:
         hit = self._cache.get(key)
         if hit is not None:
             return hit[1]
-        enc = self.enc
-        pairs = [*zip(enc.cur, self.state(k), strict=True), *zip(enc.nxt, self.state(k + 1), strict=True),
-                 (enc.act, self.act(k))]
-        out = z3.substitute(formula, *pairs)
+        n, old, new = self._renaming(k)
+        out = _to_expr_ref(z3.Z3_substitute(self.enc.ctx.ref(), formula.as_ast(), n, old, new), self.enc.ctx)
         self._cache[key] = (formula, out)  # the template is kept alive so its id stays unique
         return out
+
+    def _renaming(self, k: int) -> tuple[int, Any, Any]:
+        """Step ``k``'s renaming as z3's arrays, made once: ``z3.substitute`` would rebuild them
+        and compare every pair's sorts on each call (most of a blocking proof's time at 16
+        pages); the sorts agree by construction."""
+        while len(self._renamings) <= k:
+            j, enc = len(self._renamings), self.enc
+            pairs = [*zip(enc.cur, self.state(j), strict=True), *zip(enc.nxt, self.state(j + 1), strict=True),
+                     (enc.act, self.act(j))]
+            old = (z3.Ast * len(pairs))(*(a.as_ast() for a, _ in pairs))
+            new = (z3.Ast * len(pairs))(*(b.as_ast() for _, b in pairs))
+            self._renamings.append((len(pairs), old, new))  # the states keep the terms alive
+        return self._renamings[k]
 
     def simple_path(self, k: int) -> z3.BoolRef:
         """Step ``k`` differs from every earlier step."""

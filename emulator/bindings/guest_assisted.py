@@ -22,8 +22,8 @@ The abstraction reads every model variable off concrete state:
 - ``buf[i]``: the buffer page the driver holds for slot i: put there by a refill, or moved
   there by the reuse of a cleaned buffer's page (to next_to_alloc); None before its first
   refill, after the clean that unmapped it and after its page moved on (a ring reset keeps it).
-- ``next_to_use``, ``next_to_clean``: the driver's ring indexes; ``rx_head``: the VF's RDH
-  (all modulo the ring size).
+- ``next_to_use``, ``next_to_clean``, ``next_to_alloc``: the driver's ring indexes;
+  ``rx_head``: the VF's RDH (all modulo the ring size).
 - ``touch[i]``: none unless a plain touch begun by cleaning slot i is half done; then read
   while the bytes it read are still there, raced once a write changed them; ``lost``: a
   plain touch wrote stale bytes over changed ones (a ``stale_write`` in the journal).
@@ -113,6 +113,7 @@ def model_state(m: Machine) -> dict[str, Any]:
         "slot": [slot_state(m, i) for i in range(layout.slots)],
         "next_to_use": m.driver.next_to_use % layout.slots,
         "next_to_clean": m.driver.next_to_clean % layout.slots,
+        "next_to_alloc": m.driver.next_to_alloc,
         "rx_head": vf.head % layout.slots,
         "buf": list(m.driver.buffer_page),
         "mapped": [m.iommu.is_mapped(layout.first_page(p)) for p in buffers],
