@@ -620,7 +620,7 @@ int64_t mc_part_receive(part_t *P, int64_t n_batches, const char **states, const
 
 const int64_t *mc_part_keys(part_t *P) {{ return P->sorted; }}
 
-/* After mc_part_rank: the keys, decisions and batches of the newest level's expansion, made with
+/* After mc_part_set_ranks: the keys, decisions and batches of the newest level's expansion, made with
    its states' provisional ranks (their positions here, in the same order), take their ranks. */
 void mc_part_translate(part_t *P) {{
     const int64_t *ranks = P->own.ranks + P->starts[P->n_levels - 1], A = {n_actions};
