@@ -12,7 +12,7 @@ the time is communication and the coordinator) and each worker's CPU seconds of 
 the wall seconds when its core is shared), and the 1-minute load average before and after.
 
     python bench/cluster_speedup.py [--repeat 3] [--python]
-        [--model guest-assisted --variant disable-first --set pages=4]
+        [--model guest-assisted --variant disable-first --set pages=4] [--symmetry]
 """
 
 from __future__ import annotations
@@ -42,12 +42,14 @@ def main() -> None:
     ap.add_argument("--variant", default="disable-first")
     ap.add_argument("--set", action="append", default=None)
     ap.add_argument("--python", action="store_true", help="also the compiled Python backend")
+    ap.add_argument("--symmetry", action="store_true", help="every search with --symmetry")
     args = ap.parse_args()
     sets = args.set if args.set is not None else (["pages=4"] if args.model == "guest-assisted" else [])
     system = build(bundled(args.model).variants()[args.variant], parse_sets(sets))
     liveness = set(Plan.of(system, None).liveness)  # the cluster refuses liveness: safety only
     wanted = [p.name for p in system.properties if p.name not in liveness]
-    print(f"{args.model} {args.variant} {sets}, properties {wanted}; load {os.getloadavg()[0]:.2f}")
+    print(f"{args.model} {args.variant} {sets}{' --symmetry' * args.symmetry}, properties {wanted}; "
+          f"load {os.getloadavg()[0]:.2f}")
     runs = [("sequential", "native"), ("local:1", "native"), ("local:2", "native")]
     if args.python:
         runs += [("sequential", "python"), ("local:2", "python")]
@@ -60,8 +62,8 @@ def main() -> None:
             with connect(where) if clustered else contextlib.nullcontext() as cluster:
                 before = list(cluster.client.run(resident_mib).values()) if cluster else []
                 t, cpu = time.perf_counter(), time.process_time()
-                r = (explore_cluster(system, cluster, wanted, backend=backend) if cluster
-                     else explore(system, wanted, backend=backend))
+                r = (explore_cluster(system, cluster, wanted, backend=backend, symmetry=args.symmetry)
+                     if cluster else explore(system, wanted, backend=backend, symmetry=args.symmetry))
                 s, cpu = time.perf_counter() - t, time.process_time() - cpu
             best[label] = min(best.get(label, s), s)
             verdicts = sorted((n, v.verdict.value) for n, v in r.verdicts.items())

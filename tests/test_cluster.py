@@ -390,3 +390,22 @@ def test_the_owner_hash_leaves_out_the_fields_most_transitions_change():
     assert not mask & field["phase"] and not mask & field["drv"]
     assert mask & field["mapped[0]"] and mask & field["mapped[1]"]
     assert owner_mask(system, 1) == (1 << packing.bits) - 1
+
+
+def test_workers_that_are_threads_of_one_process_give_the_same_answers(monkeypatch):
+    """A running cluster whose workers share one process (Dask's LocalCluster(processes=False),
+    as a notebook starts one): the partitions' proxies reach each other there too."""
+    from distributed import Client, LocalCluster
+
+    from migcheck.checker import cluster as module
+    from migcheck.checker.cluster import Connection
+
+    monkeypatch.setattr(module, "_PEER_WAIT", 20.0)  # (the workers share this module) fail, not hang
+
+    system = build(bundled("two-phase-commit").variants()["commit-without-votes"], {"rms": 4})
+    threads = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    with threads as cluster, Client(cluster) as client:
+        workers = tuple(sorted(client.scheduler_info()["workers"]))
+        threaded = explore_cluster(system, Connection(client, workers, cluster.scheduler_address))
+    assert summary(threaded) == summary(explore(system, backend="python"))
+    assert all(w["states"] > 0 for w in threaded.workers)
