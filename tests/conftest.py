@@ -1,5 +1,8 @@
 """Shared fixtures: bundled models built once per session, programs the tests need."""
 
+import shutil
+import subprocess
+
 import pytest
 from system_tools import ToolUnavailable, debian_tool
 
@@ -23,6 +26,24 @@ def graphviz_dot() -> str:
 def chromium_browser() -> str:
     """Debian's headless-capable chromium, installed when missing."""
     return _tool("chromium", "chromium")
+
+
+@pytest.fixture(scope="session")
+def z3_answers():
+    """``z3 FILE`` on a certificate file: its answers, each with the query's name that the file
+    echoes before it (the z3 command comes with the z3-solver package, a dependency)."""
+    binary = shutil.which("z3")
+    if binary is None:
+        pytest.fail("no z3 command: the z3-solver package installs one; install migcheck's dependencies",
+                    pytrace=False)
+
+    def answers(path, timeout: float = 120) -> list[tuple[str, str]]:
+        proc = subprocess.run([binary, str(path)], capture_output=True, text=True, timeout=timeout)
+        assert proc.returncode == 0 and "error" not in proc.stdout, proc.stdout[-2000:]
+        lines = proc.stdout.splitlines()
+        return list(zip(lines[0::2], lines[1::2], strict=True))
+
+    return answers
 
 
 @pytest.fixture(scope="session")

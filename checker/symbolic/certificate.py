@@ -28,6 +28,9 @@ path to a first violating state is simple, and its last ``k`` states before the 
 satisfy ``inv``), hence the claim. The domain part of the claim makes the ``D(x1)``
 hypothesis harmless: from a state where no enabled action escapes its domain, every
 successor is in the domains.
+
+Each condition is asked one conjunct of its conclusion at a time (`Queries`), by the
+checkers here and in the SMT-LIB file alike.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ from .goals import claim, conjuncts
 from .lift import FirstOrder
 from .limits import Deadline
 
-FORMAT = "migcheck-certificate-1"
+FORMAT = "migcheck-certificate-2"  # -2: one query per conjunct of a conclusion, guarded
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,33 @@ class Condition:
     def negation(self) -> z3.BoolRef:
         """The formula that must be unsat."""
         return conj([*self.hypotheses, z3.Not(self.conclusion)], self.conclusion.ctx)
+
+    def queries(self) -> Queries:
+        """How this condition is asked: each conjunct of its conclusion on its own. The one
+        place of the split, for the checkers here and the SMT-LIB file alike."""
+        parts = conjuncts(self.conclusion)
+        guards = tuple(z3.Bool(f"{self.name}#{n}", self.conclusion.ctx) for n in range(len(parts)))
+        negated = [z3.Implies(g, z3.Not(c)) for g, c in zip(guards, parts, strict=True)]
+        return Queries((*self.hypotheses, *negated), guards)
+
+
+@dataclass(frozen=True)
+class Queries:
+    """A condition asked one conjunct ``c_n`` of its conclusion at a time: ``assertions`` (the
+    hypotheses, and ``guard_n => ~c_n`` for every n) go into a scope once, then each guard is
+    assumed on its own and must give unsat. The guards are fresh ('#' is in no state
+    symbol's name), so the n-th query is exactly ``hypotheses & ~c_n``: all unsat is exactly
+    ``hypotheses => conclusion``.
+
+    Why: a blocking proof's consecution at 16 pages, asked as one negated conjunction of
+    thousands of clauses, took minutes on the API's QF_LIA solver; per conjunct, seconds.
+    Guards assumed rather than a scope pushed per conjunct: the solver keeps what it learnt
+    from the hypotheses from one query to the next (z3 reading the file of that proof: 3 s
+    against 15 s, BENCHMARKS.md).
+    """
+
+    assertions: tuple[z3.BoolRef, ...]
+    guards: tuple[z3.BoolRef, ...]
 
 
 @dataclass(frozen=True)
@@ -161,33 +191,24 @@ def check_every_size_certificate(cert: EverySizeCertificate, timeout: float | No
     except ValueError as exc:
         return CertificateCheck(False, "identity", str(exc))
     for cond in todo:
-        negation = cond.negation()
-        why = alternation(negation)
+        why = alternation(cond.negation())
         if why:
             return CertificateCheck(False, cond.name, f"the {cond.name} condition leaves the decidable "
                                                       f"fragment: {why}")
-        solver = z3.Solver(ctx=negation.ctx)
-        if timeout is not None:
-            solver.set("timeout", max(1, int(timeout * 1000)))
-        solver.add(negation)
-        result = solver.check()
-        if result == z3.sat:
-            return CertificateCheck(False, cond.name, f"the {cond.name} condition fails: z3 found a "
-                                                      "state (of some size) that satisfies its negation")
-        if result != z3.unsat:
-            return CertificateCheck(False, cond.name, f"z3 answered unknown on the {cond.name} "
-                                                      f"condition ({solver.reason_unknown()})")
-    return CertificateCheck(True)
+    return _ask(z3.Solver(ctx=todo[0].conclusion.ctx), todo, Deadline(timeout), "a state (of some size)")
 
 
-def conditions(system: System, cert: Certificate | EverySizeCertificate) -> list[Condition]:
-    """The obligations that together prove ``cert``'s property (see the module docstring).
+def conditions(system: System, cert: Certificate | EverySizeCertificate
+               ) -> tuple[str | None, list[Condition]]:
+    """The obligations that together prove ``cert``'s property (see the module docstring), and
+    the SMT-LIB logic the checker's solver is configured for (None: z3's general one).
 
     Raises ValueError when the certificate belongs to another model or names unknown state.
     """
     if isinstance(cert, EverySizeCertificate):
-        return cert.conditions()
-    return _obligations(system, cert)[1]
+        return None, cert.conditions()
+    enc, todo = _obligations(system, cert)
+    return enc.logic(), todo
 
 
 def _obligations(system: System, cert: Certificate) -> tuple[Encoding, list[Condition]]:
@@ -232,46 +253,52 @@ def check_certificate(system: System, cert: Certificate, timeout: float | None =
                       ) -> CertificateCheck:
     """Re-verify ``cert`` on a fresh z3 solver (see the module docstring for what is checked).
 
-    Each obligation's hypotheses are asserted in a scope of their own, and its conclusion is
-    asked one conjunct at a time, each under a literal: every conjunct must follow, which is
-    the same obligation. A blocking proof's consecution at 16 pages then takes seconds: its
-    negated conjunction of thousands of clauses, asked at once, took minutes; with the
-    hypotheses as assumptions (propagated again on every query) the conjuncts took three
-    times as long as in a scope. An unknown answer or a timeout is not a pass. Cost: one query per conjunct of
-    ``k + 3`` conclusions over at most ``k`` steps.
+    Each obligation is asked as the SMT-LIB file asks it (`Condition.queries`): its
+    hypotheses asserted once in a scope (as assumptions, propagated again on every query,
+    they took three times as long), then each conjunct of its conclusion on its own. An
+    unknown answer or a timeout is not a pass. Cost: one query per conjunct of ``k + 3``
+    conclusions over at most ``k`` steps.
     """
     try:
         enc, todo = _obligations(system, cert)
     except ValueError as exc:
         return CertificateCheck(False, "identity", str(exc))
-    solver = enc.solver()
-    deadline = Deadline(timeout)  # for all the queries together
+    return _ask(enc.solver(), todo, Deadline(timeout), "a state (or path)")
+
+
+def _ask(solver: z3.Solver, todo: list[Condition], deadline: Deadline, witness: str) -> CertificateCheck:
+    """Every query of every condition in ``todo`` on ``solver``, within ``deadline`` for all of
+    them together: valid when each answers unsat. ``witness`` says what a sat answer found."""
     for cond in todo:
+        asked = cond.queries()
         solver.push()
-        solver.add(*cond.hypotheses)
-        for n, part in enumerate(conjuncts(cond.conclusion)):
-            broken = enc.literal(f"{cond.name}#{n}")
-            solver.add(z3.Implies(broken, z3.Not(part)))
+        solver.add(*asked.assertions)
+        for guard in asked.guards:
             try:
-                result = deadline.check(solver, broken)
+                result = deadline.check(solver, guard)
             except SolverUnknown as exc:
                 return CertificateCheck(False, cond.name, f"no answer on the {cond.name} condition: {exc}")
             if result == z3.sat:
                 return CertificateCheck(False, cond.name, f"the {cond.name} condition fails: z3 found "
-                                                          "a state (or path) that satisfies its negation")
+                                                          f"{witness} that satisfies its negation")
         solver.pop()
     return CertificateCheck(True)
 
 
 def certificate_smtlib(system: System, *certs: Certificate) -> str:
-    """Certificates as one SMT-LIB 2 script: every ``(check-sat)`` in it must answer unsat.
+    """Certificates as one SMT-LIB 2 script that asks the queries `check_certificate` asks:
+    every ``(check-sat-assuming ...)`` in it must answer unsat.
 
-    Each check is a self-contained ``(push 1)`` ... ``(pop 1)`` block that first echoes the
-    name of its condition, so ``z3 FILE`` prints a name and ``unsat`` per condition.
+    Each condition is a ``(push 1)`` ... ``(pop 1)`` block of its `Condition.queries`: the
+    hypotheses and the guarded negated conjuncts, then one ``check-sat-assuming`` per guard,
+    each after an ``echo`` of the guard's name (``consecution#12``), so ``z3 FILE`` prints a
+    name and ``unsat`` per query. Each certificate starts with ``(reset)`` and the logic
+    its checker's solver is configured for.
     """
     lines = [f"; {FORMAT}",
-             "; every check below must answer unsat; each echoes its condition's name first",
-             "(set-option :print-success false)"]
+             "; every check below must answer unsat: each asks one conjunct n of a condition's",
+             "; conclusion under the condition's hypotheses, by assuming the guard |condition#n|,",
+             "; and echoes that name first"]
     for cert in certs:
         lines += _smtlib_blocks(system, cert)
     return "\n".join(lines) + "\n"
@@ -281,13 +308,22 @@ def _smtlib_blocks(system: System, cert: Certificate | EverySizeCertificate) -> 
     params = " ".join(f"{k}={v}" for k, v in cert.params)
     ir = f" (IR {cert.ir_hash})" if isinstance(cert, Certificate) else ""
     every = f", for every {' and '.join(cert.sets)}" if isinstance(cert, EverySizeCertificate) else ""
+    logic, todo = conditions(system, cert)
     lines = ["", f"; model {cert.model} [{cert.variant}] {params}{ir}",
-             f"; property {cert.property}, proved by {cert.engine}{every}, {cert.k}-inductive invariant"]
-    for cond in conditions(system, cert):
+             f"; property {cert.property}, proved by {cert.engine}{every}, {cert.k}-inductive invariant",
+             "(reset)", "(set-option :print-success false)"]
+    if logic:
+        lines.append(f"(set-logic {logic})")
+    for cond in todo:
+        asked = cond.queries()
         solver = z3.Solver(ctx=cond.conclusion.ctx)
-        solver.add(cond.negation())
-        lines += ["", f"; condition: {cond.name}", "(push 1)", solver.sexpr().rstrip(),
-                  f'(echo "{cond.name}")', "(check-sat)", "(pop 1)"]
+        solver.add(*asked.assertions)
+        many = len(asked.guards)
+        lines += ["", f"; condition: {cond.name}, {many} quer{'y' if many == 1 else 'ies'}", "(push 1)",
+                  solver.sexpr().rstrip()]
+        for guard in asked.guards:
+            lines += [f'(echo "{guard}")', f"(check-sat-assuming ({guard.sexpr()}))"]
+        lines.append("(pop 1)")
     return lines
 
 

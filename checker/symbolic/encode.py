@@ -131,15 +131,20 @@ class Encoding:
                                       for a_i, esc in enumerate(self.escapes) if not z3.is_false(esc)])
 
     def solver(self, *extra: Node) -> z3.Solver:
-        """A fresh solver for this system's formulas (and ``extra`` IR predicates).
+        """A fresh solver for this system's formulas (and ``extra`` IR predicates), configured
+        for their `logic`."""
+        logic = self.logic(*extra)
+        return z3.SolverFor(logic, ctx=self.ctx) if logic else z3.Solver(ctx=self.ctx)
+
+    def logic(self, *extra: Node) -> str | None:
+        """The SMT-LIB logic of this system's formulas (and ``extra`` IR predicates), or None
+        for z3's general configuration.
 
         Linear integer arithmetic gets z3's QF_LIA configuration, which solves deep
         unrollings several times faster than the default; a product of two state terms
-        needs the general solver.
+        needs the general solver. Certificate files name the same logic (`certificate`).
         """
-        if any(_nonlinear(n) for n in (*self._nodes(), *extra)):
-            return z3.Solver(ctx=self.ctx)
-        return z3.SolverFor("QF_LIA", ctx=self.ctx)
+        return None if any(_nonlinear(n) for n in (*self._nodes(), *extra)) else "QF_LIA"
 
     def _nodes(self) -> list[Node]:
         s = self.system
