@@ -85,8 +85,9 @@ SHARES = 4  # guest-assisted's 64,884 states take about ten minutes: the paralle
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model, variant, params, part", [
-    *((*case, (0, 1)) for case in CASES),
-    *(("guest-assisted", "disable-first", {}, (k, SHARES)) for k in range(SHARES))])
+    *(pytest.param(*case, (0, 1), id=f"{case[0]}-{case[1]}") for case in CASES),
+    *(pytest.param("guest-assisted", "disable-first", {}, (k, SHARES), id=f"guest-assisted-{k}-of-{SHARES}")
+      for k in range(SHARES))])
 def test_encoding_has_the_interpreters_successors_on_every_state_of_larger_models(model, variant, params,
                                                                                  part):
     _same_successors(system_of(model, variant, params), part=part)
