@@ -150,15 +150,17 @@ def main() -> None:
                          "processes": [round(a - b, 2) for a, b in zip(after[0], before[0], strict=True)],
                          "search": [round(sum(lv["cpu"][w] for lv in r.levels), 2) for w in range(2)]})
             phases = {k: round(v, 2) for k, v in core[-1].items() if k != "states"}
-            print(f"  alone {alone[-1]:.2f} s, two at once {pair[-1]:.2f} s; sequential CPU {seq_cpu[-1]:.2f} s; "
-                  f"core without Dask {phases}; local:2 {dask[-1]}", flush=True)
+            print(f"  alone {alone[-1]:.2f} s, two at once {pair[-1]:.2f} s; "
+                  f"sequential CPU {seq_cpu[-1]:.2f} s; core without Dask {phases}; local:2 {dask[-1]}",
+                  flush=True)
     best = min(range(args.repeat), key=lambda i: dask[i]["wall"])
     c = min(core, key=lambda c: c["expand"] + c["rank"] + c["receive"])
     print(f"best: sequential alone {min(alone):.2f} s, two at once {min(pair):.2f} s (each); "
           f"sequential CPU {min(seq_cpu):.2f} s; two partitions without Dask "
           f"{c['expand'] + c['rank'] + c['receive']:.2f} CPU s (expand {c['expand']:.2f}, "
           f"rank {c['rank']:.2f}, receive {c['receive']:.2f}); local:2 {dask[best]['wall']:.2f} s wall, "
-          f"processes (coordinator, workers) {dask[best]['processes']} CPU s, search threads {dask[best]['search']}, "
+          f"processes (coordinator, workers) {dask[best]['processes']} CPU s, "
+          f"search threads {dask[best]['search']}, "
           f"machine busy {dask[best]['busy']:.2f} CPU s; load {os.getloadavg()[0]:.2f}")
 
 
