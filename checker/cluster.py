@@ -570,6 +570,18 @@ class PythonPartition:
 # ---------------------------------------------------------------- the coordinator
 
 
+def refuse_liveness(system: System, properties: list[str] | None) -> Plan:
+    """The search's plan, or ClusterRefused in one line if it has liveness properties (asked
+    before a cluster is started, as well as by `explore_cluster`)."""
+    plan = Plan.of(system, properties)
+    if plan.liveness:
+        safety = [p for p in plan.reported if p not in plan.liveness] + [DEADLOCK] * plan.deadlock
+        raise ClusterRefused(f"--cluster does not check liveness ({', '.join(plan.liveness)}): it needs "
+                             "the whole state graph in one place; run it without --cluster, or name the "
+                             f"others: {' '.join(f'--property {p}' for p in safety)}")
+    return plan
+
+
 def explore_cluster(system: System, connection: Connection, properties: list[str] | None = None, *,
                     max_states: int | None = None, timeout: float | None = None, symmetry: bool = False,
                     on_progress: ProgressFn | None = None, backend: str = "auto") -> Exploration:
@@ -583,10 +595,7 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     each level as the sequential search would. Memory: each partition holds its share of the
     visited states.
     """
-    plan = Plan.of(system, properties)
-    if plan.liveness:
-        raise ClusterRefused(f"--cluster does not check liveness ({', '.join(plan.liveness)}): it needs "
-                             "the whole state graph in one place; run it without --cluster")
+    plan = refuse_liveness(system, properties)
     props = system.properties
     sym = Symmetry.of(system, list(plan.wanted)) if symmetry else None  # refuses if not symmetric
     packing = Packing.of(system.layout)

@@ -129,8 +129,11 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
     with contextlib.ExitStack() as stack:
         connection = None
         if cluster is not None:
-            from migcheck.checker.cluster import connect
+            from migcheck.checker.cluster import connect, refuse_liveness
 
+            for system in systems:  # before any worker starts
+                refuse_liveness(system, [p for p in properties if p in property_names(system)]
+                                if properties else None)
             connection = stack.enter_context(connect(cluster))
         return _run_systems(classes, systems, properties, engine, max_states, timeout, depth, symmetry,
                             connection, backend, on_progress)

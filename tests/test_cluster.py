@@ -152,6 +152,19 @@ def test_liveness_is_refused_in_one_line(local2):
         explore_cluster(system, local2)
 
 
+def test_liveness_is_refused_before_a_cluster_starts_with_the_safety_properties_to_name(capsys, monkeypatch):
+    from migcheck.checker import cluster
+
+    monkeypatch.setattr(cluster, "connect", lambda spec: pytest.fail("a cluster was started"))
+    assert main(["check", "guest-assisted", "--variant", "disable-first", "--cluster", "local:2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not check liveness" in err, err
+    named = err.split("name the others: ")[1].split()
+    assert named[::2] == ["--property"] * (len(named) // 2)
+    system = build(bundled("guest-assisted").variants()["disable-first"])
+    assert set(named[1::2]) == set(safety(system)), "every safety property and deadlock, no liveness"
+
+
 def test_bad_cluster_values_are_refused_in_one_line(capsys):
     for value, said in (("local:x", "give local:N"), ("local:0", "at least 1 worker")):
         assert main(["check", "two-phase-commit", "--cluster", value]) == 2

@@ -5,7 +5,7 @@
 # (a regular, non-editable install of the working tree); it is never a dependency of migcheck and
 # never installed into the main environment.
 #
-#   bash bench/peer/run.sh [--repeat 3] [--skip-class]
+#   bash bench/peer/run.sh [--repeat 3] [--skip-class] [--pages 1 2 3]
 #
 # MIGCHECK_PEER_VENV (default /tmp/migcheck-peer-venv) and PYTHON (default python3.11) override
 # where the venv goes and which interpreter makes it.
