@@ -24,27 +24,18 @@ import time
 from dataclasses import replace
 
 import numpy as np
+from cluster_speedup import model_arguments, system_of  # (this directory: the same options and model)
 
 from migcheck.checker.cluster import connect, explore_cluster
 from migcheck.checker.codegen import Active, Packing
 from migcheck.checker.explicit import Plan, explore, initial_states
 from migcheck.checker.native.partition import NativePartition, source_of
 from migcheck.checker.partitioning import owner_mask
-from migcheck.cli import parse_sets
-from migcheck.models.library import bundled
-from migcheck.models.model import build
-
-
-def system_of(args: argparse.Namespace):
-    sets = args.set if args.set is not None else (["pages=4"] if args.model == "guest-assisted" else [])
-    system = build(bundled(args.model).variants()[args.variant], parse_sets(sets))
-    liveness = set(Plan.of(system, None).liveness)  # the cluster refuses liveness: safety only
-    return system, [p.name for p in system.properties if p.name not in liveness]
 
 
 def _timed_copy(args: argparse.Namespace, start, out) -> None:
     """In a process of its own: build, search once (compiles), wait for the others, search."""
-    system, wanted = system_of(args)
+    system, wanted, _ = system_of(args)
     explore(system, wanted, backend="native")
     start.wait()
     t = time.perf_counter()
@@ -119,13 +110,8 @@ def _busy() -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--model", default="guest-assisted")
-    ap.add_argument("--variant", default="disable-first")
-    ap.add_argument("--set", action="append", default=None)
-    args = ap.parse_args()
-    system, wanted = system_of(args)
+    args = model_arguments().parse_args()
+    system, wanted, _ = system_of(args)
     reference = explore(system, wanted, backend="native")  # (compiles)
     print(f"{args.model} {args.variant} {reference.stats.states:,} states; load {os.getloadavg()[0]:.2f}")
     alone, pair, seq_cpu, core, dask = [], [], [], [], []

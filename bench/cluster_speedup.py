@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import os
 import time
+from typing import Any
 
 from migcheck.checker.cluster import connect, explore_cluster
 from migcheck.checker.explicit import Plan, explore
@@ -35,19 +36,31 @@ def resident_mib() -> float:
         return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
 
 
-def main() -> None:
+def model_arguments() -> argparse.ArgumentParser:
+    """The options that choose the model and the rounds (shared with cluster_budget.py)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--model", default="guest-assisted")
     ap.add_argument("--variant", default="disable-first")
     ap.add_argument("--set", action="append", default=None)
+    return ap
+
+
+def system_of(args: argparse.Namespace) -> tuple[Any, list[str], list[str]]:
+    """The model the options chose (guest-assisted at pages=4 unless told), its safety
+    properties (the cluster refuses liveness) and the ``--set`` values used."""
+    sets = args.set if args.set is not None else (["pages=4"] if args.model == "guest-assisted" else [])
+    system = build(bundled(args.model).variants()[args.variant], parse_sets(sets))
+    liveness = set(Plan.of(system, None).liveness)
+    return system, [p.name for p in system.properties if p.name not in liveness], sets
+
+
+def main() -> None:
+    ap = model_arguments()
     ap.add_argument("--python", action="store_true", help="also the compiled Python backend")
     ap.add_argument("--symmetry", action="store_true", help="every search with --symmetry")
     args = ap.parse_args()
-    sets = args.set if args.set is not None else (["pages=4"] if args.model == "guest-assisted" else [])
-    system = build(bundled(args.model).variants()[args.variant], parse_sets(sets))
-    liveness = set(Plan.of(system, None).liveness)  # the cluster refuses liveness: safety only
-    wanted = [p.name for p in system.properties if p.name not in liveness]
+    system, wanted, sets = system_of(args)
     print(f"{args.model} {args.variant} {sets}{' --symmetry' * args.symmetry}, properties {wanted}; "
           f"load {os.getloadavg()[0]:.2f}")
     runs = [("sequential", "native"), ("local:1", "native"), ("local:2", "native")]
