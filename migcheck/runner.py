@@ -132,11 +132,15 @@ def run(model: type[Model], *, variants: list[str] | None = None, properties: li
             from migcheck.checker.cluster import connect, refuse_liveness
 
             for system in systems:  # before any worker starts
-                refuse_liveness(system, [p for p in properties if p in property_names(system)]
-                                if properties else None)
+                refuse_liveness(system, _wanted(system, properties))
             connection = stack.enter_context(connect(cluster))
         return _run_systems(classes, systems, properties, engine, max_states, timeout, depth, symmetry,
                             connection, backend, on_progress)
+
+
+def _wanted(system: System, properties: list[str] | None) -> list[str] | None:
+    """The properties asked for that this variant has (None: all of them)."""
+    return [p for p in properties if p in property_names(system)] if properties else None
 
 
 def _run_systems(classes: list[type[Model]], systems: list[System], properties: list[str] | None,
@@ -145,7 +149,7 @@ def _run_systems(classes: list[type[Model]], systems: list[System], properties: 
                  on_progress: Callable[[str, dict[str, Any]], None] | None) -> list[Result]:
     todo = []
     for cls, system in zip(classes, systems, strict=True):
-        wanted = [p for p in properties if p in property_names(system)] if properties else None
+        wanted = _wanted(system, properties)
         if wanted is None or wanted:
             todo.append((cls, system, wanted))
     budget = Budget(timeout)
