@@ -35,6 +35,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import pickle
 import resource
 import signal
 import threading
@@ -51,6 +52,7 @@ from migcheck.models.ir import System
 from .codegen import Active, Packing
 from .expand import Expander
 from .explicit import DEADLOCK, Exploration, Limits, Plan, ProgressFn, conclude, initial_states
+from .links import Links, link_host
 from .native.build import NativeUnavailable
 from .symmetry import Symmetry, SymmetryRefused
 
@@ -59,6 +61,7 @@ INTERRUPTED = "interrupted (Ctrl-C)"
 _PEER_WAIT = 3600.0  # seconds a partition waits for its peers' successors before giving up
 _POLL = 0.1  # seconds between the coordinator's readings of the partitions' progress
 _HALT_WAIT = 10.0  # seconds a halted partition has to finish its level
+_LINK_WAIT = 30.0  # seconds partitions have to open their direct links to each other
 EVERY_KEY = 8  # up to this many partitions, every partition hears every key (`Partition.run`)
 
 
@@ -211,11 +214,9 @@ class Partition:
     Each level leaves a record (what it decided, its counts, the bytes sent, the seconds worked
     and the peak memory) that the coordinator reads with `progress`."""
 
-    def __init__(self, system: System, symmetric_for: list[str] | None, index: int, count: int,
-                 active: Active, source: str | None, mask: int, spread: bool):
-        """``source``: the native partition's C source, or None for the compiled Python one;
-        ``mask``: the bits of a state that decide its owner (`partitioning.owner_mask`);
-        ``spread``: rank by ranges (else every partition hears every key; see `run`)."""
+    def __init__(self, model: bytes, index: int, count: int):
+        """``model``: `pickled_model`'s bytes. Partition ``index`` of ``count``."""
+        system, symmetric_for, active, source, mask, spread = pickle.loads(model)
         if source is not None:
             from .native.partition import NativePartition
             self.share: Any = NativePartition(system, source, active, index, count, mask)
@@ -234,38 +235,100 @@ class Partition:
         self.sent_bytes = 0  # of keys and positions, since the last level's record
         self.records: list[dict[str, Any]] = []  # one per level done (read by `progress`)
         self.halted = False  # set by `halt`: stop after the level under way
+        self.links: Links | None = None  # the direct links to the peers (`listen`), if any
 
-    def meet(self, peers: list[Any]) -> None:
-        """The peers' proxies, made here so that they call from this worker: a proxy that
-        arrives unpickled (workers that are threads of one process) is still bound to its
-        actor's own worker, and Dask would run an async method on it as a local call and
-        drop the coroutine (the search then waited for successors that never came)."""
+    def listen(self) -> tuple[str, int] | None:
+        """Open this partition's end of the direct links (`links.py`); its address, or None
+        where the worker's transport keeps Dask's messages."""
+        from distributed import get_worker
+
+        host = link_host(get_worker().address)
+        if host is None:
+            return None
+        self.links = Links(host)
+        return self.links.address
+
+    @staticmethod
+    def pickled_model(system: System, symmetric_for: list[str] | None, active: Active, source: str | None,
+                      mask: int, spread: bool) -> bytes:
+        """What every partition is made from, pickled here once: Dask walks and tokenizes a
+        task's arguments, and for a System that took 0.2 to 0.4 s of a search's start (vfio-v2
+        devs=2 pages=4) against 0.03 s for these bytes. ``source``: the native partition's C
+        source, or None for the compiled Python one; ``mask``: the bits of a state that decide
+        its owner (`partitioning.owner_mask`); ``spread``: rank by ranges (else every
+        partition hears every key; see `run`)."""
+        return pickle.dumps((system, symmetric_for, active, source, mask, spread),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+    def meet(self, peers: list[Any], addresses: list[tuple[str, int]] | None) -> None:
+        """The peers' proxies, and with ``addresses`` (every partition's `listen`), the direct
+        links that carry the levels' messages instead of them. The proxies are made here, so
+        that they call from this worker: a proxy that arrives unpickled (workers that are
+        threads of one process) is still bound to its actor's own worker, and Dask would run
+        an async method on it as a local call and drop the coroutine (the search then waited
+        for successors that never came)."""
         from distributed.actor import Actor
 
         self.peers = [Actor(p._cls, p._address, p.key) for p in peers]
+        if addresses is None:
+            if self.links is not None:
+                self.links.server.close()
+            self.links = None
+        elif self.links is not None:
+            self.links.join(self.index, addresses, self._handle, self._wake, timeout=_LINK_WAIT)
 
     def seed(self, initial: list[tuple[int, int]]) -> int:
         return self.share.seed(initial)
 
-    # These run on the worker's event loop, so that they are taken while `run` works or waits.
+    # These run on the worker's event loop, so that they are taken while `run` works or waits;
+    # with direct links, the same messages come through `_handle` from the links' threads.
     async def deliver(self, level: int, states: Any, keys: Squeezed) -> None:
         """A peer's successors for this partition."""
-        with self.arrived:
-            self.inbox.setdefault(level, []).append((states, keys))
-            self.arrived.notify_all()
+        self._handle("deliver", level, states, keys)
 
     async def keys_in_range(self, level: int, sender: int, keys: Squeezed, cut: int | None, halt: bool,
                             count: int) -> None:
         """A partition's keys of ``level`` that fall in this partition's range, with the key of
         its first domain error (None: none), whether it was asked to stop, and its number of
         new states."""
-        self._take_keys(level, sender, unsqueeze(keys), cut, halt, count)
+        self._handle("keys_in_range", level, sender, keys, cut, halt, count)
 
     async def placed_in_range(self, level: int, part: int, size: int, positions: Squeezed,
                               everyone: list) -> None:
         """Partition ``part``'s answer for this partition's keys in its range: how many keys the
         range has, their positions among them, and every partition's (cut, halt, count)."""
-        self._take_placed(level, part, size, unsqueeze(positions), everyone)
+        self._handle("placed_in_range", level, part, size, positions, everyone)
+
+    def _handle(self, kind: str, level: int, *rest: Any) -> None:
+        """A message from a peer, by its kind (the name of the actor method that takes it)."""
+        if kind == "deliver":
+            with self.arrived:
+                self.inbox.setdefault(level, []).append(rest)
+                self.arrived.notify_all()
+        elif kind == "keys_in_range":
+            sender, keys, cut, halt, count = rest
+            self._take_keys(level, sender, unsqueeze(keys), cut, halt, count)
+        else:
+            part, size, positions, everyone = rest
+            self._take_placed(level, part, size, unsqueeze(positions), everyone)
+
+    def _send(self, peer: int, size: int, kind: str, *message: Any) -> None:
+        """Send a peer a message of ``kind`` (see `_handle`): by the direct link, or else as a
+        call of the peer's actor method of that name (its future kept: its error is seen
+        later); ``size``: the bytes of keys or positions it carries, for the level's record."""
+        if self.links is not None:
+            self.links.send(peer, kind, *message)
+        else:
+            future = getattr(self.peers[peer], kind)(*message)
+        with self.arrived:
+            if self.links is None:
+                self.sent.append(future)
+            self.sent_bytes += size
+
+    def _wake(self) -> None:
+        """A link broke: wake `_gather`, which raises."""
+        with self.arrived:
+            self.arrived.notify_all()
 
     async def halt(self) -> None:
         self.halted = True
@@ -291,22 +354,22 @@ class Partition:
                 self._take_placed(level, p, size, positions, everyone)
             elif self.spread:  # (else each places its own keys)
                 packed = squeeze(positions)
-                reply = self.peers[p].placed_in_range(level, self.index, size, packed, everyone)
-                self._post(reply, len(packed[3]))
+                self._send(p, len(packed[3]), "placed_in_range", level, self.index, size, packed, everyone)
 
     def _take_placed(self, level: int, part: int, size: int, positions: Any, everyone: list) -> None:
         with self.arrived:
             self.placed.setdefault(level, {})[part] = (size, positions, everyone)
             self.arrived.notify_all()
 
-    def _post(self, future: Any, size: int) -> None:
-        """Keep a message's future (its error is seen later) and count its bytes."""
-        with self.arrived:
-            self.sent.append(future)
-            self.sent_bytes += size
-
     def _settle(self, wait: bool = False) -> None:
-        """See the errors of the messages that arrived (``wait``: of all of them)."""
+        """See the errors of the messages that arrived (``wait``: of all of them; the links,
+        if any, then send their last message and close)."""
+        if self.links is not None:
+            self.links.check()
+            if wait:
+                self.links.close()
+                self.links.check()
+            return
         with self.arrived:
             done = self.sent if wait else [f for f in self.sent if f.done()]
             self.sent = [f for f in self.sent if f not in done]
@@ -315,9 +378,14 @@ class Partition:
 
     def _gather(self, box: dict[int, Any], level: int, count: int) -> Any:
         """The ``count`` messages of ``level`` in ``box``, once they have all come."""
+        links = self.links
         with self.arrived:
-            if not self.arrived.wait_for(lambda: len(box.get(level, ())) == count, timeout=_PEER_WAIT):
+            if not self.arrived.wait_for(lambda: len(box.get(level, ())) == count
+                                         or (links is not None and links.failure is not None),
+                                         timeout=_PEER_WAIT):
                 raise ClusterRefused(f"level {level}: a peer's message did not come in {_PEER_WAIT} s")
+            if links is not None and len(box.get(level, ())) < count:
+                raise ClusterRefused(f"level {level}: {links.failure}")
             return box.pop(level, [])
 
     def run(self, checks: Active, max_states: int | None, total: int) -> None:
@@ -378,7 +446,7 @@ class Partition:
                 for d, (states, k) in enumerate(batches):
                     if d != self.index:
                         packed = squeeze(np.frombuffer(k, dtype=np.int64))
-                        self._post(self.peers[d].deliver(level, states, packed), 0)
+                        self._send(d, 0, "deliver", level, states, packed)
                         sent += len(states) * (1 if isinstance(states, bytes) else 8) + len(packed[3])
             delivered = self._gather(self.inbox, level, n - 1)
             with clock:
@@ -395,7 +463,7 @@ class Partition:
                     else:
                         packed = squeeze(part)
                         message = (level + 1, self.index, packed, cut, halt, len(keys))
-                        self._post(self.peers[q].keys_in_range(*message), len(packed[3]))
+                        self._send(q, len(packed[3]), "keys_in_range", *message)
                 record = {"found": found, "dead": dead, "domain": domain, "transitions": transitions,
                           "fired": fired, "rss": _peak_rss_mib(), "bytes": sent}
                 decided = {k for k, _, _ in found}
@@ -587,10 +655,13 @@ def refuse_liveness(system: System, properties: list[str] | None) -> Plan:
 
 def explore_cluster(system: System, connection: Connection, properties: list[str] | None = None, *,
                     max_states: int | None = None, timeout: float | None = None, symmetry: bool = False,
-                    on_progress: ProgressFn | None = None, backend: str = "auto") -> Exploration:
+                    on_progress: ProgressFn | None = None, backend: str = "auto",
+                    direct: bool = True) -> Exploration:
     """Explore ``system`` breadth-first over the partitions of ``connection``; the verdicts, the
     number of states, the depth and the counterexamples equal `explicit.explore`'s. ``backend``
     is the partitions' expansion, as for the sequential search (``auto``: native when it can).
+    ``direct``: the levels' messages go by direct links between the partitions (`links.py`)
+    where every worker's transport allows; else (and with False) as Dask actor calls.
 
     Time per level: the slowest partition's expansion, merge and ranking, and one wait for its
     peers' successors (the keys that rank a level travel while the next one is expanded, in
@@ -613,9 +684,9 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     mask = owner_mask(system, n, sym)
 
     def start(source: str | None) -> list[Any]:
-        futures = [client.submit(Partition, system, symmetric_for, i, n, first, source, mask, n > EVERY_KEY,
-                                 actor=True,
-                                 workers=[w], allow_other_workers=False, pure=False)
+        model = Partition.pickled_model(system, symmetric_for, first, source, mask, n > EVERY_KEY)
+        futures = [client.submit(Partition, model, i, n, actor=True, workers=[w], allow_other_workers=False,
+                                 pure=False)
                    for i, w in enumerate(connection.workers)]
         return [f.result() for f in futures]
 
@@ -628,7 +699,10 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             on_progress({"note": f"a worker cannot build its native partition ({exc}); "
                                  "the workers run the Python backend"})
         source, parts = None, start(None)
-    for f in [p.meet(parts) for p in parts]:  # successors then travel from partition to partition
+    addresses = [f.result() for f in [p.listen() for p in parts]] if direct else [None]
+    if None in addresses:  # a worker on a transport the links do not take: Dask's messages, for all
+        addresses = None
+    for f in [p.meet(parts, addresses) for p in parts]:  # successors then travel from partition to partition
         f.result()
 
     limits = Limits(max_states, timeout, on_progress)
