@@ -11,11 +11,15 @@ A thread per peer writes that peer's queue, so that sending never waits for a re
 receiver may itself be sending: two partitions sending each other more than the sockets'
 buffers hold would otherwise wait for each other for ever); a thread per peer reads and hands
 each message to the partition. A link that breaks (a peer died) is reported to the partition
-at once, so that it stops waiting and fails in one line.
+at once, so that it stops waiting and fails in one line. A connection counts only if it
+starts with the search's secret (sent to the partitions through Dask), so that nothing else
+that reaches the port during the join can pose as a peer; the messages are pickles, trusted as
+Dask's own ``tcp://`` messages are.
 """
 
 from __future__ import annotations
 
+import hmac
 import pickle
 import queue
 import socket
@@ -24,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 _BYE = "bye"  # a peer's last message: its link closes after it, as it should
+_ABORT = "abort"  # a peer's last message when it failed, with the reason
 _HEAD = 8  # bytes of a message's length, little-endian
 
 
@@ -56,25 +61,34 @@ class Links:
         self.threads: list[threading.Thread] = []
         self.failure: LinkBroken | None = None
 
-    def join(self, index: int, addresses: list[tuple[str, int]], handle: Callable[..., None],
+    def join(self, index: int, addresses: list[tuple[str, int]], secret: bytes, handle: Callable[..., None],
              broken: Callable[[], None], timeout: float) -> None:
-        """Connect to every peer, and take each peer's connection to this one; then pass every
-        message that comes to ``handle(*message)`` (from the thread reading that peer), and
-        call ``broken()`` if a link fails (``failure`` then says how)."""
+        """Connect to every peer, and take each peer's connection to this one (one that does
+        not start with ``secret`` is closed); then pass every message that comes to
+        ``handle(*message)`` (from the thread reading that peer), and call ``broken()`` if a
+        link fails (``failure`` then says how)."""
         self.broken = broken
         for peer, address in enumerate(addresses):
             if peer == index:
                 continue
             out = socket.create_connection(address, timeout=timeout)
             out.settimeout(None)
-            out.sendall(index.to_bytes(_HEAD, "little"))
+            out.sendall(secret + index.to_bytes(_HEAD, "little"))
             self.outgoing[peer] = queue.Queue()
             self._start(self._write, out, peer)
         self.server.settimeout(timeout)
-        for _ in range(len(addresses) - 1):
+        joined: set[int] = set()
+        while len(joined) < len(addresses) - 1:
             conn, _ = self.server.accept()
+            conn.settimeout(timeout)
+            first = _exactly(conn, len(secret) + _HEAD) or b""
+            peer = int.from_bytes(first[len(secret):], "little")
+            if not hmac.compare_digest(bytes(first[:len(secret)]), secret) or peer in joined \
+                    or not 0 <= peer < len(addresses) or peer == index:
+                conn.close()
+                continue
             conn.settimeout(None)
-            peer = int.from_bytes(_exactly(conn, _HEAD) or b"", "little")
+            joined.add(peer)
             self._start(self._read, conn, peer, handle)
         self.server.close()
 
@@ -107,15 +121,22 @@ class Links:
         for q in self.outgoing.values():
             q.join()
 
+    def abort(self, reason: str) -> None:
+        """This partition failed: tell every peer why, as its last message, and close."""
+        for q in self.outgoing.values():
+            q.put(pickle.dumps((_ABORT, reason)))
+            q.put(None)
+
     def _write(self, sock: socket.socket, peer: int) -> None:
-        q = self.outgoing[peer]
+        q, broken = self.outgoing[peer], False
         try:
-            while (frame := q.get()) is not None:
+            while (frame := q.get()) is not None:  # (after None, this side is closed: nothing more)
                 try:
-                    if self.failure is None:
+                    if not broken:
                         sock.sendall(len(frame).to_bytes(_HEAD, "little"))
                         sock.sendall(frame)
                 except OSError as exc:
+                    broken = True
                     self._fail(f"the link to partition {peer} failed: {exc}")
                 finally:
                     q.task_done()
@@ -133,6 +154,9 @@ class Links:
                     return
                 message = pickle.loads(body)
                 if message == (_BYE,):
+                    return
+                if message[0] == _ABORT:
+                    self._fail(f"partition {peer} stopped: {message[1]}")
                     return
                 handle(*message)
         except OSError as exc:

@@ -405,20 +405,98 @@ def test_the_owner_hash_leaves_out_the_fields_most_transitions_change():
     assert owner_mask(system, 1) == (1 << packing.bits) - 1
 
 
-def test_workers_that_are_threads_of_one_process_give_the_same_answers(monkeypatch):
+@pytest.fixture
+def threads():
     """A running cluster whose workers share one process (Dask's LocalCluster(processes=False),
-    as a notebook starts one): the partitions' proxies reach each other there too."""
+    as a notebook starts one); this module is theirs too, so a test can patch what they run.
+    Closed after each test: its client is the default one while it lives, and `local2`'s actors
+    would call through it."""
     from distributed import Client, LocalCluster
 
-    from migcheck.checker import cluster as module
     from migcheck.checker.cluster import Connection
 
-    monkeypatch.setattr(module, "_PEER_WAIT", 20.0)  # (the workers share this module) fail, not hang
+    one_process = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
+    with one_process as cluster, Client(cluster) as client:
+        yield Connection(client, tuple(sorted(client.scheduler_info()["workers"])), cluster.scheduler_address)
 
+
+@pytest.mark.parametrize("direct", [True, False], ids=["links", "dask-messages"])
+def test_workers_that_are_threads_of_one_process_give_the_same_answers(threads, monkeypatch, direct):
+    """The partitions reach each other there too: by their links, or by their proxies (made
+    on the worker that calls; see `Partition.meet`)."""
+    from migcheck.checker import cluster as module
+
+    monkeypatch.setattr(module, "_PEER_WAIT", 20.0)  # fail, not hang
     system = build(bundled("two-phase-commit").variants()["commit-without-votes"], {"rms": 4})
-    threads = LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None)
-    with threads as cluster, Client(cluster) as client:
-        workers = tuple(sorted(client.scheduler_info()["workers"]))
-        threaded = explore_cluster(system, Connection(client, workers, cluster.scheduler_address))
+    threaded = explore_cluster(system, threads, direct=direct)
     assert summary(threaded) == summary(explore(system, backend="python"))
     assert all(w["states"] > 0 for w in threaded.workers)
+
+
+@pytest.mark.parametrize("name, variant", [c for c in CASES if c.values[0] not in SLOW])
+def test_dask_messages_give_what_the_links_give(local2, name, variant):
+    """Where a worker's transport is not plain TCP, the levels' messages go as actor calls."""
+    system = build(bundled(name).variants()[variant], SMALL.get(name, {}))
+    wanted = safety(system)
+    assert summary(explore_cluster(system, local2, wanted, backend="native", direct=False)) == \
+        summary(explore(system, wanted, backend="python"))
+
+
+def test_a_broken_link_stops_the_search_in_one_line_instead_of_waiting(threads, monkeypatch):
+    """A partition that cannot take a peer's message (here its handler fails, as when a peer
+    dies) stops at once with the reason, instead of waiting an hour for what never comes."""
+    from migcheck.checker import cluster as module
+
+    taken = module.Partition._handle
+
+    def failing(self, kind, *message):
+        if kind == "deliver" and message[0] == 2:
+            raise RuntimeError("lost")
+        taken(self, kind, *message)
+
+    monkeypatch.setattr(module.Partition, "_handle", failing)
+    monkeypatch.setattr(module, "_PEER_WAIT", 20.0)  # (else its own message, after the wait)
+    system = build(bundled("two-phase-commit").variants()["commit-without-votes"], {"rms": 4})
+    broken = (r"^level 2: (partition \d stopped: level 2: )?"  # (from the peer that heard why)
+              r"handling a message from partition \d: RuntimeError: lost$")
+    with pytest.raises(ClusterRefused, match=broken):
+        explore_cluster(system, threads)
+
+
+def test_link_hosts_follow_the_workers_transport():
+    from migcheck.checker.links import link_host
+
+    assert link_host("tcp://10.1.2.3:40123") == "10.1.2.3"
+    assert link_host("tcp://[fe80::1]:40123") == "fe80::1"
+    assert link_host("inproc://10.1.2.3/1234/5") == "127.0.0.1"
+    assert link_host("tls://10.1.2.3:40123") is None and link_host("ucx://10.1.2.3:40123") is None
+
+
+def test_links_take_only_connections_that_start_with_the_secret():
+    """Something that reaches a partition's port during the join is closed, not taken as a
+    peer; the peers' messages then come in the order sent, and a last message closes a link."""
+    import socket
+    import threading
+
+    from migcheck.checker.links import Links
+
+    ends = [Links("127.0.0.1") for _ in range(2)]
+    addresses = [e.address for e in ends]
+    stray = socket.create_connection(addresses[1])
+    stray.sendall(b"x" * 16 + (0).to_bytes(8, "little"))
+    got: list = []
+    joins = [threading.Thread(target=e.join, args=(i, addresses, b"s" * 16, lambda *m: got.append(m),
+                                                   lambda: None, 10)) for i, e in enumerate(ends)]
+    for t in joins:
+        t.start()
+    for t in joins:
+        t.join(15)
+    assert stray.recv(1) == b""  # closed by the partition
+    for k in range(3):
+        ends[0].send(1, "deliver", k, b"states")
+    ends[0].close()
+    ends[1].close()
+    for t in ends[1].threads:
+        t.join(10)
+    assert got == [("deliver", k, b"states") for k in range(3)]
+    assert ends[0].failure is None and ends[1].failure is None
