@@ -1,8 +1,9 @@
 """The cluster search (`checker/cluster.py`) against the sequential one, in one interleaved run.
 
 For one model: the sequential native search, then the cluster search on ``local:1`` and
-``local:2`` with native partitions (and, with ``--python``, the sequential and ``local:2``
-searches on the compiled Python backend), in turn, ``--repeat`` times, so that a change in the
+``local:2`` with native partitions (with ``--messages``, also ``local:2`` with the levels'
+messages as Dask actor calls instead of the direct links; with ``--python``, the sequential and
+``local:2`` searches on the compiled Python backend), in turn, ``--repeat`` times, so that a change in the
 machine's load falls on all of them; seconds are each search's best run. A cluster is started
 before its timing begins and closed after. The script fails unless every search finds the same
 states, depth and verdicts. Per cluster run it prints the states on each worker, each worker's
@@ -12,7 +13,7 @@ the time is communication and the coordinator) and each worker's CPU seconds of 
 the wall seconds when its core is shared), and the 1-minute load average before and after.
 
     python bench/cluster_speedup.py [--repeat 3] [--python]
-        [--model guest-assisted --variant disable-first --set pages=4] [--symmetry]
+        [--model guest-assisted --variant disable-first --set pages=4] [--symmetry] [--messages]
 """
 
 from __future__ import annotations
@@ -59,11 +60,14 @@ def main() -> None:
     ap = model_arguments()
     ap.add_argument("--python", action="store_true", help="also the compiled Python backend")
     ap.add_argument("--symmetry", action="store_true", help="every search with --symmetry")
+    ap.add_argument("--messages", action="store_true", help="also local:2 with Dask actor calls, no links")
     args = ap.parse_args()
     system, wanted, sets = system_of(args)
     print(f"{args.model} {args.variant} {sets}{' --symmetry' * args.symmetry}, properties {wanted}; "
           f"load {os.getloadavg()[0]:.2f}")
     runs = [("sequential", "native"), ("local:1", "native"), ("local:2", "native")]
+    if args.messages:
+        runs.append(("local:2 messages", "native"))
     if args.python:
         runs += [("sequential", "python"), ("local:2", "python")]
     best: dict[str, float] = {}
@@ -72,10 +76,12 @@ def main() -> None:
         for where, backend in runs:
             label = f"{where} {backend}"
             clustered = where.startswith("local:")
-            with connect(where) if clustered else contextlib.nullcontext() as cluster:
+            spec, _, how = where.partition(" ")
+            with connect(spec) if clustered else contextlib.nullcontext() as cluster:
                 before = list(cluster.client.run(resident_mib).values()) if cluster else []
                 t, cpu = time.perf_counter(), time.process_time()
-                r = (explore_cluster(system, cluster, wanted, backend=backend, symmetry=args.symmetry)
+                r = (explore_cluster(system, cluster, wanted, backend=backend, symmetry=args.symmetry,
+                                     direct=how != "messages")
                      if cluster else explore(system, wanted, backend=backend, symmetry=args.symmetry))
                 s, cpu = time.perf_counter() - t, time.process_time() - cpu
             best[label] = min(best.get(label, s), s)
