@@ -9,10 +9,11 @@ import pytest
 
 from migcheck import runner
 from migcheck.checker.symbolic import pdr as pdr_engine
-from migcheck.render import verdict_text
 from migcheck.models import Array, Bool, Index, Model, action, all_, require
 from migcheck.models.library import bundled
 from migcheck.properties import invariant, reachable
+from migcheck.render import verdict_text
+from migcheck.report.matrix import completeness
 
 
 class LargeOnly(Model):
@@ -152,6 +153,7 @@ def test_a_witness_asked_only_for_vacuity_is_not_searched_for_beyond_the_sample(
     assert (v.verdict, v.complete, v.extra["invariant_by"]) == ("holds", True, "blocking")
     assert searches == []
     assert verdict_text(result) == "holds (proved; witness 'switchover' undecided)"
+    assert completeness(result) == "proved with certificate; witness 'switchover' undecided"  # reports
     assert v.reason.startswith("its witness 'switchover' is not decided: reached in the sample (pages=2), "
                                "not searched for at this size")
 
