@@ -82,9 +82,16 @@ class Verdict:
 
 def mark_vacuous(verdicts: dict[str, Verdict], props: list[Any]) -> None:
     """A safety property that holds while its witness is proved never reached holds vacuously
-    (``props`` are the `PropertyIR` reported; each may name a witness among ``verdicts``)."""
+    (``props`` are the `PropertyIR` reported; each may name a witness among ``verdicts``). One
+    whose witness was left undecided still holds, and says so (``extra["witness_undecided"]``,
+    with the witness's reason)."""
     for p in props:
         v, w = verdicts.get(p.name), verdicts.get(p.witness)
-        if v is not None and w is not None and v.verdict == HOLDS and w.verdict == VIOLATED and w.complete:
+        if v is None or w is None or v.verdict != HOLDS:
+            continue
+        if w.verdict == VIOLATED and w.complete:
             verdicts[p.name] = replace(v, verdict=VACUOUS,
                                        reason=f"its witness '{p.witness}' is never reached")
+        elif w.verdict == INCONCLUSIVE:
+            verdicts[p.name] = replace(v, reason=f"its witness '{p.witness}' is not decided: {w.reason}",
+                                       extra={**v.extra, "witness_undecided": p.witness})

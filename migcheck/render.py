@@ -25,7 +25,7 @@ def verdict_text(r: Result) -> str:
     elif v.verdict == "violated":
         text = f"violated ({v.reason})" if v.reason else "violated"
     elif v.verdict == "holds":
-        text = f"holds ({v.completeness}{_found_at(v)})"
+        text = f"holds ({v.completeness}{_found_at(v)}{witness_undecided(v)})"
     elif v.verdict == "vacuous":
         text = f"vacuous: {v.reason}"
     elif v.verdict == INCONCLUSIVE:
@@ -127,6 +127,13 @@ def _found_at(v) -> str:
     """For ``--set pages=any``: the smallest size with the counterexample (or witness)."""
     sizes = v.extra.get("found_at")
     return "" if not sizes else ", smallest at " + " ".join(f"{k}={n}" for k, n in sizes.items())
+
+
+def witness_undecided(v) -> str:
+    """A safety property that holds while its witness is neither reached nor proved unreachable
+    (the verdict's reason says why): whether it holds vacuously is open."""
+    name = v.extra.get("witness_undecided")
+    return f"; witness '{name}' undecided" if name else ""
 
 
 def table(results: list[Result]) -> str:

@@ -29,6 +29,12 @@ sample's counterexample carries over, BMC finds a shortest one without Spacer, w
 answer on large instances. Nothing is concluded from the sample: if BMC finds nothing that
 deep, Spacer decides.
 
+A witness asked only to judge whether a safety property holds vacuously (``vacuity``) matters
+only if it is proved unreachable. When blocking fails to prove that and a smaller sample
+reaches it, it is left undecided (inconclusive, saying so) rather than searched for on the
+checked instance: BMC to the sample's length finds none when more elements need more steps,
+and Spacer, which would search on, may not answer there (vfio-v2 at 3 devices and 8 pages).
+
 Otherwise Spacer runs, with lemmas ``L`` mined from the model (`lemmas.mine`: clauses over
 pairs of slots that a small explicit search never falsifies, carried over the symmetric index
 sets, filtered by a Houdini fixpoint, so inductive) conjoined to both sides of the step
@@ -43,6 +49,7 @@ from a step out of a domain. Unknown or the time limit gives ``inconclusive``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 import z3
@@ -51,6 +58,7 @@ from migcheck.models.errors import SolverUnknown
 from migcheck.models.ir import PropertyIR, System
 
 from ..explicit import explore
+from ..trace import Trace
 from ..verdict import INCONCLUSIVE, Verdict
 from . import outcome
 from .bmc import search
@@ -63,17 +71,19 @@ from .strengthen import SAMPLE_STATES, Oracle, sample_oracle, strengthen
 
 ENGINE = "pdr"
 FALLBACK_DEPTH = 1000  # BMC depth cap after Spacer reports a counterexample
+SAMPLE_REACHED = "reached in the sample ({}), not searched for at this size: asked only to judge vacuity"
 
 
 def pdr(system: System, properties: list[str] | None = None, timeout: float | None = None,
         depth: int | None = None, *, mine_lemmas: bool = True, sample: System | None = None,
-        block: bool = True) -> dict[str, Verdict]:
+        block: bool = True, vacuity: Collection[str] = ()) -> dict[str, Verdict]:
     """Prove or refute ``properties``: by blocking counterexamples to induction (``block``,
     default) and otherwise with Spacer; ``depth`` caps the BMC that extracts a counterexample
     Spacer reports (default 1000). Blocking generalises against an explicit search of
     ``sample`` (default: ``system`` itself); with ``mine_lemmas`` (default), lemmas mined from
     the same sample strengthen Spacer's step clause. Time spent on the sample counts against
-    ``timeout``.
+    ``timeout``. The witnesses named in ``vacuity`` are asked only to judge vacuity: one the
+    sample reaches is not searched for on ``system`` (inconclusive unless proved unreachable).
 
     >>> from migcheck.models import build
     >>> from migcheck.models.library import bundled
@@ -81,7 +91,7 @@ def pdr(system: System, properties: list[str] | None = None, timeout: float | No
     >>> v.verdict, v.complete, v.extra["certificate"].k, v.extra["invariant_by"]
     ('holds', True, 1, 'blocking')
     """
-    return _Pdr(system, timeout, depth, mine_lemmas, sample, block).run(properties)
+    return _Pdr(system, timeout, depth, mine_lemmas, sample, block, frozenset(vacuity)).run(properties)
 
 
 class _Pdr:
@@ -89,8 +99,9 @@ class _Pdr:
     only when a property needs it."""
 
     def __init__(self, system: System, timeout: float | None, depth: int | None, mine_lemmas: bool,
-                 sample: System | None, block: bool):
+                 sample: System | None, block: bool, vacuity: frozenset[str]):
         self.system, self.sample = system, system if sample is None else sample
+        self.vacuity = vacuity
         self.deadline = Deadline(timeout)
         self.enc = Encoding(system)
         self.cap = FALLBACK_DEPTH if depth is None else depth
@@ -128,17 +139,28 @@ class _Pdr:
         return _certified(self.system, prop, proof, self.deadline, by="blocking", ctis=blocked.ctis,
                           lemmas=len(blocked.lemmas), sample_states=self.oracle().states)
 
+    def sample_path(self, prop: PropertyIR) -> Trace | None:
+        """The sample's shortest counterexample (or witness) of ``prop``, if its explicit search
+        (one for every property asked) shows one."""
+        if self._sample_verdicts is None:
+            wanted = [c for c in self.props if supported(c)]
+            self._sample_verdicts = explore(self.sample, [c.name for c in wanted], max_states=SAMPLE_STATES,
+                                            timeout=self.deadline.seconds_left()).verdicts
+        shown = self._sample_verdicts[prop.name]
+        return shown.trace if shown.trace is not None else shown.witness
+
+    def only_for_vacuity(self, prop: PropertyIR) -> bool:
+        """A witness asked only to judge vacuity that a sample smaller than the checked instance
+        reaches: only a proof that it is unreachable would change a verdict."""
+        return (prop.name in self.vacuity and self.sample is not self.system
+                and self.sample_path(prop) is not None)
+
     def hinted(self, prop: PropertyIR) -> Verdict | None:
         """BMC to the length of the sample's shortest counterexample (or witness), when the
         sample's explicit search has one: a violation there is likely one here too, and BMC
         finds the shortest (replayed, as always) without Spacer. None when there is no hint or
         BMC finds nothing that deep; nothing is concluded from the sample itself."""
-        if self._sample_verdicts is None:  # one search of the sample for every property asked
-            wanted = [c for c in self.props if supported(c)]
-            self._sample_verdicts = explore(self.sample, [c.name for c in wanted], max_states=SAMPLE_STATES,
-                                            timeout=self.deadline.seconds_left()).verdicts
-        shown = self._sample_verdicts[prop.name]
-        path = shown.trace if shown.trace is not None else shown.witness
+        path = self.sample_path(prop)
         if path is None:
             return None
         depth = min(len(path.steps) - 1, self.cap)
@@ -160,6 +182,9 @@ class _Pdr:
                 verdict, why_not = None, f"blocking: {exc}"
             if verdict is not None:
                 return verdict
+        if self.only_for_vacuity(prop):  # not proved unreachable: it stays open
+            reason = SAMPLE_REACHED.format(_params(self.sample)) + (f"; {why_not}" if why_not else "")
+            return outcome.inconclusive(prop, ENGINE, reason, outcome.stats(0, deadline.lap()))
         if why_not:  # blocking failed: a violation is likely, and the sample may show how deep
             found = self.hinted(prop)
             if found is not None:
@@ -189,6 +214,10 @@ class _Pdr:
         return outcome.inconclusive(prop, ENGINE, f"Spacer reported a counterexample that BMC did not "
                                     f"reproduce up to depth {self.cap}",
                                     outcome.stats(self.cap, deadline.lap()), bound=self.cap)
+
+
+def _params(system: System) -> str:
+    return ", ".join(f"{k}={n}" for k, n in system.params)
 
 
 def _kept(c: z3.BoolRef, mined: Mined) -> bool:

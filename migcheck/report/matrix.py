@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from migcheck.checker.verdict import HOLDS, VACUOUS, VIOLATED
 
+from ..render import witness_undecided
 from ..runner import Result
 
 EXPLICIT_ENGINES = ("explicit", "all")
@@ -65,16 +66,19 @@ def completeness(r: Result) -> str:
     if v.verdict == VACUOUS:
         return f"vacuous: {v.reason}"
     if v.verdict == HOLDS:
-        if v.kind == "reachable":
-            return "witnessed"
-        if v.complete and v.engine in ("kind", "pdr"):
-            return "proved with certificate" if "certificate" in v.extra else "proved"
-        if v.complete and v.engine == "all":
-            return v.completeness
-        if v.complete:
-            return "exhaustive"
-        return f"bounded at k={v.bound}"
+        return "witnessed" if v.kind == "reachable" else _how_held(r) + witness_undecided(v)
     return v.reason or v.verdict
+
+
+def _how_held(r: Result) -> str:
+    v = r.verdict
+    if v.complete and v.engine in ("kind", "pdr"):
+        return "proved with certificate" if "certificate" in v.extra else "proved"
+    if v.complete and v.engine == "all":
+        return v.completeness
+    if v.complete:
+        return "exhaustive"
+    return f"bounded at k={v.bound}"
 
 
 def cell(r: Result) -> Cell:
