@@ -32,9 +32,9 @@ from .symmetry import Symmetry
 SAMPLE = 10_000  # states in the sample (the whole space of a smaller model)
 MIN_LEVEL = 64  # states per partition on the sample's largest level, to say anything of the spread
 # What a successor sent to another partition costs, as a share of a transition's expansion: its
-# lookup in the sender's set of what it sent and in its owner's store, against a lookup in one
-# store (measured on guest-assisted pages=4, native partitions: 1.6 s for 19.2 M transitions,
-# 0.32 s more for the 9.6 M that crossed between two partitions).
+# lookup in its owner's store and its bytes, against a lookup in one store (measured on
+# guest-assisted pages=4, native partitions: 1.6 s for 19.2 M transitions, 0.32 s more for the
+# 9.6 M that crossed between two partitions, when the sender also kept a set of what it sent).
 CROSSING = 0.4
 _M64 = (1 << 64) - 1
 

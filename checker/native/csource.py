@@ -369,7 +369,7 @@ typedef {state} st_t;
 
 {hash}
 
-/* States in the order they came, each with its key; with `ranked`, also each level in rank order:
+/* States in the order they came, each with its key; and each level in rank order:
    order[j] is the index of the state at position j, ranks[j] its rank (the states stay put, so the
    table's entries never move). */
 typedef struct {{
@@ -381,7 +381,6 @@ typedef struct {{
     set_t own;            /* the states this partition owns, level after level; while a level is
                              expanded, the next one grows at its end */
     int64_t *starts; int64_t n_levels, cap_levels;  /* level L is own[starts[L] .. starts[L + 1]) */
-    set_t produced;       /* successors sent to other partitions this level (each sent once) */
     batch_t *out; int parts, self;
     st_t select; int local;  /* the bits the owner's hash covers (local: not every bit) */
     int64_t *sorted; int64_t cap_sorted;  /* the last level's keys in rank order (mc_part_keys) */
@@ -391,23 +390,18 @@ typedef struct {{
 
 int64_t mc_sizeof_state(void) {{ return sizeof(st_t); }}
 
-static int set_init(set_t *S, int ranked) {{
+static int set_init(set_t *S) {{
     S->cap = 1024; S->mask = 2047; S->n = 0;
     S->states = malloc(S->cap * sizeof(st_t));
     S->keys = malloc(S->cap * sizeof(int64_t));
-    S->ranks = ranked ? malloc(S->cap * sizeof(int64_t)) : NULL;
-    S->order = ranked ? malloc(S->cap * sizeof(uint32_t)) : NULL;
+    S->ranks = malloc(S->cap * sizeof(int64_t));
+    S->order = malloc(S->cap * sizeof(uint32_t));
     S->table = calloc(S->mask + 1, sizeof(uint32_t));
-    return !S->states || !S->keys || (ranked && (!S->ranks || !S->order)) || !S->table;
+    return !S->states || !S->keys || !S->ranks || !S->order || !S->table;
 }}
 
 static void set_free(set_t *S) {{
     free(S->states); free(S->keys); free(S->ranks); free(S->order); free(S->table);
-}}
-
-static void set_clear(set_t *S) {{
-    if (S->n) memset(S->table, 0, (S->mask + 1) * sizeof(uint32_t));
-    S->n = 0;
 }}
 
 /* The index of y (whose hash is h) in S, or -1; *slot is where it would go. */
@@ -430,8 +424,7 @@ static int grow(set_t *S) {{
     if (S->n == S->cap) {{
         int64_t cap = S->cap + S->cap / 2;
         if (resize(&S->states, cap, sizeof(st_t)) || resize(&S->keys, cap, sizeof(int64_t))
-            || (S->ranks && (resize(&S->ranks, cap, sizeof(int64_t))
-                             || resize(&S->order, cap, sizeof(uint32_t))))) return 1;
+            || resize(&S->ranks, cap, sizeof(int64_t)) || resize(&S->order, cap, sizeof(uint32_t))) return 1;
         S->cap = cap;
     }}
     return 0;
@@ -461,7 +454,7 @@ part_t *mc_part_new(int parts, int self, uint64_t select_lo, uint64_t select_hi)
     P->out = calloc(parts, sizeof(batch_t));
     P->cap_levels = 64;
     P->starts = calloc(P->cap_levels, sizeof(int64_t));
-    if (!P->out || !P->starts || set_init(&P->own, 1) || set_init(&P->produced, 0))
+    if (!P->out || !P->starts || set_init(&P->own))
         return NULL;
     P->n_levels = 1;  /* level 0: the initial states, own[0 .. starts[1]) */
     return P;
@@ -469,7 +462,7 @@ part_t *mc_part_new(int parts, int self, uint64_t select_lo, uint64_t select_hi)
 
 void mc_part_free(part_t *P) {{
     if (!P) return;
-    set_free(&P->own); set_free(&P->produced);
+    set_free(&P->own);
     for (int d = 0; d < P->parts; d++) {{ free(P->out[d].states); free(P->out[d].keys); }}
     free(P->out); free(P->starts); free(P->sorted); free(P);
 }}
@@ -491,12 +484,14 @@ static void begin_level(part_t *P) {{
     for (int k = 0; k < {n_props}; k++) P->hit_rank[k] = P->hit_action[k] = -1;
     P->dead = -1; P->domain[0] = -1; P->transitions = 0;
     for (int d = 0; d < P->parts; d++) P->out[d].n = 0;
-    set_clear(&P->produced);
 }}
 
 /* Successor y with its key: a state this partition owns goes straight into its store as part of
    the next level (its first key here is the smallest here: parents come in rank order, actions in
-   order); another partition's is sent to it, once per level. */
+   order); another partition's is sent to it, as often as it is reached: its owner keeps the
+   smallest key. (A set of what was sent, to send each once, cost the sender a lookup for every
+   such successor and more than the owner's added lookups, which `mc_part_receive` fetches ahead:
+   vfio-v2 devs=2 pages=4, 1.28-1.33 CPU s a worker with it, 1.21-1.24 without.) */
 static inline int emit(part_t *P, st_t y, int64_t key) {{
     const uint64_t h = hash(y);
     const int d = P->local ? owner(P, y) : owner_of(h, P->parts);
@@ -505,8 +500,6 @@ static inline int emit(part_t *P, st_t y, int64_t key) {{
         if (set_seek(&P->own, y, h, &slot) >= 0) return 0;
         return set_add(&P->own, y, slot, key);
     }}
-    if (set_seek(&P->produced, y, h, &slot) >= 0) return 0;
-    if (set_add(&P->produced, y, slot, key)) return 1;
     batch_t *b = &P->out[d];
     if (b->n == b->cap) {{
         int64_t cap = b->cap ? b->cap * 2 : 4096;
