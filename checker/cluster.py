@@ -229,14 +229,16 @@ class Partition:
     and the peak memory) that the coordinator reads with `progress`."""
 
     def __init__(self, model: bytes, index: int, count: int):
-        """``model``: `pickled_model`'s bytes. Partition ``index`` of ``count``."""
-        system, symmetric_for, active, source, mask, spread = pickle.loads(model)
+        """``model``: `pickled_model`'s bytes. Partition ``index`` of ``count``; its store is
+        made by `meet`, which brings the owner mask (the coordinator chooses it meanwhile). A
+        native library that cannot be built here raises `NativeUnavailable` now."""
+        system, symmetric_for, active, source, spread = pickle.loads(model)
         if source is not None:
-            from .native.partition import NativePartition
-            self.share: Any = NativePartition(system, source, active, index, count, mask)
-        else:
-            symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
-            self.share = PythonPartition(system, symmetry, index, count, mask)
+            from .native.build import load
+
+            load(source)
+        self.model = (system, symmetric_for, active, source)
+        self.share: Any = None
 
         self.index, self.n_actions, self.spread = index, max(1, len(system.actions)), spread
         self.peers: list[Any] = []  # every partition's actor, by index, this one's too (set by `meet`)
@@ -264,26 +266,33 @@ class Partition:
 
     @staticmethod
     def pickled_model(system: System, symmetric_for: list[str] | None, active: Active, source: str | None,
-                      mask: int, spread: bool) -> bytes:
+                      spread: bool) -> bytes:
         """What every partition is made from, pickled here once: Dask walks and tokenizes a
         task's arguments, and for a System that took 0.2 to 0.4 s of a search's start (vfio-v2
         devs=2 pages=4) against 0.03 s for these bytes. ``source``: the native partition's C
-        source, or None for the compiled Python one; ``mask``: the bits of a state that decide
-        its owner (`partitioning.owner_mask`); ``spread``: rank by ranges (else every
+        source, or None for the compiled Python one; ``spread``: rank by ranges (else every
         partition hears every key; see `run`)."""
-        return pickle.dumps((system, symmetric_for, active, source, mask, spread),
-                            protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps((system, symmetric_for, active, source, spread), protocol=pickle.HIGHEST_PROTOCOL)
 
-    def meet(self, peers: list[Any], addresses: list[tuple[str, int]] | None, secret: bytes) -> None:
-        """The peers' proxies, and with ``addresses`` (every partition's `listen`), the direct
-        links that carry the levels' messages instead of them (``secret``: what a connection
-        between partitions starts with, `Links.join`). The proxies are made here, so
-        that they call from this worker: a proxy that arrives unpickled (workers that are
-        threads of one process) is still bound to its actor's own worker, and Dask would run
-        an async method on it as a local call and drop the coroutine (the search then waited
-        for successors that never came)."""
+    def meet(self, peers: list[Any], addresses: list[tuple[str, int]] | None, secret: bytes,
+             mask: int) -> None:
+        """This partition's store, for the states whose bits in ``mask`` hash to it
+        (`partitioning.owner_mask`); the peers' proxies; and with ``addresses`` (every
+        partition's `listen`), the direct links that carry the levels' messages instead of them
+        (``secret``: what a connection between partitions starts with, `Links.join`). The
+        proxies are made here, so that they call from this worker: a proxy that arrives
+        unpickled (workers that are threads of one process) is still bound to its actor's own
+        worker, and Dask would run an async method on it as a local call and drop the coroutine
+        (the search then waited for successors that never came)."""
         from distributed.actor import Actor
 
+        system, symmetric_for, active, source = self.model
+        if source is not None:
+            from .native.partition import NativePartition
+            self.share = NativePartition(system, source, active, self.index, len(peers), mask)
+        else:
+            symmetry = Symmetry.of(system, symmetric_for) if symmetric_for is not None else None
+            self.share = PythonPartition(system, symmetry, self.index, len(peers), mask)
         self.peers = [Actor(p._cls, p._address, p.key) for p in peers]
         if addresses is None:
             if self.links is not None:
@@ -496,6 +505,10 @@ class Partition:
                                  deadlock=checks.deadlock and dead < 0)
             level += 1
 
+    def traces(self, ends: dict[Any, tuple[int, int]], n_actions: int) -> dict[Any, Any]:
+        """`trace` of each (level, rank) in ``ends``, by name (one message for them all)."""
+        return {name: self.trace(level, rank, n_actions) for name, (level, rank) in ends.items()}
+
     def trace(self, level: int, rank: int, n_actions: int) -> tuple[list[tuple[int, int]], int] | None:
         """The sequential search's path back from the state at ``rank`` in ``level``, as far as
         this partition owns its states (usually far: successors mostly stay with their parent's
@@ -704,29 +717,27 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     source = _native_source(backend, system, packing, sym, first, on_progress)
     from .partitioning import owner_mask  # (NumPy, of the cluster extra)
 
-    mask = owner_mask(system, n, sym)
-
     def start(source: str | None) -> list[Any]:
-        model = Partition.pickled_model(system, symmetric_for, first, source, mask, n > EVERY_KEY)
-        futures = [client.submit(Partition, model, i, n, actor=True, workers=[w], allow_other_workers=False,
-                                 pure=False)
-                   for i, w in enumerate(connection.workers)]
-        return [f.result() for f in futures]
+        model = Partition.pickled_model(system, symmetric_for, first, source, n > EVERY_KEY)
+        return [client.submit(Partition, model, i, n, actor=True, workers=[w], allow_other_workers=False,
+                              pure=False) for i, w in enumerate(connection.workers)]
 
+    making = start(source)
+    mask = owner_mask(system, n, sym)  # while the workers make their partitions
     try:
-        parts = start(source)
+        parts = [f.result() for f in making]
     except NativeUnavailable as exc:  # a worker on another machine, without a C compiler
         if backend == "native":
             raise NativeUnavailable(f"--backend native: a worker cannot build its partition: {exc}") from None
         if on_progress is not None:
             on_progress({"note": f"a worker cannot build its native partition ({exc}); "
                                  "the workers run the Python backend"})
-        source, parts = None, start(None)
+        source, parts = None, [f.result() for f in start(None)]
     addresses = [f.result() for f in [p.listen() for p in parts]] if direct else [None]
     if None in addresses:  # a worker on a transport the links do not take: Dask's messages, for all
         addresses = None
     secret = secrets.token_bytes(16)
-    for f in [p.meet(parts, addresses, secret) for p in parts]:  # successors then go partition to partition
+    for f in [p.meet(parts, addresses, secret, mask) for p in parts]:  # then partition to partition
         f.result()
 
     limits = Limits(max_states, timeout, on_progress)
@@ -827,10 +838,9 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
         initial state, followed inside each partition as far as it owns them, all at once."""
         steps: dict[str | None, list[tuple[int, int]]] = {name: [] for name in ends}
         while ends:
-            asked = {name: [p.trace(level, rank, n_actions) for p in parts]
-                     for name, (level, rank) in ends.items()}
-            for name, futures in asked.items():
-                part, rank = next(a for a in (f.result() for f in futures) if a)  # from the state's owner
+            answers = [f.result() for f in [p.traces(ends, n_actions) for p in parts]]
+            for name in list(ends):
+                part, rank = next(a[name] for a in answers if a[name])  # from the state's owner
                 steps[name] += part
                 if rank < 0:
                     del ends[name]
