@@ -65,6 +65,10 @@ _POLL = 0.1  # seconds between the coordinator's readings of the partitions' pro
 _HALT_WAIT = 10.0  # seconds a halted partition has to finish its level
 _LINK_WAIT = 30.0  # seconds partitions have to open their direct links to each other
 EVERY_KEY = 8  # up to this many partitions, every partition hears every key (`Partition.run`)
+# Up to this many partitions, the levels' messages go by direct links: each partition keeps a
+# connection and two threads per peer, so past it they go as Dask actor calls (which share
+# each worker's event loop and Dask's own connections).
+MOST_LINKED = 64
 
 
 # A local cluster's processes run no dashboard and sample nothing: with the defaults, a worker's
@@ -697,7 +701,8 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     number of states, the depth and the counterexamples equal `explicit.explore`'s. ``backend``
     is the partitions' expansion, as for the sequential search (``auto``: native when it can).
     ``direct``: the levels' messages go by direct links between the partitions (`links.py`)
-    where every worker's transport allows; else (and with False) as Dask actor calls.
+    where every worker's transport allows and there are at most `MOST_LINKED` partitions; else
+    (and with False) as Dask actor calls.
 
     Time per level: the slowest partition's expansion, merge and ranking, and one wait for its
     peers' successors (the keys that rank a level travel while the next one is expanded, in
@@ -733,7 +738,7 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
             on_progress({"note": f"a worker cannot build its native partition ({exc}); "
                                  "the workers run the Python backend"})
         source, parts = None, [f.result() for f in start(None)]
-    addresses = [f.result() for f in [p.listen() for p in parts]] if direct else [None]
+    addresses = [f.result() for f in [p.listen() for p in parts]] if direct and n <= MOST_LINKED else [None]
     if None in addresses:  # a worker on a transport the links do not take: Dask's messages, for all
         addresses = None
     secret = secrets.token_bytes(16)
