@@ -831,6 +831,8 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
                 raise ClusterRefused("the partitions stopped without the search ending")
     except KeyboardInterrupt:
         stop_reason.insert(0, INTERRUPTED)
+    except OSError as exc:  # Dask's word for a worker that went away (killed, out of memory)
+        raise ClusterRefused(f"a worker was lost during the search ({exc}); no verdict is given") from None
     finally:  # stop the partitions after the level under way (they may have gone on past a limit)
         with contextlib.suppress(Exception):
             for f in [p.halt() for p in parts]:

@@ -246,6 +246,29 @@ def test_ctrl_c_keeps_the_verdicts_decided_so_far(local2, monkeypatch):
     assert cluster.stats.states < sequential.stats.states
 
 
+@pytest.mark.slow
+def test_a_worker_lost_mid_search_ends_the_run_in_one_line(tmp_path):
+    """A worker killed during the search (out of memory, say): its peer stops at once (its link
+    closed without a last message) and the run ends in one line, exit 2, no traceback."""
+    cmd = [sys.executable, "-P", "-m", "migcheck", "check", "guest-assisted", "--variant", "disable-first",
+           "--property", "completeness", "--set", "pages=4", "--set", "slots=3", "--cluster", "local:2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        time.sleep(20)  # the cluster is up and the search under way (it needs minutes)
+        assert proc.poll() is None, proc.communicate()
+        workers = [line.split()[0] for line in _group(proc.pid) if "spawn_main" in line]
+        assert workers, _group(proc.pid)
+        os.kill(int(workers[-1]), signal.SIGKILL)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 2 and "Traceback" not in out + err, out + err
+    assert len(err.strip().splitlines()) == 1 and "bug in migcheck" not in err, err
+    assert re.search(r"worker was lost|link closed before its last message", err), err
+
+
 def _group(pgid: int) -> list[str]:
     ps = subprocess.run(["pgrep", "-a", "-g", str(pgid)], capture_output=True, text=True).stdout
     return ps.splitlines()
