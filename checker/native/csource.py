@@ -431,7 +431,7 @@ static int grow(set_t *S) {{
 }}
 
 /* Add y (absent, to go at `slot`) with `key`; 1 when out of memory. */
-static int set_add(set_t *S, st_t y, uint64_t slot, int64_t key) {{
+static inline int set_add(set_t *S, st_t y, uint64_t slot, int64_t key) {{
     if (grow(S) || S->n >= 0x7fffffff) return 1;
     S->table[slot] = (uint32_t)(S->n + 1);
     S->states[S->n] = y; S->keys[S->n] = key;
