@@ -42,6 +42,7 @@ import secrets
 import signal
 import threading
 import time
+import warnings
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -130,7 +131,10 @@ def connect(spec: str, timeout: float = 10) -> Iterator[Connection]:
             try:
                 import dask
 
-                with dask.config.set(_QUIET):  # the workers' nannies pass it on
+                # (another cluster on this machine holds the scheduler's HTTP port, 8787: it
+                # takes another, and says so on stderr, in the middle of migcheck's output)
+                with dask.config.set(_QUIET), warnings.catch_warnings():  # the nannies pass _QUIET on
+                    warnings.filterwarnings("ignore", message="Port .* is already in use")
                     cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                            dashboard_address=None, silence_logs=logging.CRITICAL)
             finally:

@@ -246,6 +246,15 @@ def test_ctrl_c_keeps_the_verdicts_decided_so_far(local2, monkeypatch):
     assert cluster.stats.states < sequential.stats.states
 
 
+def test_a_second_local_cluster_says_nothing_of_ports(local2):
+    """With a cluster already on this machine (``local2`` holds the scheduler's HTTP port 8787,
+    or another did before it), a second one takes other ports without a word on stderr."""
+    cmd = [sys.executable, "-P", "-m", "migcheck", "check", "two-phase-commit", "--set", "rms=3",
+           "--cluster", "local:1"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
 @pytest.mark.slow
 def test_a_worker_lost_mid_search_ends_the_run_in_one_line(tmp_path):
     """A worker killed during the search (out of memory, say): its peer stops at once (its link
