@@ -8,7 +8,7 @@ machine's load falls on all of them; seconds are each search's best run. A clust
 before its timing begins and closed after. The script fails unless every search finds the same
 states, depth and verdicts. Per cluster run it prints the states on each worker, each worker's
 memory (resident before the search, and its peak, from ``VmHWM``), the bytes of successor
-batches sent per state, the seconds the slowest worker spent working per level (the rest of
+batches sent per state and per level, the seconds the slowest worker spent working per level (the rest of
 the time is communication and the coordinator) and each worker's CPU seconds of work (below
 the wall seconds when its core is shared), and the 1-minute load average before and after.
 
@@ -35,6 +35,14 @@ def resident_mib() -> float:
     """A worker's resident memory now (run on the workers with ``client.run``)."""
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+
+
+def per_level(levels: list[dict]) -> str:
+    """The bytes sent a level (successors and keys, all workers): their mean and the largest."""
+    sent = [lv["bytes"] + lv["key_bytes"] for lv in levels]
+    top = max(range(len(sent)), key=sent.__getitem__)
+    mean = sum(sent) / len(sent)
+    return f"{mean / 1024:.0f} KiB on average, {sent[top] / 1024:.0f} KiB at most (level {top})"
 
 
 def model_arguments() -> argparse.ArgumentParser:
@@ -100,7 +108,7 @@ def main() -> None:
                     f"\n{'':18} per worker {[w['states'] for w in r.workers]} states, resident before "
                     f"{[round(b, 1) for b in before]} MiB, peak {[w['peak_rss_mib'] for w in r.workers]} MiB"
                     f"\n{'':18} sent per state: successors {per_state['bytes']:.1f} B, keys "
-                    f"{per_state['key_bytes']:.1f} B; the slowest "
+                    f"{per_state['key_bytes']:.1f} B; per level {per_level(r.levels)}; the slowest "
                     f"worker's work {slowest:.2f} s of {sum(lv['seconds'] for lv in r.levels):.2f} s "
                     f"in {len(r.levels)} levels; CPU seconds of work per worker {cpu}"
                 )
