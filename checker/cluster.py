@@ -746,8 +746,20 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
     if None in addresses:  # a worker on a transport the links do not take: Dask's messages, for all
         addresses = None
     secret = secrets.token_bytes(16)
-    for f in [p.meet(parts, addresses, secret, mask) for p in parts]:  # then partition to partition
-        f.result()
+
+    def meet(addresses: list[tuple[str, int]] | None) -> None:
+        for f in [p.meet(parts, addresses, secret, mask) for p in parts]:  # then partition to partition
+            f.result()
+
+    try:
+        meet(addresses)
+    except OSError as exc:  # the workers cannot open each other's ports (a firewall, say)
+        if addresses is None:
+            raise
+        if on_progress is not None:
+            on_progress({"note": f"the partitions could not link to each other ({exc}); "
+                                 "their messages go through Dask"})
+        meet(None)
 
     limits = Limits(max_states, timeout, on_progress)
     started, stop_reason = limits.started, limits.stop_reason

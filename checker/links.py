@@ -51,7 +51,8 @@ def link_host(worker_address: str) -> str | None:
 
 
 class Links:
-    """One partition's links: `listen` first (everywhere), then `join` with every address."""
+    """One partition's links: made first on every partition (each then listens on its
+    `address`), then `join`ed with every partition's address."""
 
     def __init__(self, host: str):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

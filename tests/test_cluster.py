@@ -495,6 +495,22 @@ def test_a_broken_link_stops_the_search_in_one_line_instead_of_waiting(threads, 
         explore_cluster(system, threads)
 
 
+def test_partitions_that_cannot_link_use_dask_messages(threads, monkeypatch):
+    """Workers that cannot open each other's ports (a firewall) fall back to Dask's messages,
+    with a note, and give the same answers."""
+    from migcheck.checker import links
+
+    def refused(self, *args, **kwargs):
+        raise ConnectionRefusedError("refused here")
+
+    monkeypatch.setattr(links.Links, "join", refused)
+    system = build(bundled("two-phase-commit").variants()["commit-without-votes"], {"rms": 4})
+    notes = []
+    result = explore_cluster(system, threads, on_progress=lambda e: notes.append(e.get("note")))
+    assert summary(result) == summary(explore(system, backend="python"))
+    assert any(n and "could not link to each other (refused here)" in n for n in notes), notes
+
+
 def test_link_hosts_follow_the_workers_transport():
     from migcheck.checker.links import link_host
 
