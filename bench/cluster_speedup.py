@@ -2,15 +2,16 @@
 
 For one model: the sequential native search, then the cluster search on ``local:1`` and
 ``local:2`` with native partitions (with ``--messages``, also ``local:2`` with the levels'
-messages as Dask actor calls instead of the direct links; with ``--python``, the sequential and
-``local:2`` searches on the compiled Python backend), in turn, ``--repeat`` times, so that a change in the
-machine's load falls on all of them; seconds are each search's best run. A cluster is started
-before its timing begins and closed after. The script fails unless every search finds the same
-states, depth and verdicts. Per cluster run it prints the states on each worker, each worker's
-memory (resident before the search, and its peak, from ``VmHWM``), the bytes of successor
-batches sent per state and per level, the seconds the slowest worker spent working per level (the rest of
-the time is communication and the coordinator) and each worker's CPU seconds of work (below
-the wall seconds when its core is shared), and the 1-minute load average before and after.
+messages as Dask actor calls instead of the direct links; with ``--python``, the sequential
+and ``local:2`` searches on the compiled Python backend), in turn, ``--repeat`` times, so that
+a change in the machine's load falls on all of them; seconds are each search's best run. A
+cluster is started before its timing begins and closed after. The script fails unless every
+search finds the same states, depth and verdicts. Per cluster run it prints the states on each
+worker, each worker's memory (resident before the search, and its peak, from ``VmHWM``), the
+bytes of successor batches sent per state and per level, the seconds the slowest worker spent
+working per level (the rest of the time is communication and the coordinator) and each
+worker's CPU seconds of work (below the wall seconds when its core is shared), and the
+1-minute load average before and after.
 
     python bench/cluster_speedup.py [--repeat 3] [--python]
         [--model guest-assisted --variant disable-first --set pages=4] [--symmetry] [--messages]

@@ -236,9 +236,10 @@ class Partition:
     Each level leaves a record (what it decided, its counts, the bytes sent, the seconds worked
     and the peak memory) that the coordinator reads with `progress`."""
 
-    def __init__(self, model: bytes, index: int, count: int):
-        """``model``: `pickled_model`'s bytes. Partition ``index`` of ``count``; its store is
-        made by `meet`, which brings the owner mask (the coordinator chooses it meanwhile). A
+    def __init__(self, model: bytes, index: int):
+        """``model``: `pickled_model`'s bytes. Partition ``index`` (of as many as `meet` brings
+        peers); its store is made by `meet`, which brings the owner mask (the coordinator
+        chooses it meanwhile). A
         native library that cannot be built here raises `NativeUnavailable` now."""
         system, symmetric_for, active, source, spread = pickle.loads(model)
         if source is not None:
@@ -348,12 +349,13 @@ class Partition:
         """Send a peer a message of ``kind`` (see `_handle`): by the direct link, or else as a
         call of the peer's actor method of that name (its future kept: its error is seen
         later); ``size``: the bytes of keys or positions it carries, for the level's record."""
+        future = None
         if self.links is not None:
             self.links.send(peer, kind, *message)
         else:
             future = getattr(self.peers[peer], kind)(*message)
         with self.arrived:
-            if self.links is None:
+            if future is not None:
                 self.sent.append(future)
             self.sent_bytes += size
 
@@ -728,7 +730,7 @@ def explore_cluster(system: System, connection: Connection, properties: list[str
 
     def start(source: str | None) -> list[Any]:
         model = Partition.pickled_model(system, symmetric_for, first, source, n > EVERY_KEY)
-        return [client.submit(Partition, model, i, n, actor=True, workers=[w], allow_other_workers=False,
+        return [client.submit(Partition, model, i, actor=True, workers=[w], allow_other_workers=False,
                               pure=False) for i, w in enumerate(connection.workers)]
 
     making = start(source)

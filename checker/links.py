@@ -98,17 +98,9 @@ class Links:
         thread.start()
         self.threads.append(thread)
 
-    def send(self, peer: int, *message: Any) -> int:
-        """Queue ``message`` for ``peer``; its size in bytes."""
-        frame = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        self.outgoing[peer].put(frame)
-        return len(frame)
-
-    def flush(self) -> None:
-        """Wait until every message queued so far is sent; raise if a link broke."""
-        for q in self.outgoing.values():
-            q.join()
-        self.check()
+    def send(self, peer: int, *message: Any) -> None:
+        """Queue ``message`` for ``peer``."""
+        self.outgoing[peer].put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
     def check(self) -> None:
         if self.failure is not None:
@@ -116,16 +108,18 @@ class Links:
 
     def close(self) -> None:
         """Send every queued message and a last one, then close this partition's side."""
-        for peer in self.outgoing:
-            self.send(peer, _BYE)
-            self.outgoing[peer].put(None)
+        self._last(_BYE)
         for q in self.outgoing.values():
             q.join()
 
     def abort(self, reason: str) -> None:
         """This partition failed: tell every peer why, as its last message, and close."""
-        for q in self.outgoing.values():
-            q.put(pickle.dumps((_ABORT, reason)))
+        self._last(_ABORT, reason)
+
+    def _last(self, *message: Any) -> None:
+        """Queue ``message`` for every peer, then the end of its writer."""
+        for peer, q in self.outgoing.items():
+            self.send(peer, *message)
             q.put(None)
 
     def _write(self, sock: socket.socket, peer: int) -> None:
