@@ -60,23 +60,30 @@ def _state_const(value: int) -> str:
     return f"(((st_t){value >> 64}ull << 64) | (st_t){value & ((1 << 64) - 1)}ull)"
 
 
+_DRAIN = "if (drain(S, &Q)) return EV_NOMEM;"  # the successors waiting go in before any return
+
+
 class _Sequential:
     """The outer loop's hooks for ``mc_search``: a decision is returned as an event (the search
-    resumes at that state with the property switched off); a successor is stored."""
+    resumes at that state with the property switched off); a successor is queued for its visit,
+    all of them visited before any return."""
 
     mutable = False
 
+    def __init__(self, n_actions: int):
+        self.n_actions = n_actions
+
     def hit(self, kind: str, k: int, a_i: int | None = None) -> str:
-        return f"return event(S, ev, EV_{kind.upper()}, {k}, i, t0, {a_i or 0}, 0, 0);"
+        return f"{{ {_DRAIN} return event(S, ev, EV_{kind.upper()}, {k}, i, t0, {a_i or 0}, 0, 0); }}"
 
     def escape(self, a_i: int, s: int) -> str:
-        return f"return event(S, ev, EV_DOMAIN, {a_i}, i, t0, 0, {s}, n{s});"
+        return f"{{ {_DRAIN} return event(S, ev, EV_DOMAIN, {a_i}, i, t0, 0, {s}, n{s}); }}"
 
     def keep(self, a_i: int) -> str:
-        return f"if (visit(S, y, i, {a_i})) return EV_NOMEM;"
+        return f"if (enqueue(S, &Q, y, i * {self.n_actions} + {a_i})) return EV_NOMEM;"
 
     def deadlock(self) -> str:
-        return "return event(S, ev, EV_DEADLOCK, -1, i, t0, 0, 0, 0);"
+        return f"{{ {_DRAIN} return event(S, ev, EV_DEADLOCK, -1, i, t0, 0, 0, 0); }}"
 
 
 class _Chunk:
@@ -95,7 +102,7 @@ class _Chunk:
 
     def escape(self, a_i: int, s: int) -> str:
         return (f"{{ P->domain[0] = rank; P->domain[1] = {a_i}; P->domain[2] = {s}; P->domain[3] = n{s}; "
-                "P->transitions = t0; return 0; }")
+                "P->transitions = t0; return drain(P, KEEP_FIRST) ? -1 : 0; }")
 
     def keep(self, a_i: int) -> str:
         return f"if (emit(P, y, rank * {self.n_actions} + {a_i})) return -1;"
@@ -160,15 +167,17 @@ def _expansion(system: System, packing: Packing, active: Active, hooks: _Sequent
 
 
 def _search(system: System, packing: Packing, active: Active) -> str:
-    hooks = _Sequential()
+    hooks = _Sequential(max(1, len(system.actions)))
     lines = ["int mc_search(store_t *S, int64_t i, const uint8_t *decided, tick_fn tick, event_t *ev) {",
              "    int64_t t = 0;", *_flags(system, active, hooks, "S->n_props"),
-             "    for (; i < S->n; i++) {",
+             "    queue_t Q = {.in = 0, .out = 0};  /* successors waiting for their visit */",
+             "    for (;; i++) {",
+             f"        if (i >= S->n) {{ {_DRAIN} if (i >= S->n) break; }}",
              "        const st_t x = S->states[i];",
              "        const int64_t t0 = t;",
              *_expansion(system, packing, active, hooks, "S->fired"),
-             "        if (!((i + 1) & 1023) && tick(i + 1)) "
-             "return event(S, ev, EV_LIMIT, -1, i + 1, t, 0, 0, 0);",
+             f"        if (!((i + 1) & 1023)) {{ {_DRAIN} "
+             "if (tick(i + 1)) return event(S, ev, EV_LIMIT, -1, i + 1, t, 0, 0, 0); }",
              "    }",
              "    return event(S, ev, EV_DONE, -1, i, t, 0, 0, 0);",
              "}"]
@@ -200,7 +209,7 @@ def generate_partition(system: System, packing: Packing, active: Active, canonic
             *_expansion(system, packing, active, hooks, "P->fired"),
             "    }",
             "    P->transitions = t;",
-            "    return 0;",
+            "    return drain(P, KEEP_FIRST) ? -1 : 0;",
             "}"]
     return "\n".join(out) + "\n"
 
@@ -222,6 +231,36 @@ static void fill(const st_t *states, int64_t n, uint32_t *table, uint64_t mask) 
         while (table[h]) h = (h + 1) & mask;
         table[h] = (uint32_t)(j + 1);
     }
+}
+
+/* Successors wait AHEAD steps between their hash and their lookup, in the order they came: the
+   table slot each needs is fetched when it comes, the state that slot points to half way, so the
+   two cache misses of a lookup overlap with the next successors' instead of stalling the search
+   (guest-assisted pages = 4: the sequential search 1.72 times as fast). The lookups themselves
+   happen in the same order as without the wait, so state numbers, edges and first keys do too;
+   a search takes every waiting successor before it returns. */
+#define AHEAD 16
+typedef struct { st_t y; uint64_t h; int64_t key; } waiting_t;
+typedef struct { waiting_t w[AHEAD]; uint64_t in, out; } queue_t;
+
+static inline int queue_full(const queue_t *Q) { return Q->in - Q->out == AHEAD; }
+
+/* The oldest successor waiting (NULL: none); it must be looked up before the next queue_put. */
+static inline const waiting_t *queue_next(queue_t *Q) {
+    return Q->out < Q->in ? &Q->w[Q->out++ % AHEAD] : NULL;
+}
+
+/* Queue y (of hash h) with its key, into a queue that is not full, for the table and states given. */
+static inline void queue_put(queue_t *Q, st_t y, uint64_t h, int64_t key,
+                             const uint32_t *table, uint64_t mask, const st_t *states) {
+    waiting_t *w = &Q->w[Q->in % AHEAD];
+    w->y = y; w->h = h; w->key = key;
+    __builtin_prefetch(&table[h & mask]);
+    if (Q->in - Q->out >= AHEAD / 2) {
+        const uint32_t j = table[Q->w[(Q->in - AHEAD / 2) % AHEAD].h & mask];
+        if (j) __builtin_prefetch(&states[j - 1]);
+    }
+    Q->in++;
 }
 
 /* Replace *table (of *mask + 1 slots) by one twice its size holding states[0 .. n); 1: no memory. */
@@ -300,9 +339,10 @@ static int push_edge(store_t *S, int64_t from, int64_t a, int64_t to) {{
     return 0;
 }}
 
-/* Add state y (found from state `parent` by action `a`) unless it was seen; record the edge. */
-static int visit(store_t *S, st_t y, int64_t parent, int64_t a) {{
-    uint64_t h = hash(y) & S->mask;
+/* Add state y (of hash h, found from state `parent` by action `a`) unless it was seen; record
+   the edge. */
+static int visit(store_t *S, st_t y, uint64_t h, int64_t parent, int64_t a) {{
+    h &= S->mask;
     uint32_t j;
     while ((j = S->table[h]) != 0) {{
         if (S->states[j - 1] == y) return S->graph ? push_edge(S, parent, a, j - 1) : 0;
@@ -328,7 +368,7 @@ int mc_add_initial(store_t *S, uint64_t lo, uint64_t hi) {{
     st_t x = (st_t)lo;
     if (sizeof(st_t) > 8) x |= (st_t)hi << 32 << 32;
     int64_t before = S->n;
-    if (visit(S, x, -1, 0)) return -1;
+    if (visit(S, x, hash(x), -1, 0)) return -1;
     return S->n > before;
 }}
 
@@ -347,6 +387,23 @@ int64_t mc_depth(store_t *S, int64_t i) {{
     int64_t d = 0;
     while (i >= 0 && S->parents[i] >= 0) {{ i = S->parents[i]; d++; }}
     return d;
+}}
+
+/* A successor's visit, through the queue (`queue_put`); its key is parent × actions + action. */
+static inline int visit_waiting(store_t *S, const waiting_t *w) {{
+    return visit(S, w->y, w->h, w->key / {n_actions}, w->key % {n_actions});
+}}
+
+static inline int enqueue(store_t *S, queue_t *Q, st_t y, int64_t key) {{
+    if (queue_full(Q) && visit_waiting(S, queue_next(Q))) return 1;
+    queue_put(Q, y, hash(y), key, S->table, S->mask, S->states);
+    return 0;
+}}
+
+static int drain(store_t *S, queue_t *Q) {{
+    for (const waiting_t *w; (w = queue_next(Q)) != NULL;)
+        if (visit_waiting(S, w)) return 1;
+    return 0;
 }}
 
 /* Return an event; a state left part way is expanded again on resumption, so its edges go. */
@@ -386,6 +443,7 @@ typedef struct {{
     int64_t *sorted; int64_t cap_sorted;  /* the last level's keys in rank order (mc_part_keys) */
     uint8_t fired[{n_actions}];
     int64_t hit_rank[{n_props}], hit_action[{n_props}], dead, domain[4], transitions;
+    queue_t queue;        /* owned successors waiting for their lookup (`emit`, `mc_part_receive`) */
 }} part_t;
 
 int64_t mc_sizeof_state(void) {{ return sizeof(st_t); }}
@@ -486,20 +544,40 @@ static void begin_level(part_t *P) {{
     for (int d = 0; d < P->parts; d++) P->out[d].n = 0;
 }}
 
-/* Successor y with its key: a state this partition owns goes straight into its store as part of
-   the next level (its first key here is the smallest here: parents come in rank order, actions in
-   order); another partition's is sent to it, as often as it is reached: its owner keeps the
-   smallest key. (A set of what was sent, to send each once, cost the sender a lookup for every
-   such successor and more than the owner's added lookups, which `mc_part_receive` fetches ahead:
-   vfio-v2 devs=2 pages=4, 1.28-1.33 CPU s a worker with it, 1.21-1.24 without.) */
+/* Take a successor waiting in the queue into the store, unless it is there: in the level being
+   made (at or past `lo`) it keeps the smaller key. 1 when out of memory. */
+static inline int take(part_t *P, const waiting_t *w, int64_t lo) {{
+    set_t *S = &P->own;
+    uint64_t slot;
+    const int64_t at = set_seek(S, w->y, w->h, &slot);
+    if (at < 0) return set_add(S, w->y, slot, w->key);
+    if (at >= lo && w->key < S->keys[at]) S->keys[at] = w->key;
+    return 0;
+}}
+
+#define KEEP_FIRST INT64_MAX  /* as `lo`: no key is lowered (a level's own successors come in key order) */
+static inline int put(part_t *P, st_t y, uint64_t h, int64_t key, int64_t lo) {{
+    if (queue_full(&P->queue) && take(P, queue_next(&P->queue), lo)) return 1;
+    queue_put(&P->queue, y, h, key, P->own.table, P->own.mask, P->own.states);
+    return 0;
+}}
+
+static int drain(part_t *P, int64_t lo) {{
+    for (const waiting_t *w; (w = queue_next(&P->queue)) != NULL;)
+        if (take(P, w, lo)) return 1;
+    return 0;
+}}
+
+/* Successor y with its key: a state this partition owns goes into its store as part of the next
+   level (its first key here is the smallest here: parents come in rank order, actions in order,
+   and the queue keeps that order); another partition's is sent to it, as often as it is reached:
+   its owner keeps the smallest key. (A set of what was sent, to send each once, cost the sender
+   a lookup for every such successor and more than the owner's added lookups: vfio-v2 devs=2
+   pages=4, 1.28-1.33 CPU s a worker with it, 1.21-1.24 without.) */
 static inline int emit(part_t *P, st_t y, int64_t key) {{
     const uint64_t h = hash(y);
     const int d = P->local ? owner(P, y) : owner_of(h, P->parts);
-    uint64_t slot;
-    if (d == P->self) {{
-        if (set_seek(&P->own, y, h, &slot) >= 0) return 0;
-        return set_add(&P->own, y, slot, key);
-    }}
+    if (d == P->self) return put(P, y, h, key, KEEP_FIRST);
     batch_t *b = &P->out[d];
     if (b->n == b->cap) {{
         int64_t cap = b->cap ? b->cap * 2 : 4096;
@@ -569,46 +647,26 @@ static int order_level(part_t *P, int64_t lo) {{
 /* The next level: the states this partition put in its store while expanding, and the other
    partitions' successors (batches sorted by key), a state not owned before keeping its smallest
    key; then in key order, which is rank order. Returns the number of new states (-1: no memory);
-   their keys are at mc_part_keys. A batch's table slots, then the states they point to, are
-   fetched ahead: the batch is known whole, unlike a search's successors. */
-#define AHEAD 16
+   their keys are at mc_part_keys. The batches' lookups go through the queue, as `emit`'s. */
 int64_t mc_part_receive(part_t *P, int64_t n_batches, const char **states, const char **keys,
                         const int64_t *counts) {{
-    set_t *S = &P->own;
     const int64_t lo = P->starts[P->n_levels];
-    uint64_t slot, hashes[AHEAD];
-    for (int64_t b = 0; b < n_batches; b++) {{
-        const int64_t c = counts[b];
-        for (int64_t j = 0; j + 1 < c + AHEAD; j++) {{
-            if (j < c) {{  /* the table slot of state j, for its turn AHEAD steps on */
-                st_t y;
-                memcpy(&y, states[b] + j * sizeof(st_t), sizeof y);
-                hashes[j % AHEAD] = hash(y);
-                __builtin_prefetch(&S->table[hashes[j % AHEAD] & S->mask]);
-            }}
-            const int64_t half = j - AHEAD / 2;  /* the state its slot points to, for half way */
-            if (half >= 0 && half < c) {{
-                uint32_t e = S->table[hashes[half % AHEAD] & S->mask];
-                if (e) __builtin_prefetch(&S->states[e - 1]);
-            }}
-            const int64_t k = j - AHEAD + 1;  /* hashes[k % AHEAD] is used before j + 1 refills it */
-            if (k < 0) continue;
+    for (int64_t b = 0; b < n_batches; b++)
+        for (int64_t j = 0; j < counts[b]; j++) {{
             st_t y; int64_t key;
-            memcpy(&y, states[b] + k * sizeof(st_t), sizeof y);
-            memcpy(&key, keys[b] + k * sizeof(int64_t), sizeof key);
-            int64_t at = set_seek(S, y, hashes[k % AHEAD], &slot);
-            if (at < 0) {{ if (set_add(S, y, slot, key)) return -1; }}
-            else if (at >= lo && key < S->keys[at]) S->keys[at] = key;
+            memcpy(&y, states[b] + j * sizeof(st_t), sizeof y);
+            memcpy(&key, keys[b] + j * sizeof(int64_t), sizeof key);
+            if (put(P, y, hash(y), key, lo)) return -1;
         }}
-    }}
+    if (drain(P, lo)) return -1;
     if (order_level(P, lo)) return -1;
     if (P->n_levels + 1 >= P->cap_levels) {{
         if (resize(&P->starts, 2 * P->cap_levels, sizeof(int64_t))) return -1;
         P->cap_levels *= 2;
     }}
     P->n_levels++;
-    P->starts[P->n_levels] = S->n;
-    return S->n - lo;
+    P->starts[P->n_levels] = P->own.n;
+    return P->own.n - lo;
 }}
 
 const int64_t *mc_part_keys(part_t *P) {{ return P->sorted; }}
