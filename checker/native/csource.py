@@ -9,7 +9,10 @@ does the common-subexpression and branch work that ``codegen`` plans by hand for
 
 Store, per distinct state: the packed state (8 or 16 bytes), its parent (4), the action that
 found it (2 or 4), and a slot of the open-addressing visited table (4 bytes, at most half
-full), which is 22-36 bytes between two growths of the table.
+full), which is 22-36 bytes between two growths of the table. A successor waits in a short
+queue for its lookup while its table slot and state are fetched (`queue_put`): the lookups
+are the search's cost, a cache miss or two each once the table outgrows the cache, and this
+way they overlap; they still happen in the order the successors came.
 """
 
 from __future__ import annotations
