@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from migcheck import runner
+from migcheck.checker.symbolic import kinduction as kind_engine
 from migcheck.checker.symbolic import pdr as pdr_engine
 from migcheck.models import Array, Bool, Index, Model, action, all_, require
 from migcheck.models.library import bundled
@@ -164,6 +165,39 @@ def test_a_witness_asked_for_itself_is_still_searched_for(searches):
     assert verdict_text(complete) == "holds (proved)"
     assert (switchover.verdict.verdict, len(switchover.verdict.witness)) == ("holds", 5)
     assert "spacer" in searches
+
+
+@pytest.fixture
+def inductions(monkeypatch) -> list[str]:
+    """The properties k-induction runs its base and step queries for."""
+    ran: list[str] = []
+
+    def counted(system, enc, prop, *args, **kwargs):
+        ran.append(prop.name)
+        return prove(system, enc, prop, *args, **kwargs)
+
+    prove = kind_engine._prove
+    monkeypatch.setattr(kind_engine, "_prove", counted)
+    return ran
+
+
+def test_k_induction_leaves_a_witness_asked_only_for_vacuity_to_the_sample(inductions):
+    # As PDR: the base case would search for the reachable witness, a step a page, to max_k
+    # (vfio-v2 at 2 devices and 3 pages: 37 s), for nothing a verdict could use.
+    (result,) = runner.run(CopyEach, properties=["complete"], engine="kind")
+    v = result.verdict
+    assert (v.verdict, v.complete) == ("holds", True)
+    assert inductions == ["complete"]
+    assert verdict_text(result) == "holds (proved; witness 'switchover' undecided)"
+    assert v.reason.startswith("its witness 'switchover' is not decided: reached in the sample (pages=2), "
+                               "not searched for at this size")
+
+
+def test_k_induction_still_searches_for_a_witness_asked_for_itself(inductions):
+    complete, switchover = runner.run(CopyEach, properties=["complete", "switchover"], engine="kind")
+    assert (complete.verdict.verdict, complete.verdict.reason) == ("holds", "")
+    assert (switchover.verdict.verdict, len(switchover.verdict.witness)) == ("holds", 5)
+    assert sorted(inductions) == ["complete", "switchover"]
 
 
 class NamesPageTwo(Model):

@@ -101,12 +101,12 @@ def check_symbolic(system: System, engine: str, properties: list[str] | None = N
     reported = [p.name for p in selected(system, properties)]
     witnesses = [p.witness for p in map(system.property, reported) if p is not None and p.witness]
     asked = list(dict.fromkeys([*reported, *witnesses]))  # a witness proved unreachable: vacuous
-    vacuity = [w for w in witnesses if w not in reported]  # asked for that only: PDR need not find it
+    vacuity = [w for w in witnesses if w not in reported]  # asked for that only: need not be found
     if engine == "bmc":
         verdicts = bmc(system, asked, DEFAULT_DEPTH if depth is None else depth, timeout)
     elif engine == "kind":
         verdicts = kinduction(system, asked, DEFAULT_MAX_K if depth is None else depth, timeout, lemmas,
-                              mine_lemmas=mine_lemmas, sample=sample)
+                              mine_lemmas=mine_lemmas, sample=sample, vacuity=vacuity)
     else:
         verdicts = pdr(system, asked, timeout, depth, mine_lemmas=mine_lemmas, sample=sample, block=block,
                        vacuity=vacuity)

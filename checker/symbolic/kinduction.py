@@ -15,11 +15,16 @@ A proof is reported as ``holds`` (``complete=True``) only after its certificate 
 its ``k``, in the k-step form; `certificate` says exactly what is checked) re-checks on a
 fresh solver. Simple paths make the method complete for finite systems: ``k`` never needs to
 exceed the longest simple path, though that may be long; lemmas shorten it.
+
+A witness asked only to judge whether a safety property holds vacuously (``vacuity``) is left
+undecided when a smaller sample's explicit search reaches it, as in `pdr`: only a proof that it
+is unreachable would change a verdict, and the base case would search for it to ``max_k``
+(vfio-v2 at 2 devices and 3 pages: 37 s).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 import z3
@@ -29,6 +34,7 @@ from migcheck.models.expr import Const, Node, Op, Slot, slots_read
 from migcheck.models.ir import PropertyIR, System, show
 from migcheck.models.operators import BOOL_OPS
 
+from ..explicit import explore
 from ..verdict import Verdict
 from . import outcome
 from .certificate import Certificate, check_certificate
@@ -36,6 +42,7 @@ from .encode import Encoding, Unroller
 from .goals import claim, conjuncts, safe_state, selected, supported, violating_step
 from .lemmas import mine
 from .limits import Deadline
+from .strengthen import SAMPLE_STATES
 
 ENGINE = "kind"
 DEFAULT_MAX_K = 25
@@ -43,14 +50,17 @@ DEFAULT_MAX_K = 25
 
 def kinduction(system: System, properties: list[str] | None = None, max_k: int = DEFAULT_MAX_K,
                timeout: float | None = None, lemmas: Sequence[Node] = (), *,
-               mine_lemmas: bool = True, sample: System | None = None) -> dict[str, Verdict]:
+               mine_lemmas: bool = True, sample: System | None = None,
+               vacuity: Collection[str] = ()) -> dict[str, Verdict]:
     """Prove ``properties`` by k-induction for ``k`` up to ``max_k + 1``, or find counterexamples.
 
     ``lemmas`` are IR state predicates (boolean nodes over the system's slots) conjoined to
     every property's induction hypothesis; each is checked like an invariant. With
     ``mine_lemmas`` (default), lemmas mined from an explicit search of ``sample`` (default:
     ``system``) and filtered by Houdini (`lemmas.mine`; inductive by construction, and part
-    of the re-checked certificate) strengthen the hypothesis too.
+    of the re-checked certificate) strengthen the hypothesis too. The witnesses named in
+    ``vacuity`` are asked only to judge vacuity: one that ``sample``, when it is smaller than
+    ``system``, reaches is left undecided.
 
     >>> from migcheck.models import build
     >>> from migcheck.models.library import bundled
@@ -64,15 +74,31 @@ def kinduction(system: System, properties: list[str] | None = None, max_k: int =
     deadline = Deadline(timeout)
     enc = Encoding(system)
     props = selected(system, properties)
+    left = _reached_in_sample(sample if sample is not system else None,
+                              [p for p in props if p.name in vacuity and supported(p)], deadline)
     mined: tuple[z3.BoolRef, ...] = ()
-    if mine_lemmas and any(supported(p) for p in props):
-        claims = [c for p in props if supported(p) for c in conjuncts(claim(enc, p))]
+    if mine_lemmas and any(supported(p) and p.name not in left for p in props):
+        claims = [c for p in props if supported(p) and p.name not in left for c in conjuncts(claim(enc, p))]
         try:
             mined = mine(system, enc, sample, deadline, claims).lemmas
         except SolverUnknown:
             mined = ()  # out of time while mining: the induction runs unaided and reports the limit
-    return {p.name: _prove(system, enc, p, list(lemmas), max_k, deadline, mined) if supported(p)
+    return {p.name: left[p.name] if p.name in left
+            else _prove(system, enc, p, list(lemmas), max_k, deadline, mined) if supported(p)
             else outcome.unsupported(p, ENGINE) for p in props}
+
+
+def _reached_in_sample(sample: System | None, witnesses: list[PropertyIR], deadline: Deadline
+                       ) -> dict[str, Verdict]:
+    """The undecided verdicts of the ``witnesses`` that ``sample``'s explicit search reaches."""
+    if sample is None or not witnesses:
+        return {}
+    deadline.mark()
+    shown = explore(sample, [w.name for w in witnesses], max_states=SAMPLE_STATES,
+                    timeout=deadline.seconds_left()).verdicts
+    st = outcome.stats(0, deadline.lap())
+    return {w.name: outcome.reached_in_sample(w, ENGINE, sample, st) for w in witnesses
+            if shown[w.name].witness is not None}
 
 
 def _prove(system: System, enc: Encoding, prop: PropertyIR, lemmas: list[Node], max_k: int,

@@ -104,6 +104,17 @@ def inconclusive(prop: PropertyIR, engine: str, reason: str, st: Stats, bound: i
                    extra=extra)
 
 
+def reached_in_sample(prop: PropertyIR, engine: str, sample: System, st: Stats, why_not: str = "") -> Verdict:
+    """A witness asked only to judge vacuity, which the smaller ``sample`` reaches: left
+    undecided, saying so. Only a proof that it is unreachable here would change a verdict (to
+    vacuous), and searching for it at a larger size may not end (vfio-v2 at 3 devices and 8
+    pages)."""
+    params = ", ".join(f"{k}={n}" for k, n in sample.params)
+    reason = (f"reached in the sample ({params}), not searched for at this size: asked only to judge "
+              "vacuity" + (f"; {why_not}" if why_not else ""))
+    return inconclusive(prop, engine, reason, st)
+
+
 def failed(prop: PropertyIR, engine: str, reason: str, st: Stats) -> Verdict:
     """The engine itself went wrong (a trace that does not replay): an error, never a verdict."""
     return Verdict(prop.name, prop.kind, ERROR, engine, False, st, reason=reason)

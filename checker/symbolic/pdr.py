@@ -71,7 +71,6 @@ from .strengthen import SAMPLE_STATES, Oracle, sample_oracle, strengthen
 
 ENGINE = "pdr"
 FALLBACK_DEPTH = 1000  # BMC depth cap after Spacer reports a counterexample
-SAMPLE_REACHED = "reached in the sample ({}), not searched for at this size: asked only to judge vacuity"
 
 
 def pdr(system: System, properties: list[str] | None = None, timeout: float | None = None,
@@ -183,8 +182,8 @@ class _Pdr:
             if verdict is not None:
                 return verdict
         if self.only_for_vacuity(prop):  # not proved unreachable: it stays open
-            reason = SAMPLE_REACHED.format(_params(self.sample)) + (f"; {why_not}" if why_not else "")
-            return outcome.inconclusive(prop, ENGINE, reason, outcome.stats(0, deadline.lap()))
+            st = outcome.stats(0, deadline.lap())
+            return outcome.reached_in_sample(prop, ENGINE, self.sample, st, why_not)
         if why_not:  # blocking failed: a violation is likely, and the sample may show how deep
             found = self.hinted(prop)
             if found is not None:
@@ -214,10 +213,6 @@ class _Pdr:
         return outcome.inconclusive(prop, ENGINE, f"Spacer reported a counterexample that BMC did not "
                                     f"reproduce up to depth {self.cap}",
                                     outcome.stats(self.cap, deadline.lap()), bound=self.cap)
-
-
-def _params(system: System) -> str:
-    return ", ".join(f"{k}={n}" for k, n in system.params)
 
 
 def _kept(c: z3.BoolRef, mined: Mined) -> bool:
