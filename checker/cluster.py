@@ -239,8 +239,8 @@ class Partition:
     def __init__(self, model: bytes, index: int):
         """``model``: `pickled_model`'s bytes. Partition ``index`` (of as many as `meet` brings
         peers); its store is made by `meet`, which brings the owner mask (the coordinator
-        chooses it meanwhile). A
-        native library that cannot be built here raises `NativeUnavailable` now."""
+        chooses it meanwhile). A native library that cannot be built here raises
+        `NativeUnavailable` now."""
         system, symmetric_for, active, source, spread = pickle.loads(model)
         if source is not None:
             from .native.build import load

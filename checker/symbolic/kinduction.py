@@ -19,7 +19,7 @@ exceed the longest simple path, though that may be long; lemmas shorten it.
 A witness asked only to judge whether a safety property holds vacuously (``vacuity``) is left
 undecided when a smaller sample's explicit search reaches it, as in `pdr`: only a proof that it
 is unreachable would change a verdict, and the base case would search for it to ``max_k``
-(vfio-v2 at 2 devices and 3 pages: 37 s).
+(vfio-v2 at 2 devices and 3 pages, ``dest-order``: 22.9 s with the search, 13.9 s without).
 """
 
 from __future__ import annotations
@@ -77,8 +77,9 @@ def kinduction(system: System, properties: list[str] | None = None, max_k: int =
     left = _reached_in_sample(sample if sample is not system else None,
                               [p for p in props if p.name in vacuity and supported(p)], deadline)
     mined: tuple[z3.BoolRef, ...] = ()
-    if mine_lemmas and any(supported(p) and p.name not in left for p in props):
-        claims = [c for p in props if supported(p) and p.name not in left for c in conjuncts(claim(enc, p))]
+    to_prove = [p for p in props if supported(p) and p.name not in left]
+    if mine_lemmas and to_prove:
+        claims = [c for p in to_prove for c in conjuncts(claim(enc, p))]
         try:
             mined = mine(system, enc, sample, deadline, claims).lemmas
         except SolverUnknown:
