@@ -102,6 +102,11 @@ def core_without_dask(system, wanted: list[str]) -> dict[str, float]:
     return {**spent, "states": states}
 
 
+def _core_cpu(phases: dict[str, float]) -> float:
+    """The two partitions' CPU seconds, every phase."""
+    return phases["expand"] + phases["rank"] + phases["receive"]
+
+
 def _process_cpu(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -146,15 +151,15 @@ def main() -> None:
                   f"sequential CPU {seq_cpu[-1]:.2f} s; core without Dask {phases}; local:2 {dask[-1]}",
                   flush=True)
     best = min(range(args.repeat), key=lambda i: dask[i]["wall"])
-    c = min(core, key=lambda c: c["expand"] + c["rank"] + c["receive"])
+    c = min(core, key=_core_cpu)
+    core_cpu = _core_cpu(c)
     print(f"best: sequential alone {min(alone):.2f} s, two at once {min(pair):.2f} s (each); "
           f"sequential CPU {min(seq_cpu):.2f} s; two partitions without Dask "
-          f"{c['expand'] + c['rank'] + c['receive']:.2f} CPU s (expand {c['expand']:.2f}, "
+          f"{core_cpu:.2f} CPU s (expand {c['expand']:.2f}, "
           f"rank {c['rank']:.2f}, receive {c['receive']:.2f}); local:2 {dask[best]['wall']:.2f} s wall, "
           f"processes (coordinator, workers) {dask[best]['processes']} CPU s, "
           f"search threads {dask[best]['search']}, "
           f"machine busy {dask[best]['busy']:.2f} CPU s; load {os.getloadavg()[0]:.2f}")
-    core_cpu = c["expand"] + c["rank"] + c["receive"]
     at_target = 2 * min(alone) / TARGET
     core_slowed = core_cpu * min(pair) / min(alone)
     others = dask[best]["processes"][0] + sum(p - s for p, s in zip(dask[best]["processes"][1:],
